@@ -1,0 +1,3 @@
+from components.api.component import Api, ApiArgs
+
+__all__ = ["Api", "ApiArgs"]

@@ -1,0 +1,123 @@
+"""prodstack:index:Api — the web API, described once as a workload and placed by the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.api.config import CONFIG_FILE, ApiConfig, dependency_config
+from components.api.image import reference_image, version_label
+from components.api.settings import REFERENCE_IMAGE, ApiSettings
+from components.connections import ServiceConnection
+from components.platform.placement import Placement
+from components.settings import workload_resources
+from components.workload import (
+    CONFIG_DIR,
+    SECRETS_DIR,
+    Checks,
+    Container,
+    File,
+    Port,
+    Probe,
+    Scaling,
+    Workload,
+)
+
+# Workloads that open connections to the API: the edge proxies, Prometheus scrapes.
+API_CLIENTS = ("edge", "prometheus")
+
+
+@dataclass(frozen=True)
+class ApiArgs:
+    settings: ApiSettings
+    secret_files: tuple[File, ...]
+    connections: tuple[ServiceConnection, ...] = ()
+
+
+class Api(pulumi.ComponentResource):
+    """The API workload: image, config file, secret files, checks and scaling."""
+
+    url: pulumi.Output[str]
+    image: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: ApiArgs,
+        placement: Placement,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("prodstack:index:Api", name, None, opts)
+        settings = args.settings
+        if settings.image == REFERENCE_IMAGE:
+            image = reference_image(f"{name}-image", placement.stack, parent=self)
+            version = "reference"
+        else:
+            image = pulumi.Output.from_input(settings.image)
+            version = version_label(settings.image)
+        workload = api_workload(name, args, image, version)
+        placed = placement.place(workload, parent=self)
+        self.image = image
+        self.url = pulumi.Output.from_input(f"http://{placed.host}:{settings.port}")
+        self.register_outputs({"url": self.url, "image": self.image})
+
+
+def api_workload(
+    name: str, args: ApiArgs, image: pulumi.Input[str], version: str
+) -> Workload:
+    settings = args.settings
+    config = ApiConfig(
+        port=settings.port,
+        liveness_path=settings.liveness_path,
+        readiness_path=settings.readiness_path,
+        metrics_path=settings.metrics_path,
+        secrets_dir=SECRETS_DIR,
+        dependencies=tuple(dependency_config(c) for c in args.connections),
+    )
+
+    def check(path: str, period: int, failures: int) -> Probe:
+        return Probe(
+            command=(*settings.health_command, f"http://127.0.0.1:{settings.port}{path}"),
+            http_path=path,
+            port=settings.port,
+            period_seconds=period,
+            failure_threshold=failures,
+        )
+
+    autoscaling = settings.autoscaling
+    container = Container(
+        name="api",
+        image=image,
+        resources=workload_resources(settings.resources),
+        checks=Checks(
+            # Up to 60 s to start; then out of rotation after 15 s unready, restarted after 30 s.
+            startup=check(settings.liveness_path, period=2, failures=30),
+            readiness=check(settings.readiness_path, period=5, failures=3),
+            liveness=check(settings.liveness_path, period=10, failures=3),
+        ),
+        env={**settings.env, "PRODSTACK_CONFIG": f"{CONFIG_DIR}/{CONFIG_FILE}"},
+        ports=(Port("http", settings.port),),
+        config_files=(File(CONFIG_FILE, config.render()),),
+        secret_files=args.secret_files + tuple(f for c in args.connections for f in c.secret_files),
+    )
+    return Workload(
+        name=name,
+        component="api",
+        version=version,
+        tier="app",
+        main=container,
+        scaling=Scaling(
+            replicas=settings.replicas,
+            autoscale=autoscaling.enabled,
+            min_replicas=autoscaling.min_replicas,
+            max_replicas=autoscaling.max_replicas,
+            target_cpu_percent=autoscaling.target_cpu_percent,
+            target_memory_percent=autoscaling.target_memory_percent,
+            scale_down_window_seconds=autoscaling.scale_down_window_seconds,
+        ),
+        allowed_clients=API_CLIENTS,
+        connects_to=tuple(c.peer for c in args.connections),
+        pre_stop_seconds=settings.pre_stop_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )

@@ -1,0 +1,82 @@
+"""The API's settings: image, replicas, autoscaling, resources, port, environment, paths."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from components.settings import Autoscaling, Resources, Settings, UrlPath
+
+# The reference API in images/api, built on the Docker host; any other value is a registry image.
+REFERENCE_IMAGE = "reference"
+
+_IMAGE = re.compile(
+    r"^(?P<name>(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SECRET_LOOKING_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY")
+
+
+def _check_image(value: str) -> str:
+    if value == REFERENCE_IMAGE:
+        return value
+    match = _IMAGE.match(value)
+    if match is None:
+        raise ValueError(
+            f"must be {REFERENCE_IMAGE!r} or an image reference like "
+            f"ghcr.io/org/api:1.2.3@sha256:<64 hex>, got {value!r}"
+        )
+    if match["tag"] is None and match["digest"] is None:
+        raise ValueError(f"must name a tag or a digest, got {value!r}")
+    if match["tag"] == "latest":
+        raise ValueError(f"must not use the tag 'latest' (it moves), got {value!r}")
+    return value
+
+
+def _check_env(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not an environment variable name (A-Z, 0-9, _)")
+        if _SECRET_LOOKING_NAME.search(name):
+            raise ValueError(
+                f"{name!r} looks like a secret; secrets are never environment values: "
+                "set it with `pulumi config set --secret NAME VALUE` and list NAME in "
+                "prodstack:secrets.fromConfig, and the API reads it as a file"
+            )
+    return value
+
+
+class ApiSettings(Settings):
+    image: Annotated[str, AfterValidator(_check_image)] = Field(
+        description=(
+            f"{REFERENCE_IMAGE!r} to build the reference API from images/api on the Docker host, "
+            "or a registry image by tag or digest (a digest is required in prod)."
+        )
+    )
+    replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
+    autoscaling: Autoscaling
+    resources: Resources
+    port: int = Field(ge=1024, le=65535, description="Unprivileged port the API listens on.")
+    env: Annotated[dict[str, str], AfterValidator(_check_env)] = Field(
+        description="Plain, non-secret environment variables."
+    )
+    liveness_path: UrlPath = Field(description="Answers 200 while the process is alive.")
+    readiness_path: UrlPath = Field(description="Answers 200 when every dependency is reachable.")
+    metrics_path: UrlPath = Field(description="Prometheus metrics.")
+    pre_stop_seconds: int = Field(
+        ge=0, le=60, description="Pause before shutdown so load balancers stop sending requests."
+    )
+    health_command: list[str] = Field(
+        min_length=1,
+        description=(
+            "Program in the image that Docker runs as the healthcheck, with the readiness URL "
+            "appended (Kubernetes probes over HTTP instead)."
+        ),
+    )
+    shutdown_grace_seconds: int = Field(
+        ge=1, le=600, description="Time the API has to finish requests after SIGTERM."
+    )

@@ -1,0 +1,274 @@
+"""The Docker placement: one host, two networks, and every workload turned into hardened
+containers (one per replica, sidecars sharing the replica's network namespace like a pod).
+
+Networks: `frontend` carries the edge and the API; `backend` is internal (no route out) and
+carries the API, the data stores and monitoring. Only the edge tier publishes host ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.platform import hardening
+from components.platform.labels import recommended_labels
+from components.platform.placement import PlacedWorkload
+from components.workload import (
+    CONFIG_DIR,
+    SECRETS_DIR,
+    Container,
+    Probe,
+    Tier,
+    Workload,
+    WorkloadError,
+)
+
+# Files reach a container through a volume at FILES_ROOT: Docker refuses to copy files into
+# a read-only root filesystem, but copies into a volume. Files are owned by root and the
+# container runs without capabilities, so it can read them but never change them.
+FILES_ROOT = "/run/prodstack"
+assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
+
+NETWORKS_OF_TIER: dict[Tier, tuple[str, ...]] = {
+    "edge": ("frontend",),
+    "app": ("frontend", "backend"),
+    "internal": ("backend",),
+}
+
+
+@dataclass(frozen=True)
+class DockerPlatformArgs:
+    stack: str
+    name_prefix: str
+    log_max_size: str
+    log_max_files: int
+
+
+class DockerPlatform(pulumi.ComponentResource):
+    """The stack's networks on one Docker host, and the placement onto them."""
+
+    frontend_network: pulumi.Output[str]
+    backend_network: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DockerPlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("prodstack:index:DockerPlatform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = [docker.NetworkLabelArgs(label="app.kubernetes.io/instance", value=args.stack)]
+        frontend = docker.Network(
+            f"{name}-frontend",
+            name=f"{args.name_prefix}-frontend",
+            driver="bridge",
+            labels=labels,
+            opts=child,
+        )
+        backend = docker.Network(
+            f"{name}-backend",
+            name=f"{args.name_prefix}-backend",
+            driver="bridge",
+            internal=True,
+            labels=labels,
+            opts=child,
+        )
+        self.frontend_network = frontend.name
+        self.backend_network = backend.name
+        self.placement = DockerPlacement(args, {"frontend": frontend.name, "backend": backend.name})
+        self.register_outputs(
+            {"frontendNetwork": self.frontend_network, "backendNetwork": self.backend_network}
+        )
+
+
+class DockerPlacement:
+    platform = "docker"
+
+    def __init__(self, args: DockerPlatformArgs, networks: dict[str, pulumi.Output[str]]) -> None:
+        self.stack = args.stack
+        self._args = args
+        self._networks = networks
+
+    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
+        _WorkloadContainers(workload, self._args, self._networks, parent).create()
+        return PlacedWorkload(
+            name=workload.name,
+            host=workload.name,  # the network alias every replica carries
+            ports={p.name: p.port for p in workload.ports},
+        )
+
+
+class _WorkloadContainers:
+    def __init__(
+        self,
+        workload: Workload,
+        args: DockerPlatformArgs,
+        networks: dict[str, pulumi.Output[str]],
+        parent: pulumi.Resource,
+    ) -> None:
+        self.w = workload
+        self.args = args
+        self.networks = networks
+        self.opts = pulumi.ResourceOptions(parent=parent)
+        self.labels = [
+            docker.ContainerLabelArgs(label=k, value=v)
+            for k, v in recommended_labels(workload, args.stack).items()
+        ]
+
+    def volume_labels(self) -> list[docker.VolumeLabelArgs]:
+        return [docker.VolumeLabelArgs(label=x.label, value=x.value) for x in self.labels]
+
+    def resource_name(self, *parts: str) -> str:
+        return "-".join((self.args.name_prefix, self.w.name, *parts))
+
+    def create(self) -> None:
+        data_volumes = {v.name: self.data_volume(v.name, v.protect) for v in self.w.volumes}
+        file_volumes = {
+            c.name: self.files_volume(c)
+            for c in self.w.containers
+            if c.config_files or c.secret_files
+        }
+        if self.w.jobs:
+            raise WorkloadError(
+                f"workload {self.w.name}: Docker has no scheduler for jobs; on Docker the "
+                "workload runs its schedule in a sidecar"
+            )
+        for replica in range(self.w.scaling.baseline):
+            main = self.container(
+                self.w.main, replica, data_volumes, file_volumes.get(self.w.main.name)
+            )
+            for sidecar in self.w.sidecars:
+                self.container(
+                    sidecar, replica, data_volumes, file_volumes.get(sidecar.name), pod=main
+                )
+
+    def data_volume(self, name: str, protect: bool) -> docker.Volume:
+        return docker.Volume(
+            self.resource_name(name),
+            name=self.resource_name(name),
+            labels=self.volume_labels(),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+            ),
+        )
+
+    def files_volume(self, container: Container) -> docker.Volume:
+        return docker.Volume(
+            self.resource_name(container.name, "files"),
+            name=self.resource_name(container.name, "files"),
+            labels=self.volume_labels(),
+            opts=self.opts,
+        )
+
+    def container(
+        self,
+        spec: Container,
+        replica: int,
+        data_volumes: dict[str, docker.Volume],
+        files_volume: docker.Volume | None,
+        pod: docker.Container | None = None,
+    ) -> docker.Container:
+        suffix = (str(replica),) if pod is None else (spec.name, str(replica))
+        name = self.resource_name(*suffix)
+        mounts = [
+            docker.ContainerMountArgs(
+                type="volume",
+                source=data_volumes[volume].name,
+                target=next(v.mount_path for v in self.w.volumes if v.name == volume),
+            )
+            for volume in spec.mounts
+        ]
+        if files_volume is not None:
+            mounts.append(
+                docker.ContainerMountArgs(
+                    type="volume", source=files_volume.name, target=FILES_ROOT
+                )
+            )
+        r = spec.resources
+        return docker.Container(
+            name,
+            name=name,
+            image=spec.image,
+            entrypoints=list(spec.command) or None,
+            command=list(spec.args) or None,
+            envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())] or None,
+            user=f"{spec.run_as_user}:{hardening.group_of(spec)}",
+            read_only=True,
+            tmpfs={path: hardening.TMPFS_OPTIONS for path in spec.tmpfs},
+            capabilities=docker.ContainerCapabilitiesArgs(
+                drops=list(hardening.DROPPED_CAPABILITIES)
+            ),
+            security_opts=["no-new-privileges:true"],
+            privileged=False,
+            memory=r.memory_limit_mib,
+            memory_reservation=r.memory_request_mib,
+            # No swap beyond the memory limit, as on Kubernetes.
+            memory_swap=r.memory_limit_mib,
+            cpus=f"{r.cpu_limit_millicores / 1000:g}",
+            restart="unless-stopped",
+            log_driver="json-file",
+            log_opts={"max-size": self.args.log_max_size, "max-file": str(self.args.log_max_files)},
+            healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
+            wait=True,
+            wait_timeout=180,
+            stop_timeout=self.w.pre_stop_seconds + self.w.shutdown_grace_seconds,
+            labels=self.labels,
+            mounts=mounts,
+            uploads=self.uploads(spec),
+            # Sidecars join the replica's network namespace, so they reach it on localhost.
+            network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else None,
+            networks_advanced=None if pod else self.attachments(),
+            ports=None if pod else self.published_ports(spec),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts, pulumi.ResourceOptions(depends_on=[pod] if pod else None)
+            ),
+        )
+
+    def attachments(self) -> list[docker.ContainerNetworksAdvancedArgs]:
+        return [
+            docker.ContainerNetworksAdvancedArgs(name=self.networks[network], aliases=[self.w.name])
+            for network in NETWORKS_OF_TIER[self.w.tier]
+        ]
+
+    def published_ports(self, spec: Container) -> list[docker.ContainerPortArgs] | None:
+        published = [
+            docker.ContainerPortArgs(internal=p.port, external=p.public_port, protocol="tcp")
+            for p in spec.ports
+            if p.public_port is not None
+        ]
+        return published or None
+
+    def uploads(self, spec: Container) -> list[docker.ContainerUploadArgs] | None:
+        group = str(hardening.group_of(spec))
+        files = [
+            docker.ContainerUploadArgs(
+                file=f"{CONFIG_DIR}/{f.name}",
+                content=f.content,
+                owner="0",
+                group=group,
+                permissions="0444",
+            )
+            for f in spec.config_files
+        ] + [
+            docker.ContainerUploadArgs(
+                file=f"{SECRETS_DIR}/{f.name}",
+                content=pulumi.Output.secret(f.content),
+                owner="0",
+                group=group,
+                permissions="0440",
+            )
+            for f in spec.secret_files
+        ]
+        return files or None
+
+
+def healthcheck(readiness: Probe, startup: Probe) -> docker.ContainerHealthcheckArgs:
+    """Docker has one health state: readiness decides it, startup gives the grace period."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *readiness.command],
+        interval=f"{readiness.period_seconds}s",
+        timeout=f"{readiness.timeout_seconds}s",
+        retries=readiness.failure_threshold,
+        start_period=f"{startup.period_seconds * startup.failure_threshold}s",
+        start_interval="1s",
+    )

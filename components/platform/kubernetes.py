@@ -1,0 +1,568 @@
+"""The Kubernetes placement: a restricted namespace, and every workload turned into
+ServiceAccount, ConfigMap, Secret, Deployment or StatefulSet, Service, PodDisruptionBudget,
+HorizontalPodAutoscaler, NetworkPolicy and CronJobs, each hardened the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform import hardening
+from components.platform.labels import INSTANCE, NAME, recommended_labels, selector_labels
+from components.platform.placement import PlacedWorkload
+from components.quantities import format_cpu, format_memory
+from components.workload import (
+    CONFIG_DIR,
+    SECRETS_DIR,
+    Container,
+    Probe,
+    ScheduledJob,
+    Workload,
+)
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+apps = k8s.apps.v1
+
+# Pod Security Standards: enforce, audit and warn at `restricted` for the whole namespace.
+POD_SECURITY_LABELS = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+SECRET_FILE_MODE = 0o440
+CONFIG_FILE_MODE = 0o444
+
+
+@dataclass(frozen=True)
+class KubernetesPlatformArgs:
+    stack: str
+    namespace: str
+    topology_keys: tuple[str, ...]
+
+
+class KubernetesPlatform(pulumi.ComponentResource):
+    """The stack's namespace with default-deny networking, and the placement into it."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KubernetesPlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("prodstack:index:KubernetesPlatform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = core.Namespace(
+            name,
+            metadata=meta.ObjectMetaArgs(
+                name=args.namespace,
+                labels={**POD_SECURITY_LABELS, INSTANCE: args.stack},
+            ),
+            opts=child,
+        )
+        self.namespace = namespace.metadata.name
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta.ObjectMetaArgs(name="default-deny", namespace=self.namespace),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(),
+                policy_types=["Ingress", "Egress"],
+            ),
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-dns",
+            metadata=meta.ObjectMetaArgs(name="allow-dns", namespace=self.namespace),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=meta.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=meta.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53)
+                            for p in ("UDP", "TCP")
+                        ],
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        self.placement = KubernetesPlacement(args, self.namespace)
+        self.register_outputs({"namespace": self.namespace})
+
+
+class KubernetesPlacement:
+    platform = "kubernetes"
+
+    def __init__(self, args: KubernetesPlatformArgs, namespace: pulumi.Output[str]) -> None:
+        self.stack = args.stack
+        self._args = args
+        self._namespace = namespace
+
+    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
+        _WorkloadResources(workload, self._args, self._namespace, parent).create()
+        return PlacedWorkload(
+            name=workload.name,
+            host=f"{workload.name}.{self._args.namespace}.svc.cluster.local",
+            ports={p.name: p.port for p in workload.ports},
+        )
+
+
+class _WorkloadResources:
+    """The resources of one workload; one method per Kubernetes object."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        args: KubernetesPlatformArgs,
+        namespace: pulumi.Output[str],
+        parent: pulumi.Resource,
+    ) -> None:
+        self.w = workload
+        self.args = args
+        self.namespace = namespace
+        self.labels = recommended_labels(workload, args.stack)
+        self.selector = selector_labels(workload.name, args.stack)
+        self.opts = pulumi.ResourceOptions(parent=parent)
+
+    def metadata(self, name: str | None = None) -> meta.ObjectMetaArgs:
+        return meta.ObjectMetaArgs(
+            name=name or self.w.name, namespace=self.namespace, labels=self.labels
+        )
+
+    def create(self) -> None:
+        self.service_account()
+        for container in self.w.containers + tuple(j.container for j in self.w.jobs):
+            self.files(container)
+        self.workload()
+        if self.w.ports:
+            self.service()
+        if self.w.scaling.baseline >= 2 or self.w.scaling.autoscale:
+            self.disruption_budget()
+        if self.w.scaling.autoscale:
+            self.autoscaler()
+        self.network_policy()
+        for job in self.w.jobs:
+            self.cron_job(job)
+
+    # -- identity and files -------------------------------------------------------------
+
+    def service_account(self) -> None:
+        core.ServiceAccount(
+            self.w.name,
+            metadata=self.metadata(),
+            automount_service_account_token=False,
+            opts=self.opts,
+        )
+
+    def files(self, container: Container) -> None:
+        if container.config_files:
+            core.ConfigMap(
+                f"{self.w.name}-{container.name}-config",
+                metadata=self.metadata(f"{self.w.name}-{container.name}-config"),
+                data={f.name: f.content for f in container.config_files},
+                immutable=False,
+                opts=self.opts,
+            )
+        if container.secret_files:
+            core.Secret(
+                f"{self.w.name}-{container.name}-secrets",
+                metadata=self.metadata(f"{self.w.name}-{container.name}-secrets"),
+                type="Opaque",
+                string_data={
+                    f.name: pulumi.Output.secret(f.content) for f in container.secret_files
+                },
+                opts=self.opts,
+            )
+
+    # -- pods -----------------------------------------------------------------------------
+
+    def pod_spec(
+        self, containers: tuple[Container, ...], restart_policy: str | None = None
+    ) -> core.PodSpecArgs:
+        volumes: list[core.VolumeArgs] = []
+        for container in containers:
+            volumes += self.container_volumes(container)
+        return core.PodSpecArgs(
+            service_account_name=self.w.name,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            restart_policy=restart_policy,
+            termination_grace_period_seconds=self.w.pre_stop_seconds
+            + self.w.shutdown_grace_seconds,
+            security_context=core.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=containers[0].run_as_user,
+                run_as_group=hardening.group_of(containers[0]),
+                fs_group=hardening.group_of(containers[0]),
+                fs_group_change_policy="OnRootMismatch",
+                seccomp_profile=core.SeccompProfileArgs(type=hardening.SECCOMP_PROFILE),
+            ),
+            containers=[self.container(c, long_running=restart_policy is None) for c in containers],
+            volumes=volumes,
+            topology_spread_constraints=[
+                core.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key=key,
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                )
+                for key in self.args.topology_keys
+            ]
+            if restart_policy is None
+            else None,
+        )
+
+    def container_volumes(self, container: Container) -> list[core.VolumeArgs]:
+        volumes = [
+            core.VolumeArgs(
+                name=f"{container.name}-{hardening.scratch_volume_name(path)}",
+                empty_dir=core.EmptyDirVolumeSourceArgs(
+                    size_limit=format_memory(hardening.TMPFS_SIZE_MIB)
+                ),
+            )
+            for path in container.tmpfs
+        ]
+        if container.config_files:
+            volumes.append(
+                core.VolumeArgs(
+                    name=f"{container.name}-config",
+                    config_map=core.ConfigMapVolumeSourceArgs(
+                        name=f"{self.w.name}-{container.name}-config",
+                        default_mode=CONFIG_FILE_MODE,
+                    ),
+                )
+            )
+        if container.secret_files:
+            volumes.append(
+                core.VolumeArgs(
+                    name=f"{container.name}-secrets",
+                    secret=core.SecretVolumeSourceArgs(
+                        secret_name=f"{self.w.name}-{container.name}-secrets",
+                        default_mode=SECRET_FILE_MODE,
+                    ),
+                )
+            )
+        return volumes
+
+    def container(self, container: Container, long_running: bool) -> core.ContainerArgs:
+        mounts = [
+            core.VolumeMountArgs(
+                name=f"{container.name}-{hardening.scratch_volume_name(path)}", mount_path=path
+            )
+            for path in container.tmpfs
+        ]
+        if container.config_files:
+            mounts.append(
+                core.VolumeMountArgs(
+                    name=f"{container.name}-config", mount_path=CONFIG_DIR, read_only=True
+                )
+            )
+        if container.secret_files:
+            mounts.append(
+                core.VolumeMountArgs(
+                    name=f"{container.name}-secrets", mount_path=SECRETS_DIR, read_only=True
+                )
+            )
+        volumes = {v.name: v for v in self.w.volumes}
+        mounts += [
+            core.VolumeMountArgs(name=name, mount_path=volumes[name].mount_path)
+            for name in container.mounts
+        ]
+        r = container.resources
+        return core.ContainerArgs(
+            name=container.name,
+            image=container.image,
+            image_pull_policy="IfNotPresent",
+            command=list(container.command) or None,
+            args=list(container.args) or None,
+            env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(container.env.items())]
+            or None,
+            ports=[
+                core.ContainerPortArgs(name=p.name, container_port=p.port, protocol="TCP")
+                for p in container.ports
+            ]
+            or None,
+            resources=core.ResourceRequirementsArgs(
+                requests={
+                    "cpu": format_cpu(r.cpu_request_millicores),
+                    "memory": format_memory(r.memory_request_mib),
+                },
+                limits={
+                    "cpu": format_cpu(r.cpu_limit_millicores),
+                    "memory": format_memory(r.memory_limit_mib),
+                },
+            ),
+            startup_probe=probe(container.checks.startup) if long_running else None,
+            readiness_probe=probe(container.checks.readiness) if long_running else None,
+            liveness_probe=probe(container.checks.liveness) if long_running else None,
+            lifecycle=core.LifecycleArgs(
+                pre_stop=core.LifecycleHandlerArgs(
+                    sleep=core.SleepActionArgs(seconds=self.w.pre_stop_seconds)
+                )
+            )
+            if long_running and self.w.pre_stop_seconds > 0
+            else None,
+            security_context=core.SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=container.run_as_user,
+                run_as_group=hardening.group_of(container),
+                privileged=False,
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                capabilities=core.CapabilitiesArgs(drop=list(hardening.DROPPED_CAPABILITIES)),
+                seccomp_profile=core.SeccompProfileArgs(type=hardening.SECCOMP_PROFILE),
+            ),
+            volume_mounts=mounts,
+        )
+
+    def pod_template(self) -> core.PodTemplateSpecArgs:
+        return core.PodTemplateSpecArgs(
+            metadata=meta.ObjectMetaArgs(labels=self.labels),
+            spec=self.pod_spec(self.w.containers),
+        )
+
+    # -- controllers ------------------------------------------------------------------------
+
+    def workload(self) -> None:
+        scaling = self.w.scaling
+        # The autoscaler owns the replica count once it exists; `pulumi up` must not reset it.
+        ignore = ["spec.replicas"] if scaling.autoscale else None
+        if not self.w.stateful:
+            apps.Deployment(
+                self.w.name,
+                metadata=self.metadata(),
+                spec=apps.DeploymentSpecArgs(
+                    replicas=scaling.baseline,
+                    revision_history_limit=5,
+                    selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                    strategy=apps.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=apps.RollingUpdateDeploymentArgs(
+                            max_surge=1, max_unavailable=0
+                        ),
+                    ),
+                    template=self.pod_template(),
+                ),
+                opts=pulumi.ResourceOptions.merge(
+                    self.opts, pulumi.ResourceOptions(ignore_changes=ignore)
+                ),
+            )
+            return
+        protect = any(v.protect for v in self.w.volumes)
+        retention = "Retain" if protect else "Delete"
+        apps.StatefulSet(
+            self.w.name,
+            metadata=self.metadata(),
+            spec=apps.StatefulSetSpecArgs(
+                replicas=scaling.baseline,
+                service_name=self.w.name,
+                revision_history_limit=5,
+                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted=retention, when_scaled=retention
+                ),
+                template=self.pod_template(),
+                volume_claim_templates=[
+                    core.PersistentVolumeClaimArgs(
+                        metadata=meta.ObjectMetaArgs(name=v.name, labels=self.labels),
+                        spec=core.PersistentVolumeClaimSpecArgs(
+                            access_modes=["ReadWriteOnce"],
+                            resources=core.VolumeResourceRequirementsArgs(
+                                requests={"storage": f"{v.size_gib}Gi"}
+                            ),
+                        ),
+                    )
+                    for v in self.w.volumes
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts,
+                pulumi.ResourceOptions(
+                    protect=protect, retain_on_delete=protect, ignore_changes=ignore
+                ),
+            ),
+        )
+
+    def service(self) -> None:
+        public = self.w.tier == "edge"
+        core.Service(
+            self.w.name,
+            metadata=self.metadata(),
+            spec=core.ServiceSpecArgs(
+                # Only the edge is public; LoadBalancer with Local keeps the client address.
+                type="LoadBalancer" if public else "ClusterIP",
+                external_traffic_policy="Local" if public else None,
+                selector=self.selector,
+                ports=[
+                    core.ServicePortArgs(
+                        name=p.name,
+                        port=p.public_port if public and p.public_port else p.port,
+                        target_port=p.name,
+                        protocol="TCP",
+                    )
+                    for p in self.w.ports
+                ],
+            ),
+            opts=self.opts,
+        )
+
+    def disruption_budget(self) -> None:
+        k8s.policy.v1.PodDisruptionBudget(
+            self.w.name,
+            metadata=self.metadata(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+            ),
+            opts=self.opts,
+        )
+
+    def autoscaler(self) -> None:
+        s = self.w.scaling
+        hpa = k8s.autoscaling.v2
+
+        def utilization(resource: str, percent: int) -> hpa.MetricSpecArgs:
+            return hpa.MetricSpecArgs(
+                type="Resource",
+                resource=hpa.ResourceMetricSourceArgs(
+                    name=resource,
+                    target=hpa.MetricTargetArgs(type="Utilization", average_utilization=percent),
+                ),
+            )
+
+        hpa.HorizontalPodAutoscaler(
+            self.w.name,
+            metadata=self.metadata(),
+            spec=hpa.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=hpa.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1",
+                    kind="StatefulSet" if self.w.stateful else "Deployment",
+                    name=self.w.name,
+                ),
+                min_replicas=s.min_replicas,
+                max_replicas=s.max_replicas,
+                metrics=[
+                    utilization("cpu", s.target_cpu_percent),
+                    utilization("memory", s.target_memory_percent),
+                ],
+                behavior=hpa.HorizontalPodAutoscalerBehaviorArgs(
+                    # Scale up fast, scale down slowly: flapping costs more than idle replicas.
+                    scale_up=hpa.HPAScalingRulesArgs(
+                        stabilization_window_seconds=0,
+                        select_policy="Max",
+                        policies=[
+                            hpa.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60),
+                            hpa.HPAScalingPolicyArgs(type="Pods", value=4, period_seconds=60),
+                        ],
+                    ),
+                    scale_down=hpa.HPAScalingRulesArgs(
+                        stabilization_window_seconds=s.scale_down_window_seconds,
+                        select_policy="Min",
+                        policies=[
+                            hpa.HPAScalingPolicyArgs(type="Percent", value=50, period_seconds=60),
+                            hpa.HPAScalingPolicyArgs(type="Pods", value=2, period_seconds=60),
+                        ],
+                    ),
+                ),
+            ),
+            opts=self.opts,
+        )
+
+    def network_policy(self) -> None:
+        net = k8s.networking.v1
+        ingress: list[net.NetworkPolicyIngressRuleArgs] = []
+        if self.w.tier == "edge":
+            ingress.append(
+                net.NetworkPolicyIngressRuleArgs(
+                    ports=[
+                        net.NetworkPolicyPortArgs(port=p.port)
+                        for p in self.w.ports
+                        if p.public_port
+                    ]
+                )
+            )
+        if self.w.allowed_clients and self.w.ports:
+            ingress.append(
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        net.NetworkPolicyPeerArgs(
+                            pod_selector=meta.LabelSelectorArgs(match_labels={NAME: client})
+                        )
+                        for client in self.w.allowed_clients
+                    ],
+                    ports=[net.NetworkPolicyPortArgs(port=p.port) for p in self.w.ports],
+                )
+            )
+        egress = [
+            net.NetworkPolicyEgressRuleArgs(
+                to=[
+                    net.NetworkPolicyPeerArgs(
+                        pod_selector=meta.LabelSelectorArgs(match_labels={NAME: peer.workload})
+                    )
+                ],
+                ports=[net.NetworkPolicyPortArgs(port=port) for port in peer.ports],
+            )
+            for peer in self.w.connects_to
+        ]
+        net.NetworkPolicy(
+            self.w.name,
+            metadata=self.metadata(),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                policy_types=["Ingress", "Egress"],
+                ingress=ingress or None,
+                egress=egress or None,
+            ),
+            opts=self.opts,
+        )
+
+    def cron_job(self, job: ScheduledJob) -> None:
+        batch = k8s.batch.v1
+        name = f"{self.w.name}-{job.name}"
+        batch.CronJob(
+            name,
+            metadata=self.metadata(name),
+            spec=batch.CronJobSpecArgs(
+                schedule=job.schedule,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=300,
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=batch.JobTemplateSpecArgs(
+                    spec=batch.JobSpecArgs(
+                        backoff_limit=2,
+                        active_deadline_seconds=job.deadline_seconds,
+                        ttl_seconds_after_finished=86400,
+                        template=core.PodTemplateSpecArgs(
+                            metadata=meta.ObjectMetaArgs(labels=self.labels),
+                            spec=self.pod_spec((job.container,), restart_policy="Never"),
+                        ),
+                    )
+                ),
+            ),
+            opts=self.opts,
+        )
+
+
+def probe(spec: Probe) -> core.ProbeArgs:
+    """An HTTP probe where the workload serves one (cheaper than exec), else its command."""
+    http = spec.http_path is not None
+    return core.ProbeArgs(
+        http_get=core.HTTPGetActionArgs(path=spec.http_path, port=spec.port) if http else None,
+        exec_=None if http else core.ExecActionArgs(command=list(spec.command)),
+        period_seconds=spec.period_seconds,
+        timeout_seconds=spec.timeout_seconds,
+        failure_threshold=spec.failure_threshold,
+    )

@@ -1,0 +1,28 @@
+"""What a platform placement offers components: place a workload, get its address back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pulumi
+
+from components.workload import Workload
+
+
+@dataclass(frozen=True)
+class PlacedWorkload:
+    """How other workloads of the stack reach a placed workload."""
+
+    name: str
+    host: str
+    ports: dict[str, int]
+
+
+class Placement(Protocol):
+    platform: str
+    stack: str
+
+    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
+        """Create the workload's resources, parented to `parent`."""
+        ...

@@ -1,0 +1,3 @@
+from components.secrets.component import Secrets, SecretsArgs
+
+__all__ = ["Secrets", "SecretsArgs"]

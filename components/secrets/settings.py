@@ -1,0 +1,28 @@
+"""Settings of generated and user-supplied secrets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from components.settings import Settings
+
+GeneratedSecret = Literal["databasePassword", "redisPassword", "signingKey"]
+
+
+class SecretsSettings(Settings):
+    rotation: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Change it to regenerate every generated secret (after a breach).",
+    )
+    rotate: dict[GeneratedSecret, str] = Field(
+        description="Rotation key per generated secret, to regenerate one alone."
+    )
+    from_config: list[Annotated[str, Field(pattern=r"^[a-z][a-zA-Z0-9]{0,62}$")]] = Field(
+        description=(
+            "Names of secret config keys (`pulumi config set --secret NAME VALUE`) "
+            "delivered to the API as files."
+        )
+    )

@@ -1,0 +1,91 @@
+"""Settings pieces every component shares: the strict base model, resources, autoscaling.
+
+Keys are camelCase as written in `Pulumi.<stack>.yaml`; unknown keys are rejected so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from components.quantities import format_cpu, format_memory, parse_cpu, parse_memory
+from components.workload import Resources as WorkloadResources
+
+
+def _quantity(parse: Callable[[str], int]) -> BeforeValidator:
+    def convert(value: object) -> object:
+        if isinstance(value, bool):
+            return value  # let the int field report the wrong type
+        if isinstance(value, int | float):
+            value = str(value)
+        return parse(value) if isinstance(value, str) else value
+
+    return BeforeValidator(convert)
+
+
+Millicores = Annotated[int, _quantity(parse_cpu)]
+Mebibytes = Annotated[int, _quantity(parse_memory)]
+UrlPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Amounts(Settings):
+    cpu: Millicores = Field(description="CPU, like 250m or 1.")
+    memory: Mebibytes = Field(description="Memory, like 512Mi or 1Gi.")
+
+
+class Resources(Settings):
+    requests: Amounts = Field(description="What the scheduler reserves per replica.")
+    limits: Amounts = Field(description="The most a replica may use; memory above it is killed.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        if self.requests.cpu > self.limits.cpu:
+            raise ValueError(
+                f"requests.cpu ({format_cpu(self.requests.cpu)}) must not exceed "
+                f"limits.cpu ({format_cpu(self.limits.cpu)})"
+            )
+        if self.requests.memory > self.limits.memory:
+            raise ValueError(
+                f"requests.memory ({format_memory(self.requests.memory)}) must not exceed "
+                f"limits.memory ({format_memory(self.limits.memory)})"
+            )
+        return self
+
+
+class Autoscaling(Settings):
+    enabled: bool = Field(description="Scale between minReplicas and maxReplicas on load.")
+    min_replicas: int = Field(ge=1, le=100, description="Fewest replicas.")
+    max_replicas: int = Field(ge=1, le=100, description="Most replicas.")
+    target_cpu_percent: int = Field(ge=10, le=95, description="Average CPU use to aim for.")
+    target_memory_percent: int = Field(ge=10, le=95, description="Average memory use to aim for.")
+    scale_down_window_seconds: int = Field(
+        ge=0, le=3600, description="How long load must stay low before replicas are removed."
+    )
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> Autoscaling:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"maxReplicas must be at least minReplicas ({self.min_replicas}), "
+                f"got {self.max_replicas}"
+            )
+        return self
+
+
+def workload_resources(resources: Resources) -> WorkloadResources:
+    return WorkloadResources(
+        cpu_request_millicores=resources.requests.cpu,
+        memory_request_mib=resources.requests.memory,
+        cpu_limit_millicores=resources.limits.cpu,
+        memory_limit_mib=resources.limits.memory,
+    )

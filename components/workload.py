@@ -1,0 +1,238 @@
+"""One platform-neutral description of a service, placed on Docker or Kubernetes.
+
+Components say *what* runs (image, files, ports, checks, scaling, who may connect); the
+placements in components/platform say *how*, and add the hardening once for every workload.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+
+# Where every container finds its files, on both platforms.
+CONFIG_DIR = "/run/prodstack/config"
+SECRETS_DIR = "/run/prodstack/secrets"
+
+# Network tiers. Docker maps them to the frontend and backend networks; Kubernetes to
+# NetworkPolicies. Only the edge tier is reachable from outside the stack.
+Tier = Literal["edge", "app", "internal"]
+
+
+class WorkloadError(ValueError):
+    """A workload description that no placement could run safely."""
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise WorkloadError(f"{kind} name {name!r}: lowercase letters, digits and -, at most 32")
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    port: int
+    # The port the host publishes; only edge-tier workloads may publish.
+    public_port: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("port", self.name)
+        if not 1024 <= self.port <= 65535:
+            raise WorkloadError(f"port {self.name}: {self.port} is privileged or out of range")
+
+
+@dataclass(frozen=True)
+class File:
+    """A file delivered into the container: under CONFIG_DIR, or SECRETS_DIR when secret."""
+
+    name: str
+    content: pulumi.Input[str]
+
+    def __post_init__(self) -> None:
+        if not _FILE_NAME.match(self.name):
+            raise WorkloadError(f"file name {self.name!r} is not a plain file name")
+
+
+@dataclass(frozen=True)
+class PersistentVolume:
+    name: str
+    mount_path: str
+    size_gib: int
+    # Protected volumes survive `pulumi destroy` and refuse deletion (prod data).
+    protect: bool
+
+    def __post_init__(self) -> None:
+        _check_name("volume", self.name)
+        if self.size_gib < 1:
+            raise WorkloadError(f"volume {self.name}: size must be at least 1 GiB")
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request_millicores: int
+    memory_request_mib: int
+    cpu_limit_millicores: int
+    memory_limit_mib: int
+
+    def __post_init__(self) -> None:
+        if self.cpu_request_millicores > self.cpu_limit_millicores:
+            raise WorkloadError("CPU request exceeds the limit")
+        if self.memory_request_mib > self.memory_limit_mib:
+            raise WorkloadError("memory request exceeds the limit")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A health check. Kubernetes uses `http_path` when set; Docker runs `command`."""
+
+    command: tuple[str, ...]
+    http_path: str | None = None
+    port: int | None = None
+    period_seconds: int = 10
+    timeout_seconds: int = 3
+    failure_threshold: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.command:
+            raise WorkloadError("a probe needs a command (Docker runs it as the healthcheck)")
+        if self.http_path is not None and self.port is None:
+            raise WorkloadError("an HTTP probe needs a port")
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Startup gates the others; readiness takes a replica out of rotation; liveness restarts it."""
+
+    startup: Probe
+    readiness: Probe
+    liveness: Probe
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: pulumi.Input[str]
+    resources: Resources
+    checks: Checks
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    ports: tuple[Port, ...] = ()
+    config_files: tuple[File, ...] = ()
+    secret_files: tuple[File, ...] = ()
+    # Writable scratch paths; the root filesystem is read-only.
+    tmpfs: tuple[str, ...] = ("/tmp",)
+    # Persistent volumes of the workload this container mounts, by volume name.
+    mounts: tuple[str, ...] = ()
+    run_as_user: int = 10001
+
+    def __post_init__(self) -> None:
+        _check_name("container", self.name)
+        if self.run_as_user == 0:
+            raise WorkloadError(f"container {self.name}: must not run as root")
+        for files in (self.config_files, self.secret_files):
+            names = [f.name for f in files]
+            if len(names) != len(set(names)):
+                raise WorkloadError(f"container {self.name}: duplicate file names")
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Fixed replicas, or autoscaling between min and max on CPU and memory targets."""
+
+    replicas: int = 1
+    autoscale: bool = False
+    min_replicas: int = 1
+    max_replicas: int = 1
+    target_cpu_percent: int = 70
+    target_memory_percent: int = 80
+    scale_down_window_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1 or self.min_replicas < 1:
+            raise WorkloadError("replicas must be at least 1")
+        if self.autoscale and self.max_replicas < self.min_replicas:
+            raise WorkloadError("maxReplicas below minReplicas")
+
+    @property
+    def baseline(self) -> int:
+        """Replicas to run where nothing scales (Docker), or to start with (Kubernetes)."""
+        return self.min_replicas if self.autoscale else self.replicas
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another workload of the stack and the ports of it that traffic may use."""
+
+    workload: str
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    schedule: str
+    container: Container
+    deadline_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        _check_name("job", self.name)
+        if len(self.schedule.split()) != 5:
+            raise WorkloadError(f"job {self.name}: schedule must be a 5-field cron expression")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    component: str
+    version: str
+    tier: Tier
+    main: Container
+    sidecars: tuple[Container, ...] = ()
+    scaling: Scaling = Scaling()
+    volumes: tuple[PersistentVolume, ...] = ()
+    # Who may open connections to this workload, and to whom it may open them.
+    allowed_clients: tuple[str, ...] = ()
+    connects_to: tuple[Peer, ...] = ()
+    pre_stop_seconds: int = 5
+    shutdown_grace_seconds: int = 25
+    jobs: tuple[ScheduledJob, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("workload", self.name)
+        names = [c.name for c in self.containers]
+        if len(names) != len(set(names)):
+            raise WorkloadError(f"workload {self.name}: duplicate container names")
+        volume_names = {v.name for v in self.volumes}
+        for container in self.containers:
+            unknown = set(container.mounts) - volume_names
+            if unknown:
+                raise WorkloadError(
+                    f"workload {self.name}: container {container.name} mounts unknown "
+                    f"volumes {sorted(unknown)}"
+                )
+            published = [p for p in container.ports if p.public_port is not None]
+            if published and self.tier != "edge":
+                raise WorkloadError(
+                    f"workload {self.name}: only the edge tier publishes ports, "
+                    f"{container.name} publishes {[p.public_port for p in published]}"
+                )
+        if self.volumes and self.scaling.baseline > 1:
+            raise WorkloadError(f"workload {self.name}: a workload with volumes runs one replica")
+
+    @property
+    def containers(self) -> tuple[Container, ...]:
+        return (self.main, *self.sidecars)
+
+    @property
+    def stateful(self) -> bool:
+        return bool(self.volumes)
+
+    @property
+    def ports(self) -> tuple[Port, ...]:
+        return tuple(p for c in self.containers for p in c.ports)

@@ -1,0 +1,1 @@
+"""The prodstack Pulumi program: settings, composition root, offline render and check."""

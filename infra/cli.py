@@ -1,0 +1,72 @@
+"""The `prodstack` command: offline render and check of a stack, without the Pulumi CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.render.kubernetes_schema import DEFAULT_VERSION
+from infra.render.stack_config import StackConfigError
+from infra.settings import SettingsError
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _project_root(start: Path) -> Path:
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise StackConfigError(f"no Pulumi.yaml in {start} or above; run from the project")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prodstack", description=__doc__)
+    parser.add_argument("--root", type=Path, default=None, help="project directory")
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render a stack's resources and files")
+    render.add_argument("--stack", required=True)
+    render.add_argument("--out", type=Path, default=None, help="default: rendered/<stack>")
+    check = commands.add_parser("check", help="render, validate and report; non-zero on error")
+    check.add_argument("--stack", required=True)
+    check.add_argument("--out", type=Path, default=None, help="keep the rendered files here")
+    check.add_argument("--kubernetes-version", default=DEFAULT_VERSION)
+    docs = commands.add_parser("settings-doc", help="write docs/settings.md from the model")
+    docs.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        root = args.root or _project_root(Path.cwd())
+        if args.command == "render":
+            from infra.render.render import render
+
+            out = args.out or root / "rendered" / args.stack
+            result = render(root, args.stack, out)
+            print(
+                f"rendered {len(result.recording.resources)} resources of stack "
+                f"{args.stack} into {out}"
+            )
+            return 0
+        if args.command == "check":
+            from infra.render.check import run_check
+
+            report = run_check(root, args.stack, args.out, args.kubernetes_version)
+            print(report.text())
+            return 0 if report.passed else EXIT_FAILED
+        from infra.settings.docs import settings_markdown
+
+        target = args.out or root / "docs" / "settings.md"
+        target.write_text(settings_markdown())
+        print(f"wrote {target}")
+        return 0
+    except (SettingsError, StackConfigError, ValueError) as error:
+        print(f"prodstack: {error}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

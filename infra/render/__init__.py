@@ -1,0 +1,1 @@
+"""Offline render and check: the real program under Pulumi's mock runtime, no CLI needed."""

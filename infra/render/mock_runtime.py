@@ -1,0 +1,194 @@
+"""Run the real program under Pulumi's mock runtime and record what it registers.
+
+The SDK's MockMonitor sees every RegisterResource request; recording them gives each
+resource's type, name, inputs and options (parent, protect, retainOnDelete, dependsOn,
+ignoreChanges) exactly as the engine would receive them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import wait_for_rpcs
+
+from infra.render.stack_config import StackConfig
+
+SECRET_SIG = rpc._special_sig_key
+SECRET_VALUE = rpc._special_secret_sig
+REDACTED = "[secret]"
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+    ignore_changes: list[str]
+    # The inputs with secret values in place. Kept in memory for the writer to pick the
+    # non-secret parts of a property the SDK marked secret as a whole; never written.
+    unredacted: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "custom": self.custom,
+            "inputs": self.inputs,
+            "options": {
+                "parent": self.parent,
+                "protect": self.protect,
+                "retainOnDelete": self.retain_on_delete,
+                "dependsOn": self.depends_on,
+                "ignoreChanges": self.ignore_changes,
+            },
+        }
+
+
+@dataclass
+class Recording:
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    # Every secret's plaintext (generated stand-ins and config placeholders), to prove none
+    # reaches a rendered file.
+    secret_values: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+
+def redact(value: Any) -> Any:
+    """Mask every leaf inside a secret-wrapped value, keeping keys so manifests stay valid."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; manifests want integers
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return _mask(value.get("value"))
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return REDACTED
+
+
+def _unwrapped(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return _unwrapped(value.get("value"))
+        return {k: _unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(v) for v in value]
+    return value
+
+
+class StackMocks(mocks.Mocks):
+    """Provider stand-ins: echo inputs as state, and give generated values stable fakes."""
+
+    def __init__(self) -> None:
+        # Every secret value the stand-ins generate: what must never reach a rendered file.
+        self.generated_secrets: set[str] = set()
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(_unwrapped(args.inputs))
+        fake = "mock-" + hashlib.sha256(args.name.encode()).hexdigest()[:24]
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"{fake}-password"
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            state["base64"] = f"{fake}-base64"
+            state["hex"] = f"{fake}-hex"
+        elif args.typ == "docker:index/image:Image":
+            state["repoDigest"] = ""
+        if args.typ.startswith("random:"):
+            self.generated_secrets.update(
+                str(state[key]) for key in ("result", "base64", "hex") if key in state
+            )
+        return f"{args.name}-id", state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, stack_mocks: StackMocks) -> None:
+        super().__init__(stack_mocks)
+        self.recording = Recording()
+        self.recording.secret_values = stack_mocks.generated_secrets
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        self.recording.resources.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                inputs=redact(raw),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                depends_on=sorted(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
+                unredacted=_unwrapped(raw),
+            )
+        )
+        return response
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future()
+    return _mask(resolved) if await output.is_secret() else resolved
+
+
+def run_program(
+    config: StackConfig, program: Callable[[], Mapping[str, Any]]
+) -> Recording:
+    """Run `program` with the stack's config under mocks; SettingsError propagates as is."""
+    stack_mocks = StackMocks()
+    monitor = RecordingMonitor(stack_mocks)
+    pulumi.runtime.set_all_config(config.values, sorted(config.secret_keys))
+    # A fresh root stack per run, so URNs name this stack and not a previous run's.
+    runtime_settings.ROOT.set(None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(
+        stack_mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor
+    )
+    recording = monitor.recording
+    recording.secret_values.update(config.placeholders)
+    try:
+        outputs = program()
+        loop.run_until_complete(wait_for_rpcs())
+        for key, value in outputs.items():
+            recording.outputs[key] = loop.run_until_complete(
+                _resolve(value)
+            )
+    finally:
+        loop.run_until_complete(wait_for_rpcs())
+        loop.close()
+    return recording

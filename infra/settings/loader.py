@@ -1,0 +1,138 @@
+"""Read the stack's config, lay it over the environment's defaults and validate it.
+
+Everything here runs before the first resource is registered, so a wrong setting stops the
+program with a list of clear messages and nothing created.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, get_args
+
+import pulumi
+from pydantic import ValidationError
+
+from infra.settings.defaults import defaults_for, merged
+from infra.settings.errors import NAMESPACE, SettingsError, key_path, problems_of
+from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
+
+
+def _parse(value: str) -> Any:
+    """Structured config arrives as JSON text; plain strings, numbers and booleans as text."""
+    text = value.strip()
+    if text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def split_config(
+    config: Mapping[str, str], secret_keys: set[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Our namespace's keys, as plain settings and as the names of secret values."""
+    plain: dict[str, Any] = {}
+    secret: dict[str, str] = {}
+    prefix = f"{NAMESPACE}:"
+    for full_key, value in config.items():
+        if not full_key.startswith(prefix):
+            continue  # provider configuration (kubernetes:context, docker:host, ...)
+        key = full_key[len(prefix) :]
+        if full_key in secret_keys:
+            secret[key] = value
+        else:
+            plain[key] = _parse(value)
+    return plain, secret
+
+
+def _environment(raw: Mapping[str, Any], stack: str) -> Environment:
+    environments = get_args(Environment)
+    value = raw.get("environment", stack if stack in ("dev", "prod") else None)
+    if value is None:
+        raise SettingsError(
+            [
+                f"{key_path(['environment'])}: required for stack {stack!r}; "
+                f"one of {', '.join(environments)}"
+            ]
+        )
+    if value not in environments:
+        raise SettingsError(
+            [
+                f"{key_path(['environment'])}: must be one of "
+                f"{', '.join(environments)}, got {value!r}"
+            ]
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def _environment_rules(settings: StackSettings) -> list[str]:
+    """Rules that tie one key to the environment or the platform."""
+    problems: list[str] = []
+    prod = settings.environment == "prod"
+    if prod and not settings.protect_data:
+        problems.append(f"{key_path(['protectData'])}: must be true in prod, got false")
+    if prod and settings.domain == "localhost":
+        problems.append(
+            f"{key_path(['domain'])}: must be the public host name in prod, got 'localhost'"
+        )
+    image = settings.api.image
+    if prod and "@sha256:" not in image:
+        problems.append(
+            f"{key_path(['api', 'image'])}: must be pinned by digest in prod "
+            f"(name:tag@sha256:<64 hex>), got {image!r}"
+        )
+    if image == REFERENCE_IMAGE and settings.platform != "docker":
+        problems.append(
+            f"{key_path(['api', 'image'])}: {REFERENCE_IMAGE!r} is built on the Docker host and "
+            "needs platform docker; on kubernetes give a registry image"
+        )
+    return problems
+
+
+def _unused_secrets(secret_values: Mapping[str, str], settings: StackSettings) -> list[str]:
+    wanted = set(settings.secrets.from_config)
+    problems = [
+        f"{NAMESPACE}:{name}: secret config key not listed in "
+        f"{key_path(['secrets', 'fromConfig'])}; add it there or remove it"
+        for name in sorted(set(secret_values) - wanted)
+    ]
+    problems += [
+        f"{NAMESPACE}:{name}: listed in {key_path(['secrets', 'fromConfig'])} but not set; "
+        f"run `pulumi config set --secret {name} VALUE`"
+        for name in settings.secrets.from_config
+        if name not in secret_values
+    ]
+    return problems
+
+
+def parse_settings(
+    config: Mapping[str, str], secret_keys: set[str], stack: str
+) -> tuple[StackSettings, dict[str, str]]:
+    """Validated settings and the names of user-supplied secret keys, or SettingsError."""
+    raw, secret_values = split_config(config, secret_keys)
+    environment = _environment(raw, stack)
+    document = merged(defaults_for(environment, stack), {**raw, "environment": environment})
+    try:
+        settings = StackSettings.model_validate(document)
+    except ValidationError as error:
+        raise SettingsError(problems_of(error, StackSettings)) from None
+    problems = _environment_rules(settings) + _unused_secrets(secret_values, settings)
+    if problems:
+        raise SettingsError(problems)
+    return settings, secret_values
+
+
+def load_settings() -> StackSettings:
+    """The settings of the running stack, from the config the Pulumi engine hands the program."""
+    # The SDK keeps the whole config map here; pulumi.Config reads one known key at a time,
+    # and we need every key of our namespace to reject the unknown ones.
+    from pulumi.runtime import config as runtime_config
+
+    config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(
+        runtime_config._SECRET_KEYS.get()
+    )
+    settings, _ = parse_settings(config, secret_keys, pulumi.get_stack())
+    return settings

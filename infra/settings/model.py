@@ -1,0 +1,35 @@
+"""The typed settings of one stack, composed from each component's own settings model.
+
+Defaults live in `defaults.py`, per environment; loading and messages in `loader.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from components.api.settings import REFERENCE_IMAGE, ApiSettings
+from components.platform.settings import DockerSettings, KubernetesSettings
+from components.secrets.settings import SecretsSettings
+from components.settings import Settings
+
+Environment = Literal["dev", "prod", "ephemeral"]
+Platform = Literal["docker", "kubernetes"]
+
+_HOSTNAME = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+
+__all__ = ["REFERENCE_IMAGE", "Environment", "Platform", "StackSettings"]
+
+
+class StackSettings(Settings):
+    environment: Environment = Field(description="dev, prod or ephemeral.")
+    platform: Platform = Field(description="docker or kubernetes.")
+    domain: str = Field(
+        pattern=_HOSTNAME, max_length=253, description="Public host name of the stack."
+    )
+    protect_data: bool = Field(description="Protect data volumes from deletion.")
+    api: ApiSettings
+    secrets: SecretsSettings
+    kubernetes: KubernetesSettings
+    docker: DockerSettings
