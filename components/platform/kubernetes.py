@@ -5,6 +5,7 @@ HorizontalPodAutoscaler, NetworkPolicy and CronJobs, each hardened the same way.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -31,6 +32,7 @@ apps = k8s.apps.v1
 POD_SECURITY_LABELS = {
     f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
 }
+FILES_DIGEST_ANNOTATION = "prodstack.dev/files-sha256"
 SECRET_FILE_MODE = 0o440
 CONFIG_FILE_MODE = 0o444
 
@@ -328,7 +330,10 @@ class _WorkloadResources:
 
     def pod_template(self) -> core.PodTemplateSpecArgs:
         return core.PodTemplateSpecArgs(
-            metadata=meta.ObjectMetaArgs(labels=self.labels),
+            metadata=meta.ObjectMetaArgs(
+                labels=self.labels,
+                annotations={FILES_DIGEST_ANNOTATION: files_digest(self.w.containers)},
+            ),
             spec=self.pod_spec(self.w.containers),
         )
 
@@ -554,6 +559,24 @@ class _WorkloadResources:
             ),
             opts=self.opts,
         )
+
+
+def files_digest(containers: tuple[Container, ...]) -> pulumi.Output[str]:
+    """A digest of every file the pods read, so a changed ConfigMap or Secret rolls them.
+
+    It is not secret: a SHA-256 over high-entropy secrets reveals nothing of them, and a
+    secret annotation would hide the whole pod template from `pulumi preview` diffs.
+    """
+    names = [f"{c.name}/{f.name}" for c in containers for f in c.config_files + c.secret_files]
+    contents = [f.content for c in containers for f in c.config_files + c.secret_files]
+
+    def digest(values: list[str]) -> str:
+        hasher = hashlib.sha256()
+        for name, value in zip(names, values, strict=True):
+            hasher.update(f"{name}\0{value}\0".encode())
+        return hasher.hexdigest()
+
+    return pulumi.Output.unsecret(pulumi.Output.all(*contents).apply(digest))
 
 
 def probe(spec: Probe) -> core.ProbeArgs:

@@ -1,0 +1,1 @@
+"""The reference API: health, readiness of its dependencies, Prometheus metrics, sample routes."""

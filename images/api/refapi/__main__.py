@@ -1,0 +1,3 @@
+from refapi.server import main
+
+main()

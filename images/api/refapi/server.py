@@ -1,0 +1,138 @@
+"""The HTTP server: routes, JSON logs, metrics per request and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from refapi import config as config_module
+from refapi import readiness
+from refapi.metrics import RequestMetrics
+
+ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 6)]
+ITEM_ROUTE = re.compile(r"^/api/items/(\d+)$")
+
+
+class Api:
+    def __init__(self, cfg: config_module.Config) -> None:
+        self.cfg = cfg
+        self.metrics = RequestMetrics()
+        self.signing_key = (cfg.secret("signing-key") or "").encode()
+
+    def route(self, method: str, path: str, body: bytes, headers: Any) -> tuple[str, int, Any]:
+        """(route template for metrics, status, JSON body or text)."""
+        cfg = self.cfg
+        if method == "GET" and path == cfg.liveness_path:
+            return path, 200, {"status": "alive"}
+        if method == "GET" and path == cfg.readiness_path:
+            failures = {d.name: why for d in cfg.dependencies if (why := readiness.check(d))}
+            status = 503 if failures else 200
+            return path, status, {"status": "unready" if failures else "ready", "failures": failures}
+        if method == "GET" and path == cfg.metrics_path:
+            return path, 200, self.metrics.render()
+        if method == "GET" and path == "/api/items":
+            return "/api/items", 200, ITEMS
+        if method == "GET" and (match := ITEM_ROUTE.match(path)):
+            item = next((i for i in ITEMS if i["id"] == int(match[1])), None)
+            return "/api/items/{id}", (200 if item else 404), item or {"error": "not found"}
+        if method == "POST" and path == "/api/auth/login":
+            return "/api/auth/login", *self.login(body)
+        if method == "GET" and path == "/api/auth/whoami":
+            return "/api/auth/whoami", *self.whoami(headers.get("Authorization", ""))
+        return "unmatched", 404, {"error": "not found"}
+
+    def sign(self, subject: str) -> str:
+        mac = hmac.new(self.signing_key, subject.encode(), hashlib.sha256).digest()
+        return ".".join(base64.urlsafe_b64encode(p).decode().rstrip("=") for p in (subject.encode(), mac))
+
+    def login(self, body: bytes) -> tuple[int, Any]:
+        if not self.signing_key:
+            return 503, {"error": "no signing key"}
+        try:
+            username = str(json.loads(body or b"{}")["username"])
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": "send {\"username\": ...}"}
+        return 200, {"token": self.sign(username)}
+
+    def whoami(self, authorization: str) -> tuple[int, Any]:
+        token = authorization.removeprefix("Bearer ").strip()
+        try:
+            encoded = token.split(".")[0]
+            subject = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return 401, {"error": "invalid token"}
+        if not self.signing_key or not hmac.compare_digest(self.sign(subject), token):
+            return 401, {"error": "invalid token"}
+        return 200, {"username": subject}
+
+
+def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "refapi"
+        sys_version = ""
+
+        def handle_method(self) -> None:
+            started = time.monotonic()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, 1 << 20)) if length else b""
+            path = self.path.split("?", 1)[0]
+            route, status, payload = api.route(self.command, path, body, self.headers)
+            if isinstance(payload, str):
+                data, content_type = payload.encode(), "text/plain; version=0.0.4; charset=utf-8"
+            else:
+                data, content_type = json.dumps(payload).encode(), "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            if request_id := self.headers.get("X-Request-ID"):
+                self.send_header("X-Request-ID", request_id)
+            self.end_headers()
+            self.wfile.write(data)
+            seconds = time.monotonic() - started
+            api.metrics.observe(self.command, route, status, seconds)
+            log(
+                method=self.command, route=route, status=status,
+                duration_ms=round(seconds * 1000, 2), request_id=self.headers.get("X-Request-ID"),
+            )
+
+        do_GET = do_POST = do_PUT = do_DELETE = handle_method  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # one JSON line per request is written by handle_method
+
+    return Handler
+
+
+def log(**fields: Any) -> None:
+    sys.stdout.write(json.dumps({"ts": time.time(), **fields}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    cfg = config_module.load(args[0] if args else None)
+    api = Api(cfg)
+    server = ThreadingHTTPServer(("0.0.0.0", cfg.port), handler_for(api))  # noqa: S104
+    server.daemon_threads = False  # finish in-flight requests on shutdown
+    server.block_on_close = True
+
+    def stop(signum: int, _frame: Any) -> None:
+        log(event="shutdown", signal=signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log(event="listening", port=cfg.port, dependencies=[d.name for d in cfg.dependencies])
+    server.serve_forever()
+    server.server_close()
+    log(event="stopped")
