@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="render, validate and report; non-zero on error")
     check.add_argument("--stack", required=True)
     check.add_argument("--out", type=Path, default=None, help="keep the rendered files here")
-    check.add_argument("--kubernetes-version", default=DEFAULT_VERSION)
+    check.add_argument(
+        "--kubernetes-version",
+        default=None,
+        help=f"schema version to validate for (default: kubernetes.schemaVersion, {DEFAULT_VERSION})",
+    )
     docs = commands.add_parser("settings-doc", help="write docs/settings.md from the model")
     docs.add_argument("--out", type=Path, default=None)
     return parser

@@ -13,7 +13,7 @@ from typing import Literal
 
 from infra.render import kubernetes_schema, secret_scan
 from infra.render.render import RenderResult, render
-from infra.settings import SettingsError
+from infra.settings import SettingsError, parse_settings
 
 Level = Literal["error", "warning"]
 
@@ -93,7 +93,7 @@ def run_check(
     root: Path,
     stack: str,
     out: Path | None = None,
-    kubernetes_version: str = kubernetes_schema.DEFAULT_VERSION,
+    kubernetes_version: str | None = None,
     extra_checkers: Sequence[Checker] = (),
 ) -> Report:
     report = Report(stack)
@@ -121,7 +121,9 @@ def run_check(
             f"config files in {files.root}",
         )
     )
-    checkers: list[Checker] = [schema_checker(kubernetes_version), secrets_checker]
+    settings, _ = parse_settings(result.config.values, result.config.secret_keys, stack)
+    version = kubernetes_version or settings.kubernetes.schema_version
+    checkers: list[Checker] = [schema_checker(version), secrets_checker]
     for checker in [*checkers, *extra_checkers]:
         report.sections.append(checker(result))
     return report

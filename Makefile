@@ -1,0 +1,31 @@
+# Shortcuts; each target is one script or one command, so nothing here is hidden.
+.PHONY: up down preview check check-prod render test bench settings-doc
+
+up:            ## bring up the dev stack on local Docker (needs the Pulumi CLI and Docker)
+	scripts/dev-up
+
+down:          ## destroy the dev stack
+	pulumi destroy --stack dev --yes
+
+preview:       ## preview the dev stack
+	pulumi preview --stack dev
+
+check:         ## offline render and check of the dev and prod stacks (no Pulumi CLI needed)
+	scripts/bootstrap
+	uv run --frozen --no-sync prodstack check --stack dev
+	uv run --frozen --no-sync prodstack check --stack prod
+
+render:        ## write rendered/<stack>/ for dev and prod
+	scripts/bootstrap
+	uv run --frozen --no-sync prodstack render --stack dev
+	uv run --frozen --no-sync prodstack render --stack prod
+
+test:          ## the whole test suite, installing what it needs
+	scripts/test
+
+bench:         ## benchmarks; each prints its figures
+	scripts/bootstrap
+	uv run --frozen --no-sync python bench/check_time.py
+
+settings-doc:  ## regenerate docs/settings.md
+	uv run --frozen --no-sync prodstack settings-doc
