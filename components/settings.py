@@ -16,10 +16,20 @@ from components.quantities import format_cpu, format_memory, parse_cpu, parse_me
 from components.workload import Resources as WorkloadResources
 
 
+# What each pattern means in words, for error messages (infra/settings/errors.py).
+PATTERN_HINTS: dict[str, str] = {}
+
+
+def hinted(pattern: str, hint: str) -> str:
+    """Register a human description of `pattern` and return the pattern."""
+    PATTERN_HINTS[pattern] = hint
+    return pattern
+
+
 def _quantity(parse: Callable[[str], int]) -> BeforeValidator:
     def convert(value: object) -> object:
         if isinstance(value, bool):
-            return value  # let the int field report the wrong type
+            return parse(str(value).lower())  # a boolean is no quantity: parse() says so
         if isinstance(value, int | float):
             value = str(value)
         return parse(value) if isinstance(value, str) else value
@@ -29,7 +39,9 @@ def _quantity(parse: Callable[[str], int]) -> BeforeValidator:
 
 Millicores = Annotated[int, _quantity(parse_cpu)]
 Mebibytes = Annotated[int, _quantity(parse_memory)]
-UrlPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
+UrlPath = Annotated[
+    str, Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"))
+]
 
 
 class Settings(BaseModel):

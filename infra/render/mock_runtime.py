@@ -165,30 +165,41 @@ async def _resolve(value: Any) -> Any:
     return _mask(resolved) if await output.is_secret() else resolved
 
 
-def run_program(
-    config: StackConfig, program: Callable[[], Mapping[str, Any]]
-) -> Recording:
-    """Run `program` with the stack's config under mocks; SettingsError propagates as is."""
-    stack_mocks = StackMocks()
-    monitor = RecordingMonitor(stack_mocks)
-    pulumi.runtime.set_all_config(config.values, sorted(config.secret_keys))
-    # A fresh root stack per run, so URNs name this stack and not a previous run's.
-    runtime_settings.ROOT.set(None)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(
-        stack_mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor
-    )
-    recording = monitor.recording
-    recording.secret_values.update(config.placeholders)
-    try:
-        outputs = program()
-        loop.run_until_complete(wait_for_rpcs())
-        for key, value in outputs.items():
-            recording.outputs[key] = loop.run_until_complete(
-                _resolve(value)
-            )
-    finally:
-        loop.run_until_complete(wait_for_rpcs())
-        loop.close()
-    return recording
+class MockRun:
+    """One run of a program under mocks. `recording` is kept even when the program raises,
+    so a test can prove a rejected config registered nothing."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.mocks = StackMocks()
+        self.monitor = RecordingMonitor(self.mocks)
+        self.recording = self.monitor.recording
+        self.recording.secret_values.update(config.placeholders)
+
+    def run(self, program: Callable[[], Mapping[str, Any]]) -> Recording:
+        """Run `program` with the stack's config; its exceptions (SettingsError) propagate."""
+        pulumi.runtime.set_all_config(self.config.values, sorted(self.config.secret_keys))
+        # A fresh root stack per run, so URNs name this stack and not a previous run's.
+        runtime_settings.ROOT.set(None)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        pulumi.runtime.set_mocks(
+            self.mocks,
+            project=self.config.project,
+            stack=self.config.stack,
+            preview=False,
+            monitor=self.monitor,
+        )
+        try:
+            outputs = program()
+            loop.run_until_complete(wait_for_rpcs())
+            for key, value in outputs.items():
+                self.recording.outputs[key] = loop.run_until_complete(_resolve(value))
+        finally:
+            loop.run_until_complete(wait_for_rpcs())
+            loop.close()
+        return self.recording
+
+
+def run_program(config: StackConfig, program: Callable[[], Mapping[str, Any]]) -> Recording:
+    return MockRun(config).run(program)

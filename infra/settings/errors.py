@@ -10,6 +10,8 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from components.settings import PATTERN_HINTS
+
 NAMESPACE = "prodstack"
 
 
@@ -79,8 +81,13 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
     """Turn one pydantic error into `prodstack:key.path: what is wrong, got X`."""
     loc = error["loc"]
     kind = error["type"]
-    ctx = error.get("ctx", {})
+    ctx = dict(error.get("ctx", {}))
     got = error.get("input")
+    if loc and loc[-1] == "[key]":
+        # A mapping key that is not allowed: report it as the key it is.
+        loc = loc[:-2] + (loc[-2],)
+    if kind == "string_pattern_mismatch":
+        ctx["pattern"] = PATTERN_HINTS.get(str(ctx.get("pattern")), ctx.get("pattern"))
     if kind == "extra_forbidden":
         owner = _model_at(root, loc)
         allowed = _allowed_keys(owner) if owner else []
@@ -107,7 +114,7 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
         "model_type": "must be a mapping of keys to values",
         "model_attributes_type": "must be a mapping of keys to values",
         "list_type": "must be a list",
-        "string_pattern_mismatch": "must match {pattern}",
+        "string_pattern_mismatch": "must be {pattern}",
         "string_too_short": "must be at least {min_length} characters",
         "string_too_long": "must be at most {max_length} characters",
         "too_short": "must have at least {min_length} items",

@@ -12,12 +12,12 @@ from pydantic import Field
 from components.api.settings import REFERENCE_IMAGE, ApiSettings
 from components.platform.settings import DockerSettings, KubernetesSettings
 from components.secrets.settings import SecretsSettings
-from components.settings import Settings
+from components.settings import Settings, hinted
 
 Environment = Literal["dev", "prod", "ephemeral"]
 Platform = Literal["docker", "kubernetes"]
 
-_HOSTNAME = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+_HOSTNAME = hinted(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$", "a lowercase host name like api.example.com")
 
 __all__ = ["REFERENCE_IMAGE", "Environment", "Platform", "StackSettings"]
 

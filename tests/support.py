@@ -1,0 +1,67 @@
+"""Render stacks from in-memory config through the real program under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from infra.program import main as program_main
+from infra.render.mock_runtime import RecordedResource, Recording, run_program
+from infra.render.stack_config import StackConfig, load_stack_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def config_of(stack: str, values: Mapping[str, Any], secrets: Mapping[str, str] = {}) -> StackConfig:
+    """A stack config as the CLI would hand it over: prodstack:-prefixed, JSON for objects."""
+    config = StackConfig(project="prodstack", stack=stack)
+    for key, value in values.items():
+        text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        config.values[f"prodstack:{key}"] = text
+    for key, value in secrets.items():
+        config.values[f"prodstack:{key}"] = value
+        config.secret_keys.add(f"prodstack:{key}")
+        config.placeholders.add(value)
+    return config
+
+
+def render(
+    stack: str,
+    values: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] = {},
+    program: Callable[[], Mapping[str, Any]] = program_main,
+) -> Recording:
+    return run_program(config_of(stack, values or {}, secrets), program)
+
+
+def render_shipped(stack: str) -> Recording:
+    return run_program(load_stack_config(ROOT, stack), program_main)
+
+
+def one(recording: Recording, type_: str, name: str | None = None) -> RecordedResource:
+    found = [r for r in recording.of_type(type_) if name is None or r.name == name]
+    assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def pod_specs(recording: Recording) -> list[tuple[RecordedResource, dict[str, Any]]]:
+    """Every pod spec, wherever it lives (Deployment, StatefulSet, CronJob)."""
+    specs = []
+    for resource in recording.resources:
+        spec = resource.inputs.get("spec") or {}
+        if resource.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+            specs.append((resource, spec["template"]["spec"]))
+        elif resource.type == "kubernetes:batch/v1:CronJob":
+            specs.append((resource, spec["jobTemplate"]["spec"]["template"]["spec"]))
+    return specs
+
+
+PROD = {
+    "environment": "prod",
+    "domain": "api.example.com",
+    "api": {"image": "ghcr.io/example/api:1.0.0@sha256:" + "a" * 64},
+}
