@@ -14,10 +14,12 @@ from components.secrets import Secrets, SecretsArgs
 from infra.settings import StackSettings
 
 
-def platform_for(settings: StackSettings, stack: str) -> tuple[pulumi.Resource, Placement]:
+def platform_for(
+    settings: StackSettings, stack: str, name: str = "platform"
+) -> tuple[pulumi.Resource, Placement]:
     if settings.platform == "kubernetes":
         k8s = KubernetesPlatform(
-            "platform",
+            name,
             KubernetesPlatformArgs(
                 stack=stack,
                 namespace=settings.kubernetes.namespace,
@@ -26,7 +28,7 @@ def platform_for(settings: StackSettings, stack: str) -> tuple[pulumi.Resource, 
         )
         return k8s, k8s.placement
     host = DockerPlatform(
-        "platform",
+        name,
         DockerPlatformArgs(
             stack=stack,
             name_prefix=settings.docker.name_prefix,

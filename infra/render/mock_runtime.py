@@ -165,6 +165,19 @@ async def _resolve(value: Any) -> Any:
     return _mask(resolved) if await output.is_secret() else resolved
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One loop per thread, reused by every run: the SDK keeps references to the loop it
+    first ran on, and closing it under those references fails at interpreter exit."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop
+
+
 class MockRun:
     """One run of a program under mocks. `recording` is kept even when the program raises,
     so a test can prove a rejected config registered nothing."""
@@ -181,8 +194,7 @@ class MockRun:
         pulumi.runtime.set_all_config(self.config.values, sorted(self.config.secret_keys))
         # A fresh root stack per run, so URNs name this stack and not a previous run's.
         runtime_settings.ROOT.set(None)
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+        loop = _event_loop()
         pulumi.runtime.set_mocks(
             self.mocks,
             project=self.config.project,
@@ -197,7 +209,6 @@ class MockRun:
                 self.recording.outputs[key] = loop.run_until_complete(_resolve(value))
         finally:
             loop.run_until_complete(wait_for_rpcs())
-            loop.close()
         return self.recording
 
 
