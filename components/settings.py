@@ -15,7 +15,6 @@ from pydantic.alias_generators import to_camel
 from components.quantities import format_cpu, format_memory, parse_cpu, parse_memory
 from components.workload import Resources as WorkloadResources
 
-
 # What each pattern means in words, for error messages (infra/settings/errors.py).
 PATTERN_HINTS: dict[str, str] = {}
 

@@ -14,7 +14,9 @@ from infra.render.stack_config import StackConfig, load_stack_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def config_of(stack: str, values: Mapping[str, Any], secrets: Mapping[str, str] = {}) -> StackConfig:
+def config_of(
+    stack: str, values: Mapping[str, Any], secrets: Mapping[str, str] = {}
+) -> StackConfig:
     """A stack config as the CLI would hand it over: prodstack:-prefixed, JSON for objects."""
     config = StackConfig(project="prodstack", stack=stack)
     for key, value in values.items():

@@ -63,9 +63,7 @@ class Api(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "image": self.image})
 
 
-def api_workload(
-    name: str, args: ApiArgs, image: pulumi.Input[str], version: str
-) -> Workload:
+def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: str) -> Workload:
     settings = args.settings
     config = ApiConfig(
         port=settings.port,

@@ -14,7 +14,9 @@ REFERENCE_CONTEXT = Path(__file__).resolve().parents[2] / "images" / "api"
 def context_digest(context: Path) -> str:
     """A digest of the build context, so a changed source gives a new tag and new containers."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(
+        p for p in context.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
         digest.update(path.relative_to(context).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -581,9 +581,11 @@ def files_digest(containers: tuple[Container, ...]) -> pulumi.Output[str]:
 
 def probe(spec: Probe) -> core.ProbeArgs:
     """An HTTP probe where the workload serves one (cheaper than exec), else its command."""
-    http = spec.http_path is not None
+    http = None
+    if spec.http_path is not None and spec.port is not None:
+        http = core.HTTPGetActionArgs(path=spec.http_path, port=spec.port)
     return core.ProbeArgs(
-        http_get=core.HTTPGetActionArgs(path=spec.http_path, port=spec.port) if http else None,
+        http_get=http,
         exec_=None if http else core.ExecActionArgs(command=list(spec.command)),
         period_seconds=spec.period_seconds,
         timeout_seconds=spec.timeout_seconds,

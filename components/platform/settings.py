@@ -15,7 +15,8 @@ DNS_LABEL = hinted(
 class KubernetesSettings(Settings):
     namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the stack.")
     schema_version: str = Field(
-        pattern=hinted(r"^1\.\d{2}$", "a Kubernetes minor version like 1.33"), description="Kubernetes version the offline check validates for."
+        pattern=hinted(r"^1\.\d{2}$", "a Kubernetes minor version like 1.33"),
+        description="Kubernetes version the offline check validates for.",
     )
     topology_keys: list[str] = Field(
         min_length=1, description="Node labels replicas are spread across."
@@ -27,5 +28,8 @@ class DockerSettings(Settings):
         pattern=hinted(r"^[a-z0-9][a-z0-9-]{0,40}$", "lowercase letters, digits and -, at most 41"),
         description="Prefix of container, network and volume names on the host.",
     )
-    log_max_size: str = Field(pattern=hinted(r"^\d+[kmg]$", "a size like 10m (k, m or g)"), description="json-file log size per file.")
+    log_max_size: str = Field(
+        pattern=hinted(r"^\d+[kmg]$", "a size like 10m (k, m or g)"),
+        description="json-file log size per file.",
+    )
     log_max_files: int = Field(ge=1, le=20, description="json-file log files kept.")

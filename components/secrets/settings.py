@@ -20,9 +20,16 @@ class SecretsSettings(Settings):
     rotate: dict[GeneratedSecret, str] = Field(
         description="Rotation key per generated secret, to regenerate one alone."
     )
-    from_config: list[Annotated[str, Field(
-                pattern=hinted(r"^[a-z][a-zA-Z0-9]{0,62}$", "a camelCase config key like stripeApiKey")
-            )]] = Field(
+    from_config: list[
+        Annotated[
+            str,
+            Field(
+                pattern=hinted(
+                    r"^[a-z][a-zA-Z0-9]{0,62}$", "a camelCase config key like stripeApiKey"
+                )
+            ),
+        ]
+    ] = Field(
         description=(
             "Names of secret config keys (`pulumi config set --secret NAME VALUE`) "
             "delivered to the API as files."

@@ -66,10 +66,7 @@ def schema_checker(version: str) -> Checker:
         return CheckSection(
             "kubernetes schema",
             f"{len(manifests)} manifests against Kubernetes {version}",
-            [
-                Finding("kubernetes-schema", "error", p.manifest.name, p.message)
-                for p in problems
-            ],
+            [Finding("kubernetes-schema", "error", p.manifest.name, p.message) for p in problems],
         )
 
     return check
@@ -82,8 +79,12 @@ def secrets_checker(result: RenderResult) -> CheckSection:
         "secrets",
         f"{len(result.recording.secret_values)} secret values, scanned {len(files)} files",
         [
-            Finding("secret-plaintext", "error", str(leak.path.relative_to(result.files.root)),
-                    f"line {leak.line} holds a secret value in plaintext")
+            Finding(
+                "secret-plaintext",
+                "error",
+                str(leak.path.relative_to(result.files.root)),
+                f"line {leak.line} holds a secret value in plaintext",
+            )
             for leak in leaks
         ],
     )

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import kubernetes_validate
-from kubernetes_validate.utils import all_versions
 import yaml
+from kubernetes_validate.utils import all_versions
 
 DEFAULT_VERSION = "1.33"
 

@@ -137,7 +137,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.recording.secret_values = stack_mocks.generated_secrets
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True)

@@ -46,7 +46,9 @@ def kubernetes_kind(resource: RecordedResource) -> str | None:
 def manifest_of(resource: RecordedResource) -> dict[str, Any]:
     """The object Pulumi sends to the API server: apiVersion, kind, metadata, then the rest."""
     inputs = dict(resource.inputs)
-    ordered = {key: inputs.pop(key) for key in ("apiVersion", "kind", "metadata") if key in inputs}
+    ordered: dict[str, Any] = {
+        key: inputs.pop(key) for key in ("apiVersion", "kind", "metadata") if key in inputs
+    }
     return {**ordered, **inputs}
 
 
@@ -71,7 +73,9 @@ def write(recording: Recording, out: Path) -> RenderedFiles:
     (out / "resources.json").write_text(
         json.dumps([r.as_json() for r in recording.resources], indent=2, sort_keys=True) + "\n"
     )
-    (out / "outputs.json").write_text(json.dumps(recording.outputs, indent=2, sort_keys=True) + "\n")
+    (out / "outputs.json").write_text(
+        json.dumps(recording.outputs, indent=2, sort_keys=True) + "\n"
+    )
     for index, resource in enumerate(recording.resources):
         kind = kubernetes_kind(resource)
         if kind is not None:

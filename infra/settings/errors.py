@@ -85,7 +85,7 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
     got = error.get("input")
     if loc and loc[-1] == "[key]":
         # A mapping key that is not allowed: report it as the key it is.
-        loc = loc[:-2] + (loc[-2],)
+        loc = (*loc[:-2], loc[-2])
     if kind == "string_pattern_mismatch":
         ctx["pattern"] = PATTERN_HINTS.get(str(ctx.get("pattern")), ctx.get("pattern"))
     if kind == "extra_forbidden":

@@ -17,7 +17,10 @@ from components.settings import Settings, hinted
 Environment = Literal["dev", "prod", "ephemeral"]
 Platform = Literal["docker", "kubernetes"]
 
-_HOSTNAME = hinted(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$", "a lowercase host name like api.example.com")
+_HOSTNAME = hinted(
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$",
+    "a lowercase host name like api.example.com",
+)
 
 __all__ = ["REFERENCE_IMAGE", "Environment", "Platform", "StackSettings"]
 

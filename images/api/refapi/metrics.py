@@ -39,14 +39,18 @@ class RequestMetrics:
         with self._lock:
             items = sorted(self._counts.items())
             for (method, route, status), count in items:
-                lines.append(f"http_requests_total{{{self._labels(method, route, status)}}} {count}")
+                lines.append(
+                    f"http_requests_total{{{self._labels(method, route, status)}}} {count}"
+                )
             lines += [
                 "# HELP http_request_duration_seconds HTTP request duration in seconds.",
                 "# TYPE http_request_duration_seconds histogram",
             ]
             for (method, route, status), count in items:
                 base = self._labels(method, route, status)
-                for bound, cumulative in zip(BUCKETS, self._buckets[(method, route, status)], strict=True):
+                for bound, cumulative in zip(
+                    BUCKETS, self._buckets[(method, route, status)], strict=True
+                ):
                     lines.append(
                         f'http_request_duration_seconds_bucket{{{base},le="{bound}"}} {cumulative}'
                     )

@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,7 +36,11 @@ class Api:
         if method == "GET" and path == cfg.readiness_path:
             failures = {d.name: why for d in cfg.dependencies if (why := readiness.check(d))}
             status = 503 if failures else 200
-            return path, status, {"status": "unready" if failures else "ready", "failures": failures}
+            return (
+                path,
+                status,
+                {"status": "unready" if failures else "ready", "failures": failures},
+            )
         if method == "GET" and path == cfg.metrics_path:
             return path, 200, self.metrics.render()
         if method == "GET" and path == "/api/items":
@@ -53,7 +56,9 @@ class Api:
 
     def sign(self, subject: str) -> str:
         mac = hmac.new(self.signing_key, subject.encode(), hashlib.sha256).digest()
-        return ".".join(base64.urlsafe_b64encode(p).decode().rstrip("=") for p in (subject.encode(), mac))
+        return ".".join(
+            base64.urlsafe_b64encode(p).decode().rstrip("=") for p in (subject.encode(), mac)
+        )
 
     def login(self, body: bytes) -> tuple[int, Any]:
         if not self.signing_key:
@@ -61,7 +66,7 @@ class Api:
         try:
             username = str(json.loads(body or b"{}")["username"])
         except (ValueError, KeyError, TypeError):
-            return 400, {"error": "send {\"username\": ...}"}
+            return 400, {"error": 'send {"username": ...}'}
         return 200, {"token": self.sign(username)}
 
     def whoami(self, authorization: str) -> tuple[int, Any]:
@@ -102,13 +107,16 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
             seconds = time.monotonic() - started
             api.metrics.observe(self.command, route, status, seconds)
             log(
-                method=self.command, route=route, status=status,
-                duration_ms=round(seconds * 1000, 2), request_id=self.headers.get("X-Request-ID"),
+                method=self.command,
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+                request_id=self.headers.get("X-Request-ID"),
             )
 
         do_GET = do_POST = do_PUT = do_DELETE = handle_method  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # one JSON line per request is written by handle_method
 
     return Handler
@@ -122,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     cfg = config_module.load(args[0] if args else None)
     api = Api(cfg)
-    server = ThreadingHTTPServer(("0.0.0.0", cfg.port), handler_for(api))  # noqa: S104
+    server = ThreadingHTTPServer(("0.0.0.0", cfg.port), handler_for(api))
     server.daemon_threads = False  # finish in-flight requests on shutdown
     server.block_on_close = True
 

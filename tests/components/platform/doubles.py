@@ -12,8 +12,8 @@ from components.workload import (
     Checks,
     Container,
     File,
-    PersistentVolume,
     Peer,
+    PersistentVolume,
     Port,
     Probe,
     Resources,
@@ -101,7 +101,7 @@ def program_with_doubles(with_job: bool = True) -> Mapping[str, Any]:
     """The real program, plus the doubles placed on the same platform."""
     outputs = program_main()
     settings = load_settings()
-    platform, placement = platform_for_doubles(settings)
+    _, placement = platform_for_doubles(settings)
     holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
     placement.place(store(settings.protect_data, with_job), parent=holder)
     placement.place(edge(), parent=holder)

@@ -106,10 +106,8 @@ def test_api_probes_use_its_health_endpoints(prod: Recording) -> None:
 
 
 def test_pods_use_a_dedicated_service_account_without_token(prod: Recording) -> None:
-    accounts = {
-        r.name: r.inputs for r in prod.of_type("kubernetes:core/v1:ServiceAccount")
-    }
-    for resource, spec in pod_specs(prod):
+    accounts = {r.name: r.inputs for r in prod.of_type("kubernetes:core/v1:ServiceAccount")}
+    for _, spec in pod_specs(prod):
         assert spec["automountServiceAccountToken"] is False
         name = spec["serviceAccountName"]
         assert name != "default"

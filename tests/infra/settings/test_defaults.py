@@ -66,8 +66,7 @@ def test_shipped_prod_stack() -> None:
 def test_encrypted_values_become_secret_placeholders(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: prodstack\nruntime: python\n")
     (tmp_path / "Pulumi.x.yaml").write_text(
-        "config:\n  prodstack:stripeKey:\n    secure: AAABAJk=\n"
-        "  prodstack:api:\n    replicas: 2\n"
+        "config:\n  prodstack:stripeKey:\n    secure: AAABAJk=\n  prodstack:api:\n    replicas: 2\n"
     )
     config = load_stack_config(tmp_path, "x")
     assert config.secret_keys == {"prodstack:stripeKey"}
