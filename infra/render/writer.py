@@ -67,6 +67,19 @@ def config_files_of(resource: RecordedResource) -> dict[str, str]:
     return {}
 
 
+def docker_spec_of(resource: RecordedResource) -> dict[str, Any]:
+    """The container spec, with its uploads listed file by file: config files in full,
+    secret files masked (the SDK masks the whole list once one file is secret)."""
+    uploads = resource.unredacted.get("uploads")
+    if resource.type != "docker:index/container:Container" or not uploads:
+        return resource.inputs
+    shown = [
+        upload if Path(upload["file"]).parent == Path(CONFIG_DIR) else {**upload, "content": REDACTED}
+        for upload in uploads
+    ]
+    return {**resource.inputs, "uploads": shown}
+
+
 def write(recording: Recording, out: Path) -> RenderedFiles:
     out.mkdir(parents=True, exist_ok=True)
     files = RenderedFiles(root=out)
@@ -87,7 +100,9 @@ def write(recording: Recording, out: Path) -> RenderedFiles:
             kind = resource.type.rsplit(":", 1)[-1].lower()
             path = out / "docker" / f"{_slug(kind)}-{_slug(resource.name)}.json"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(json.dumps(resource.inputs, indent=2, sort_keys=True) + "\n")
+            path.write_text(
+                json.dumps(docker_spec_of(resource), indent=2, sort_keys=True) + "\n"
+            )
             files.docker_specs.append(path)
         for name, content in config_files_of(resource).items():
             path = out / "config" / _slug(resource.name) / name

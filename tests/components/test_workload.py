@@ -1,0 +1,78 @@
+"""The workload model refuses descriptions no placement could run safely."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.workload import (
+    Container,
+    PersistentVolume,
+    Port,
+    Scaling,
+    ScheduledJob,
+    Workload,
+    WorkloadError,
+)
+from tests.components.platform.doubles import CHECKS, SMALL
+
+
+def container(**changes: object) -> Container:
+    fields: dict[str, object] = {
+        "name": "app",
+        "image": "registry.example/app:1",
+        "resources": SMALL,
+        "checks": CHECKS,
+    }
+    return Container(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_only_the_edge_tier_publishes_ports() -> None:
+    with pytest.raises(WorkloadError, match="only the edge tier publishes ports"):
+        Workload("db", "database", "1", "internal", container(ports=(Port("db", 5432, 5432),)))
+
+
+def test_containers_never_run_as_root() -> None:
+    with pytest.raises(WorkloadError, match="must not run as root"):
+        container(run_as_user=0)
+
+
+def test_privileged_ports_are_refused() -> None:
+    with pytest.raises(WorkloadError, match="privileged"):
+        Port("http", 80)
+
+
+def test_mounts_name_declared_volumes() -> None:
+    with pytest.raises(WorkloadError, match="mounts unknown volumes"):
+        Workload("db", "database", "1", "internal", container(mounts=("data",)))
+
+
+def test_stateful_workloads_run_one_replica() -> None:
+    with pytest.raises(WorkloadError, match="runs one replica"):
+        Workload(
+            "db",
+            "database",
+            "1",
+            "internal",
+            container(mounts=("data",)),
+            volumes=(PersistentVolume("data", "/data", 1, protect=False),),
+            scaling=Scaling(replicas=2),
+        )
+
+
+def test_autoscaling_bounds_are_ordered() -> None:
+    with pytest.raises(WorkloadError, match="maxReplicas below minReplicas"):
+        Scaling(autoscale=True, min_replicas=3, max_replicas=2)
+    assert Scaling(autoscale=True, min_replicas=3, max_replicas=5).baseline == 3
+    assert Scaling(replicas=2).baseline == 2
+
+
+def test_job_schedules_are_cron_expressions() -> None:
+    with pytest.raises(WorkloadError, match="5-field cron"):
+        ScheduledJob("backup", "daily", container())
+
+
+def test_file_names_are_plain() -> None:
+    from components.workload import File
+
+    with pytest.raises(WorkloadError, match="plain file name"):
+        File("../etc/passwd", "x")
