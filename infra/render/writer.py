@@ -74,7 +74,9 @@ def docker_spec_of(resource: RecordedResource) -> dict[str, Any]:
     if resource.type != "docker:index/container:Container" or not uploads:
         return resource.inputs
     shown = [
-        upload if Path(upload["file"]).parent == Path(CONFIG_DIR) else {**upload, "content": REDACTED}
+        upload
+        if Path(upload["file"]).parent == Path(CONFIG_DIR)
+        else {**upload, "content": REDACTED}
         for upload in uploads
     ]
     return {**resource.inputs, "uploads": shown}
@@ -100,9 +102,7 @@ def write(recording: Recording, out: Path) -> RenderedFiles:
             kind = resource.type.rsplit(":", 1)[-1].lower()
             path = out / "docker" / f"{_slug(kind)}-{_slug(resource.name)}.json"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(
-                json.dumps(docker_spec_of(resource), indent=2, sort_keys=True) + "\n"
-            )
+            path.write_text(json.dumps(docker_spec_of(resource), indent=2, sort_keys=True) + "\n")
             files.docker_specs.append(path)
         for name, content in config_files_of(resource).items():
             path = out / "config" / _slug(resource.name) / name

@@ -1,0 +1,291 @@
+"""The reference API in images/api, run as a process from its own source on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import ROOT
+
+API_SOURCE = ROOT / "images" / "api"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FakeRedis(socketserver.BaseRequestHandler):
+    """Answers AUTH app <password> and PING like Redis does."""
+
+    password = "redis-app-password-123"
+
+    def handle(self) -> None:
+        data = b""
+        while b"PING" not in data:
+            chunk = self.request.recv(1024)
+            if not chunk:
+                return
+            data += chunk
+        if b"AUTH" in data and self.password.encode() not in data:
+            self.request.sendall(b"-WRONGPASS invalid username-password pair\r\n")
+            return
+        self.request.sendall((b"+OK\r\n" if b"AUTH" in data else b"") + b"+PONG\r\n")
+
+
+class FakePostgres(socketserver.BaseRequestHandler):
+    """Answers a startup message with an authentication request, like Postgres does."""
+
+    def handle(self) -> None:
+        self.request.recv(1024)
+        self.request.sendall(b"R\x00\x00\x00\x0c\x00\x00\x00\x0a")
+
+
+@dataclass
+class Fakes:
+    redis_port: int
+    postgres_port: int
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    servers = [
+        socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        for handler in (FakeRedis, FakePostgres)
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Fakes(servers[0].server_address[1], servers[1].server_address[1])
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class RunningApi:
+    process: subprocess.Popen[str]
+    base: str
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            self.base + path, data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+
+
+def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
+    port = free_port()
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "signing-key").write_text("test-signing-key-0123456789")
+    (secrets / "redis-password").write_text(FakeRedis.password)
+    (secrets / "redis-user").write_text("app")
+    config = tmp_path / "api.json"
+    config.write_text(
+        json.dumps(
+            {
+                "port": port,
+                "liveness_path": "/health/live",
+                "readiness_path": "/health/ready",
+                "metrics_path": "/metrics",
+                "secrets_dir": str(secrets),
+                "dependencies": dependencies,
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "refapi", str(config)],
+        cwd=API_SOURCE,
+        env={**os.environ, "PYTHONPATH": str(API_SOURCE)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    api = RunningApi(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if api.get("/health/live")[0] == 200:
+                return api
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"reference API did not start: {process.communicate()[0]}")
+
+
+@pytest.fixture
+def api(tmp_path: Path, fakes: Fakes) -> Iterator[RunningApi]:
+    running = start_api(
+        tmp_path,
+        [
+            {
+                "name": "redis",
+                "kind": "redis",
+                "host": "127.0.0.1",
+                "port": fakes.redis_port,
+                "database": None,
+                "user": None,
+                "secret_files": {
+                    "password": str(tmp_path / "secrets" / "redis-password"),
+                    "user": str(tmp_path / "secrets" / "redis-user"),
+                },
+            },
+            {
+                "name": "postgres",
+                "kind": "postgres",
+                "host": "127.0.0.1",
+                "port": fakes.postgres_port,
+                "database": "app",
+                "user": "app",
+                "secret_files": {},
+            },
+        ],
+    )
+    yield running
+    running.process.kill()
+    running.process.wait()
+
+
+def test_liveness_and_readiness_with_every_dependency_up(api: RunningApi) -> None:
+    assert api.get("/health/live") == (200, '{"status": "alive"}')
+    status, body = api.get("/health/ready")
+    assert status == 200, body
+    assert json.loads(body) == {"status": "ready", "failures": {}}
+
+
+def test_readiness_fails_and_names_the_dependency_that_is_down(tmp_path: Path) -> None:
+    closed = free_port()
+    running = start_api(
+        tmp_path,
+        [
+            {
+                "name": "redis",
+                "kind": "redis",
+                "host": "127.0.0.1",
+                "port": closed,
+                "database": None,
+                "user": None,
+                "secret_files": {},
+            }
+        ],
+    )
+    try:
+        status, body = running.get("/health/ready")
+        assert status == 503
+        assert "redis" in json.loads(body)["failures"]
+        assert running.get("/health/live")[0] == 200  # alive, only not ready
+    finally:
+        running.process.kill()
+        running.process.wait()
+
+
+def test_readiness_fails_on_a_wrong_redis_password(tmp_path: Path, fakes: Fakes) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password")
+    running = start_api(
+        tmp_path,
+        [
+            {
+                "name": "redis",
+                "kind": "redis",
+                "host": "127.0.0.1",
+                "port": fakes.redis_port,
+                "database": None,
+                "user": None,
+                "secret_files": {"password": str(wrong)},
+            }
+        ],
+    )
+    try:
+        status, body = running.get("/health/ready")
+        assert status == 503
+        assert "WRONGPASS" in json.loads(body)["failures"]["redis"]
+    finally:
+        running.process.kill()
+        running.process.wait()
+
+
+def test_metrics_count_requests_by_route_template(api: RunningApi) -> None:
+    api.get("/api/items")
+    api.get("/api/items/3")
+    api.get("/api/items/99")
+    api.get("/nowhere")
+    status, text = api.get("/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    counts = {
+        (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+        for s in families["http_requests"].samples
+        if s.name == "http_requests_total"
+    }
+    assert counts[("GET", "/api/items/{id}", "200")] == 1
+    assert counts[("GET", "/api/items/{id}", "404")] == 1
+    assert counts[("GET", "unmatched", "404")] == 1
+    histogram = families["http_request_duration_seconds"]
+    assert histogram.type == "histogram"
+    buckets = [s for s in histogram.samples if s.name.endswith("_bucket")]
+    assert any(s.labels["le"] == "+Inf" for s in buckets)
+
+
+def test_login_issues_a_token_signed_with_the_signing_key(api: RunningApi) -> None:
+    status, body = api.post("/api/auth/login", {"username": "ann"})
+    assert status == 200
+    token = body["token"]
+    assert api.get("/api/auth/whoami", {"Authorization": f"Bearer {token}"}) == (
+        200,
+        '{"username": "ann"}',
+    )
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert api.get("/api/auth/whoami", {"Authorization": f"Bearer {forged}"})[0] == 401
+
+
+def test_request_id_is_returned(api: RunningApi) -> None:
+    request = urllib.request.Request(api.base + "/api/items", headers={"X-Request-ID": "abc-123"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.headers["X-Request-ID"] == "abc-123"
+
+
+def test_sigterm_stops_gracefully_with_json_logs(api: RunningApi) -> None:
+    api.get("/api/items")
+    api.process.send_signal(signal.SIGTERM)
+    output, _ = api.process.communicate(timeout=10)
+    assert api.process.returncode == 0
+    events = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert events[0]["event"] == "listening"
+    assert any(e.get("route") == "/api/items" and e.get("status") == 200 for e in events)
+    assert events[-1]["event"] == "stopped"
+
+
+def test_healthcheck_program_reports_the_readiness_status(api: RunningApi) -> None:
+    healthcheck = API_SOURCE / "api-healthcheck"
+    ok = subprocess.run([sys.executable, healthcheck, api.base + "/health/ready"], check=False)
+    down = subprocess.run(
+        [sys.executable, healthcheck, f"http://127.0.0.1:{free_port()}/health/ready"], check=False
+    )
+    assert (ok.returncode, down.returncode) == (0, 1)
