@@ -7,22 +7,25 @@ carries the API, the data stores and monitoring. Only the edge tier publishes ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
-from components.platform import hardening
+from components.platform import cron_runner, hardening
 from components.platform.labels import recommended_labels
 from components.platform.placement import PlacedWorkload
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
+    Checks,
     Container,
+    File,
     Probe,
+    ScheduledJob,
     Tier,
     Workload,
-    WorkloadError,
 )
 
 # Files reach a container through a volume at FILES_ROOT: Docker refuses to copy files into
@@ -30,6 +33,8 @@ from components.workload import (
 # container runs without capabilities, so it can read them but never change them.
 FILES_ROOT = "/run/prodstack"
 assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
+
+CRON_RUNNER_FILE = "prodstack-cron.py"
 
 NETWORKS_OF_TIER: dict[Tier, tuple[str, ...]] = {
     "edge": ("frontend",),
@@ -128,16 +133,15 @@ class _WorkloadContainers:
             for c in self.w.containers
             if c.config_files or c.secret_files
         }
-        if self.w.jobs:
-            raise WorkloadError(
-                f"workload {self.w.name}: Docker has no scheduler for jobs; on Docker the "
-                "workload runs its schedule in a sidecar"
-            )
+        schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
+        file_volumes.update({c.name: self.files_volume(c) for c in schedulers})
         for replica in range(self.w.scaling.baseline):
             main = self.container(
                 self.w.main, replica, data_volumes, file_volumes.get(self.w.main.name)
             )
-            for sidecar in self.w.sidecars:
+            # Jobs run once per schedule, so only beside the first replica.
+            sidecars = self.w.sidecars + (schedulers if replica == 0 else ())
+            for sidecar in sidecars:
                 self.container(
                     sidecar, replica, data_volumes, file_volumes.get(sidecar.name), pod=main
                 )
@@ -260,6 +264,33 @@ class _WorkloadContainers:
             for f in spec.secret_files
         ]
         return files or None
+
+
+def scheduler_sidecar(job: ScheduledJob) -> Container:
+    """Docker has no scheduler: a job becomes a sidecar that runs it on its schedule with
+    prodstack-cron (components/platform/cron_runner.py), delivered as a config file."""
+    runner = f"{CONFIG_DIR}/{CRON_RUNNER_FILE}"
+    alive = Probe(command=("python3", runner, "--health"), period_seconds=30)
+    job_command = (*job.container.command, *job.container.args)
+    return replace(
+        job.container,
+        name=f"{job.name}-cron",
+        command=("python3", runner),
+        args=(
+            "--schedule",
+            job.schedule,
+            "--deadline-seconds",
+            str(job.deadline_seconds),
+            "--",
+            *job_command,
+        ),
+        config_files=(*job.container.config_files, File(CRON_RUNNER_FILE, runner_source())),
+        checks=Checks(startup=alive, readiness=alive, liveness=alive),
+    )
+
+
+def runner_source() -> str:
+    return Path(cron_runner.__file__).read_text()
 
 
 def healthcheck(readiness: Probe, startup: Probe) -> docker.ContainerHealthcheckArgs:

@@ -195,6 +195,17 @@ class _WorkloadResources:
         volumes: list[core.VolumeArgs] = []
         for container in containers:
             volumes += self.container_volumes(container)
+        if restart_policy is not None:
+            # A job's pod is no StatefulSet pod: it mounts the workload's claims by name.
+            volumes += [
+                core.VolumeArgs(
+                    name=name,
+                    persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=f"{name}-{self.w.name}-0"
+                    ),
+                )
+                for name in sorted({m for c in containers for m in c.mounts})
+            ]
         return core.PodSpecArgs(
             service_account_name=self.w.name,
             automount_service_account_token=False,

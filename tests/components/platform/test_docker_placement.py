@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.platform.docker import FILES_ROOT
-from components.workload import CONFIG_DIR, SECRETS_DIR, WorkloadError
+from components.workload import CONFIG_DIR, SECRETS_DIR
 from infra.render.mock_runtime import RecordedResource, Recording
 from tests.components.platform.doubles import program_with_doubles
 from tests.support import PROD, one, render
@@ -138,6 +138,21 @@ def test_reference_image_is_built_locally_and_tagged_by_content(dev: Recording) 
     assert containers(dev)["prodstack-dev-api-0"]["image"] == image["imageName"]
 
 
-def test_scheduled_jobs_are_refused_on_docker_with_a_clear_message() -> None:
-    with pytest.raises(WorkloadError, match="Docker has no scheduler for jobs"):
-        render("dev", {"environment": "dev"}, program=lambda: program_with_doubles(True))
+def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica() -> None:
+    recording = render("dev", {"environment": "dev"}, program=lambda: program_with_doubles(True))
+    cron = one(recording, CONTAINER, "doubles-store-backup-cron-0")
+    runner = f"{CONFIG_DIR}/prodstack-cron.py"
+    assert cron.inputs["entrypoints"] == ["python3", runner]
+    assert cron.inputs["command"] == [
+        "--schedule",
+        "0 3 * * *",
+        "--deadline-seconds",
+        "3600",
+        "--",
+        "backup",
+    ]
+    assert cron.inputs["networkMode"] == "container:doubles-store-0-id"
+    assert cron.inputs["healthcheck"]["tests"] == ["CMD", "python3", runner, "--health"]
+    files = {u["file"]: u["content"] for u in cron.unredacted["uploads"]}
+    assert "def next_after" in files[runner]
+    assert cron.inputs["readOnly"] is True and cron.inputs["capabilities"] == {"drops": ["ALL"]}

@@ -228,6 +228,14 @@ def test_cron_jobs_are_bounded(prod: Recording) -> None:
     assert job["template"]["spec"]["restartPolicy"] == "Never"
 
 
+def test_job_pods_mount_the_workload_claims_they_name(prod: Recording) -> None:
+    cron = one(prod, "kubernetes:batch/v1:CronJob", "store-backup").inputs["spec"]
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    mounted = {m["name"] for c in pod["containers"] for m in c["volumeMounts"]}
+    declared = {v["name"] for v in pod["volumes"]}
+    assert mounted <= declared
+
+
 def test_sidecars_share_the_pod(prod: Recording) -> None:
     pod = one(prod, STATEFULSET, "store").inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["store", "exporter"]
