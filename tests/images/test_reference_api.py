@@ -99,6 +99,19 @@ class RunningApi:
             return response.status, json.loads(response.read())
 
 
+def dependency(kind: str, port: int, secret_files: dict[str, str] | None = None) -> dict[str, Any]:
+    """One entry of api.json's dependencies, as components/api/config.py writes it."""
+    return {
+        "name": kind,
+        "kind": kind,
+        "host": "127.0.0.1",
+        "port": port,
+        "database": None,
+        "user": None,
+        "secret_files": secret_files or {},
+    }
+
+
 def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
     port = free_port()
     secrets = tmp_path / "secrets"
@@ -141,30 +154,16 @@ def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
 
 @pytest.fixture
 def api(tmp_path: Path, fakes: Fakes) -> Iterator[RunningApi]:
+    secrets = tmp_path / "secrets"
     running = start_api(
         tmp_path,
         [
-            {
-                "name": "redis",
-                "kind": "redis",
-                "host": "127.0.0.1",
-                "port": fakes.redis_port,
-                "database": None,
-                "user": None,
-                "secret_files": {
-                    "password": str(tmp_path / "secrets" / "redis-password"),
-                    "user": str(tmp_path / "secrets" / "redis-user"),
-                },
-            },
-            {
-                "name": "postgres",
-                "kind": "postgres",
-                "host": "127.0.0.1",
-                "port": fakes.postgres_port,
-                "database": "app",
-                "user": "app",
-                "secret_files": {},
-            },
+            dependency(
+                "redis",
+                fakes.redis_port,
+                {"password": str(secrets / "redis-password"), "user": str(secrets / "redis-user")},
+            ),
+            dependency("postgres", fakes.postgres_port),
         ],
     )
     yield running
@@ -181,20 +180,7 @@ def test_liveness_and_readiness_with_every_dependency_up(api: RunningApi) -> Non
 
 def test_readiness_fails_and_names_the_dependency_that_is_down(tmp_path: Path) -> None:
     closed = free_port()
-    running = start_api(
-        tmp_path,
-        [
-            {
-                "name": "redis",
-                "kind": "redis",
-                "host": "127.0.0.1",
-                "port": closed,
-                "database": None,
-                "user": None,
-                "secret_files": {},
-            }
-        ],
-    )
+    running = start_api(tmp_path, [dependency("redis", closed)])
     try:
         status, body = running.get("/health/ready")
         assert status == 503
@@ -208,20 +194,7 @@ def test_readiness_fails_and_names_the_dependency_that_is_down(tmp_path: Path) -
 def test_readiness_fails_on_a_wrong_redis_password(tmp_path: Path, fakes: Fakes) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("not-the-password")
-    running = start_api(
-        tmp_path,
-        [
-            {
-                "name": "redis",
-                "kind": "redis",
-                "host": "127.0.0.1",
-                "port": fakes.redis_port,
-                "database": None,
-                "user": None,
-                "secret_files": {"password": str(wrong)},
-            }
-        ],
-    )
+    running = start_api(tmp_path, [dependency("redis", fakes.redis_port, {"password": str(wrong)})])
     try:
         status, body = running.get("/health/ready")
         assert status == 503

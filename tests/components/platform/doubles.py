@@ -32,6 +32,10 @@ CHECKS = Checks(
 )
 
 
+def image(name: str, digest_char: str) -> str:
+    return f"registry.example/{name}:1@sha256:" + digest_char * 64
+
+
 def store(protect: bool, with_job: bool) -> Workload:
     return Workload(
         name="store",
@@ -40,7 +44,7 @@ def store(protect: bool, with_job: bool) -> Workload:
         tier="internal",
         main=Container(
             name="store",
-            image="registry.example/store:1@sha256:" + "c" * 64,
+            image=image("store", "c"),
             resources=SMALL,
             checks=CHECKS,
             ports=(Port("db", 5432),),
@@ -52,7 +56,7 @@ def store(protect: bool, with_job: bool) -> Workload:
         sidecars=(
             Container(
                 name="exporter",
-                image="registry.example/exporter:2@sha256:" + "d" * 64,
+                image=image("exporter", "d"),
                 resources=SMALL,
                 checks=CHECKS,
                 ports=(Port("metrics", 9187),),
@@ -67,7 +71,7 @@ def store(protect: bool, with_job: bool) -> Workload:
                     "0 3 * * *",
                     Container(
                         name="backup",
-                        image="registry.example/store:1@sha256:" + "c" * 64,
+                        image=image("store", "c"),
                         resources=SMALL,
                         checks=CHECKS,
                         command=("backup",),
@@ -88,7 +92,7 @@ def edge() -> Workload:
         tier="edge",
         main=Container(
             name="edge",
-            image="registry.example/edge:1@sha256:" + "e" * 64,
+            image=image("edge", "e"),
             resources=SMALL,
             checks=CHECKS,
             ports=(Port("https", 8443, public_port=443), Port("http", 8080, public_port=80)),
