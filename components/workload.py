@@ -73,6 +73,20 @@ class PersistentVolume:
 
 
 @dataclass(frozen=True)
+class Scratch:
+    """Space the containers of one replica share and lose on restart (a socket directory, a
+    drill's restore target)."""
+
+    name: str
+    mount_path: str
+    size_mib: int
+    in_memory: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name("scratch", self.name)
+
+
+@dataclass(frozen=True)
 class Resources:
     cpu_request_millicores: int
     memory_request_mib: int
@@ -127,7 +141,7 @@ class Container:
     secret_files: tuple[File, ...] = ()
     # Writable scratch paths; the root filesystem is read-only.
     tmpfs: tuple[str, ...] = ("/tmp",)
-    # Persistent volumes of the workload this container mounts, by volume name.
+    # Persistent volumes and scratch spaces of the workload this container mounts, by name.
     mounts: tuple[str, ...] = ()
     run_as_user: int = 10001
 
@@ -196,6 +210,7 @@ class Workload:
     sidecars: tuple[Container, ...] = ()
     scaling: Scaling = Scaling()
     volumes: tuple[PersistentVolume, ...] = ()
+    scratch: tuple[Scratch, ...] = ()
     # Who may open connections to this workload, and to whom it may open them.
     allowed_clients: tuple[str, ...] = ()
     connects_to: tuple[Peer, ...] = ()
@@ -208,7 +223,9 @@ class Workload:
         names = [c.name for c in self.containers]
         if len(names) != len(set(names)):
             raise WorkloadError(f"workload {self.name}: duplicate container names")
-        volume_names = {v.name for v in self.volumes}
+        volume_names = {v.name for v in self.volumes} | {s.name for s in self.scratch}
+        if len(volume_names) != len(self.volumes) + len(self.scratch):
+            raise WorkloadError(f"workload {self.name}: volume and scratch names must differ")
         for container in self.containers:
             unknown = set(container.mounts) - volume_names
             if unknown:
@@ -228,6 +245,9 @@ class Workload:
     @property
     def containers(self) -> tuple[Container, ...]:
         return (self.main, *self.sidecars)
+
+    def mount_path(self, name: str) -> str:
+        return next(v.mount_path for v in (*self.volumes, *self.scratch) if v.name == name)
 
     @property
     def stateful(self) -> bool:

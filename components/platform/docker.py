@@ -24,6 +24,7 @@ from components.workload import (
     File,
     Probe,
     ScheduledJob,
+    Scratch,
     Tier,
     Workload,
 )
@@ -136,15 +137,15 @@ class _WorkloadContainers:
         schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
         file_volumes.update({c.name: self.files_volume(c) for c in schedulers})
         for replica in range(self.w.scaling.baseline):
-            main = self.container(
-                self.w.main, replica, data_volumes, file_volumes.get(self.w.main.name)
-            )
+            # Scratch is per replica, like an emptyDir is per pod.
+            volumes = data_volumes | {
+                s.name: self.scratch_volume(s, replica) for s in self.w.scratch
+            }
+            main = self.container(self.w.main, replica, volumes, file_volumes.get(self.w.main.name))
             # Jobs run once per schedule, so only beside the first replica.
             sidecars = self.w.sidecars + (schedulers if replica == 0 else ())
             for sidecar in sidecars:
-                self.container(
-                    sidecar, replica, data_volumes, file_volumes.get(sidecar.name), pod=main
-                )
+                self.container(sidecar, replica, volumes, file_volumes.get(sidecar.name), pod=main)
 
     def data_volume(self, name: str, protect: bool) -> docker.Volume:
         return docker.Volume(
@@ -154,6 +155,22 @@ class _WorkloadContainers:
             opts=pulumi.ResourceOptions.merge(
                 self.opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
             ),
+        )
+
+    def scratch_volume(self, scratch: Scratch, replica: int) -> docker.Volume:
+        """Shared by the replica's containers; tmpfs-backed when it lives in memory."""
+        options = (
+            {"type": "tmpfs", "device": "tmpfs", "o": f"size={scratch.size_mib}m,uid=0,mode=1777"}
+            if scratch.in_memory
+            else None
+        )
+        return docker.Volume(
+            self.resource_name(scratch.name, str(replica)),
+            name=self.resource_name(scratch.name, str(replica)),
+            driver="local",
+            driver_opts=options,
+            labels=self.volume_labels(),
+            opts=self.opts,
         )
 
     def files_volume(self, container: Container) -> docker.Volume:
@@ -178,7 +195,7 @@ class _WorkloadContainers:
             docker.ContainerMountArgs(
                 type="volume",
                 source=data_volumes[volume].name,
-                target=next(v.mount_path for v in self.w.volumes if v.name == volume),
+                target=self.w.mount_path(volume),
             )
             for volume in spec.mounts
         ]

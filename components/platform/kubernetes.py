@@ -192,7 +192,17 @@ class _WorkloadResources:
     def pod_spec(
         self, containers: tuple[Container, ...], restart_policy: str | None = None
     ) -> core.PodSpecArgs:
-        volumes: list[core.VolumeArgs] = []
+        volumes: list[core.VolumeArgs] = [
+            core.VolumeArgs(
+                name=scratch.name,
+                empty_dir=core.EmptyDirVolumeSourceArgs(
+                    medium="Memory" if scratch.in_memory else None,
+                    size_limit=format_memory(scratch.size_mib),
+                ),
+            )
+            for scratch in self.w.scratch
+            if any(scratch.name in c.mounts for c in containers)
+        ]
         for container in containers:
             volumes += self.container_volumes(container)
         if restart_policy is not None:
@@ -205,6 +215,7 @@ class _WorkloadResources:
                     ),
                 )
                 for name in sorted({m for c in containers for m in c.mounts})
+                if name in {v.name for v in self.w.volumes}
             ]
         return core.PodSpecArgs(
             service_account_name=self.w.name,
@@ -287,9 +298,8 @@ class _WorkloadResources:
                     name=f"{container.name}-secrets", mount_path=SECRETS_DIR, read_only=True
                 )
             )
-        volumes = {v.name: v for v in self.w.volumes}
         mounts += [
-            core.VolumeMountArgs(name=name, mount_path=volumes[name].mount_path)
+            core.VolumeMountArgs(name=name, mount_path=self.w.mount_path(name))
             for name in container.mounts
         ]
         r = container.resources

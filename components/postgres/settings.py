@@ -1,0 +1,119 @@
+"""Postgres settings: server, backups (pgBackRest) and the restore drill."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from components.settings import Resources, Settings, hinted
+
+# Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
+SUPPORTED_MAJORS = (15, 16, 17)
+IMAGE_MAJOR = 17
+REFERENCE_IMAGE = "reference"
+
+_CRON = hinted(
+    r"^(\S+\s+){4}\S+$", "a 5-field cron schedule like '0 1 * * 0' (minute hour day month weekday)"
+)
+_IDENTIFIER = hinted(r"^[a-z][a-z0-9_]{0,62}$", "a lowercase SQL identifier like app")
+
+
+def _valid_schedule(value: str) -> str:
+    from components.platform.cron_runner import Schedule, ScheduleError
+
+    try:
+        Schedule(value)
+    except ScheduleError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+Cron = Annotated[str, Field(pattern=_CRON), AfterValidator(_valid_schedule)]
+
+
+class BackupSchedule(Settings):
+    full: Cron = Field(description="When full backups run (UTC).")
+    diff: Cron = Field(description="When differential backups run (UTC).")
+
+
+class Retention(Settings):
+    full: int = Field(
+        ge=1, le=1000, description="Full backups kept (count, or days with fullType time)."
+    )
+    full_type: Literal["count", "time"] = Field(description="How `full` is counted.")
+    diff: int = Field(ge=1, le=1000, description="Differential backups kept.")
+
+
+class S3Repository(Settings):
+    endpoint: str = Field(min_length=1, description="S3-compatible endpoint host.")
+    bucket: str = Field(min_length=3, description="Bucket name.")
+    region: str = Field(min_length=1, description="Bucket region.")
+    path: str = Field(
+        pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path"),
+        description="Path in the bucket.",
+    )
+    uri_style: Literal["host", "path"] = Field(description="host for AWS, path for most others.")
+    key_config: str = Field(min_length=1, description="Secret config key holding the access key.")
+    secret_config: str = Field(
+        min_length=1, description="Secret config key holding the secret key."
+    )
+
+
+class Repository(Settings):
+    type: Literal["volume", "s3"] = Field(
+        description="volume: on the host or cluster; s3: off-site."
+    )
+    size_gib: int = Field(ge=1, le=65536, description="Size of the volume repository.")
+    s3: S3Repository | None = Field(default=None, description="Where the s3 repository is.")
+
+    @model_validator(mode="after")
+    def _s3_needs_location(self) -> Repository:
+        if self.type == "s3" and self.s3 is None:
+            raise ValueError(
+                "type s3 needs s3.endpoint, bucket, region, path, keyConfig and secretConfig"
+            )
+        return self
+
+
+class Backup(Settings):
+    schedule: BackupSchedule
+    retention: Retention
+    compression: Literal["lz4", "zst"] = Field(description="lz4 is fastest; zst is smaller.")
+    repository: Repository
+    drill_schedule: Cron = Field(description="When the restore drill runs (UTC).")
+
+
+class PostgresSettings(Settings):
+    image: str = Field(
+        description=(
+            f"{REFERENCE_IMAGE!r} to build images/postgres on the Docker host, or that image "
+            "pushed to a registry (by digest in prod)."
+        )
+    )
+    version: int = Field(description="Postgres major the configuration is rendered for.")
+    exporter_image: str = Field(description="postgres_exporter image (sidecar).")
+    database: str = Field(pattern=_IDENTIFIER, description="The application database.")
+    app_user: str = Field(
+        pattern=_IDENTIFIER, description="The application role (not a superuser)."
+    )
+    storage_gib: int = Field(ge=1, le=65536, description="Size of the data volume.")
+    resources: Resources
+    max_connections: int = Field(ge=10, le=5000, description="max_connections.")
+    archive_timeout_seconds: int = Field(
+        ge=10, le=3600, description="Longest time a committed transaction waits to be archived."
+    )
+    slow_query_ms: int = Field(
+        ge=-1, le=600000, description="log_min_duration_statement (-1: off)."
+    )
+    backup: Backup
+
+    @model_validator(mode="after")
+    def _supported_major(self) -> PostgresSettings:
+        if self.version not in SUPPORTED_MAJORS:
+            raise ValueError(
+                f"version must be one of {', '.join(map(str, SUPPORTED_MAJORS))}, got {self.version}"
+            )
+        if self.app_user == "postgres":
+            raise ValueError("appUser must not be the postgres superuser")
+        return self

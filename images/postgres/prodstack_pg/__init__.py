@@ -1,0 +1,1 @@
+"""Postgres-side programs of prodstack: the server entrypoint, the backup agent, the drill."""

@@ -1,0 +1,226 @@
+"""The backup agent: runs the backup and drill schedules beside Postgres and serves their
+state as Prometheus metrics.
+
+Schedules never overlap (one runs at a time). A cluster without a full backup gets one at
+once, so a new stack is recoverable from its first minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cron_runner import Schedule
+from prodstack_pg import drill
+from prodstack_pg.environment import Paths, pgbackrest
+
+RUNS_FILE = "backup-runs.json"
+
+
+def log(**fields: Any) -> None:
+    print(json.dumps({"ts": time.time(), "agent": "backup", **fields}), flush=True)
+
+
+@dataclass
+class Task:
+    name: str  # full, diff, drill
+    schedule: Schedule
+
+
+class Agent:
+    def __init__(self, paths: Paths, tasks: list[Task]) -> None:
+        self.paths = paths
+        self.tasks = tasks
+        self.lock = threading.Lock()
+        self.runs = self._load_runs()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _load_runs(self) -> dict[str, dict[str, Any]]:
+        try:
+            return dict(json.loads((self.paths.state_dir / RUNS_FILE).read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_runs(self) -> None:
+        self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+        target = self.paths.state_dir / RUNS_FILE
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.runs))
+        temporary.replace(target)
+
+    # -- work -------------------------------------------------------------------------------
+
+    def ensure_stanza(self) -> None:
+        for command in ("stanza-create", "check"):
+            result = pgbackrest(self.paths, command, timeout=600)
+            log(event=command, ok=result.returncode == 0, output=result.stderr.strip()[-500:])
+
+    def backup(self, kind: str) -> bool:
+        started = time.time()
+        result = pgbackrest(self.paths, f"--type={kind}", "backup")
+        ok = result.returncode == 0
+        self.runs[kind] = {"success": ok, "finished": time.time(),
+                           "duration_seconds": round(time.time() - started, 3)}
+        self._save_runs()
+        log(event="backup", type=kind, ok=ok, output=(result.stderr or result.stdout).strip()[-500:])
+        return ok
+
+    def run_task(self, name: str) -> None:
+        with self.lock:
+            if name == "drill":
+                result = drill.drill(self.paths)
+                drill.record(self.paths, result)
+                log(event="restore-drill", ok=result.success, detail=result.detail)
+            else:
+                self.backup(name)
+
+    def has_full_backup(self) -> bool:
+        return any(b.get("type") == "full" for b in self.info().get("backup", []))
+
+    def info(self) -> dict[str, Any]:
+        result = pgbackrest(self.paths, "--output=json", "info", timeout=120)
+        try:
+            stanzas = json.loads(result.stdout)
+        except ValueError:
+            return {}
+        return stanzas[0] if stanzas else {}
+
+    def serve_schedules(self, stop: threading.Event) -> None:
+        now = dt.datetime.now(dt.UTC)
+        due = {t.name: t.schedule.next_after(now) for t in self.tasks}
+        while not stop.is_set():
+            now = dt.datetime.now(dt.UTC)
+            for task in self.tasks:
+                if now >= due[task.name]:
+                    self.run_task(task.name)
+                    due[task.name] = task.schedule.next_after(dt.datetime.now(dt.UTC))
+            stop.wait(20)
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def metrics(self) -> str:
+        lines: list[str] = []
+
+        def gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} gauge")
+            lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+
+        backups = self.info().get("backup", [])
+        last: dict[str, dict[str, Any]] = {}
+        for backup in backups:  # pgBackRest lists them oldest first
+            last[backup["type"]] = backup
+        gauge("prodstack_backup_last_success_timestamp_seconds",
+              "Stop time of the newest backup in the repository, by type.",
+              [(f'{{type="{k}"}}', b["timestamp"]["stop"]) for k, b in sorted(last.items())])
+        gauge("prodstack_backup_last_size_bytes", "Database size of the newest backup, by type.",
+              [(f'{{type="{k}"}}', b["info"]["size"]) for k, b in sorted(last.items())])
+        gauge("prodstack_backup_last_repository_size_bytes",
+              "Compressed, encrypted size in the repository of the newest backup, by type.",
+              [(f'{{type="{k}"}}', b["info"]["repository"]["delta"]) for k, b in sorted(last.items())])
+        gauge("prodstack_backup_last_duration_seconds", "Duration of the newest backup, by type.",
+              [(f'{{type="{k}"}}', b["timestamp"]["stop"] - b["timestamp"]["start"])
+               for k, b in sorted(last.items())])
+        gauge("prodstack_backup_last_run_success", "1 when the agent's last run of a type succeeded.",
+              [(f'{{type="{k}"}}', 1.0 if r["success"] else 0.0)
+               for k, r in sorted(self.runs.items())])
+        archiver = self._archiver()
+        if archiver:
+            gauge("prodstack_wal_archive_last_success_timestamp_seconds",
+                  "When the last WAL segment was archived.", [("", archiver[0])])
+            gauge("prodstack_wal_archive_failed_total_count",
+                  "WAL segments that failed to archive since statistics reset.", [("", archiver[1])])
+        result = self._drill_result()
+        if result:
+            gauge("prodstack_restore_drill_success", "1 when the last restore drill succeeded.",
+                  [("", 1.0 if result["success"] else 0.0)])
+            gauge("prodstack_restore_drill_last_run_timestamp_seconds", "When the last drill ran.",
+                  [("", result["started"])])
+            gauge("prodstack_restore_drill_duration_seconds", "Duration of the last drill.",
+                  [("", result["duration_seconds"])])
+        return "\n".join(lines) + "\n"
+
+    def _archiver(self) -> tuple[float, float] | None:
+        try:
+            row = self.paths.psql(
+                "SELECT coalesce(extract(epoch FROM last_archived_time), 0), failed_count "
+                "FROM pg_stat_archiver"
+            )
+        except (RuntimeError, OSError):
+            return None
+        archived, failed = row.split("|")
+        return float(archived), float(failed)
+
+    def _drill_result(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads((self.paths.state_dir / drill.RESULT_FILE).read_text()))
+        except (OSError, ValueError):
+            return None
+
+
+def wait_for_server(paths: Paths, timeout_seconds: float = 600) -> None:
+    """Sidecars start beside the server, not after it: wait until it answers."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            paths.psql("SELECT 1")
+            return
+        except (RuntimeError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def serve_metrics(agent: Agent, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] not in ("/metrics", "/health"):
+                self.send_error(404)
+                return
+            body = (agent.metrics() if self.path.startswith("/metrics") else "ok\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="prodstack-backup-agent", description=__doc__)
+    parser.add_argument("--full", required=True, help="cron schedule of full backups")
+    parser.add_argument("--diff", required=True, help="cron schedule of differential backups")
+    parser.add_argument("--drill", required=True, help="cron schedule of the restore drill")
+    parser.add_argument("--metrics-port", type=int, default=9854)
+    parser.add_argument("--once", choices=["full", "diff", "drill"], help="run one task and exit")
+    args = parser.parse_args(argv)
+    agent = Agent(Paths.from_env(), [Task("full", Schedule(args.full)),
+                                     Task("diff", Schedule(args.diff)),
+                                     Task("drill", Schedule(args.drill))])
+    if args.once:
+        agent.run_task(args.once)
+        return
+    serve_metrics(agent, args.metrics_port)
+    wait_for_server(agent.paths)
+    agent.ensure_stanza()
+    if not agent.has_full_backup():
+        agent.run_task("full")
+    stop = threading.Event()
+    agent.serve_schedules(stop)
+
+
+if __name__ == "__main__":
+    main()
