@@ -1,24 +1,42 @@
 """The stack's secrets: generated ones (pulumi-random) and user-supplied ones (config secrets).
 
 Every value leaves this component as a Pulumi secret output and reaches workloads only as a
-file. Changing `secrets.rotation` regenerates all generated secrets; `secrets.rotate.<name>`
-regenerates one.
+file. Changing `secrets.rotation` regenerates every generated secret but the backup
+repository's passphrase (existing backups need it); `secrets.rotate.<name>` regenerates one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import pulumi
 import pulumi_random as random
 
-from components.secrets.settings import SecretsSettings
+from components.secrets.settings import GeneratedSecret, SecretsSettings
 from components.workload import File
 
-PASSWORD_LENGTH = 32
-# 48 random bytes: 384 bits, above the 256 bits the seed plans ask of the signing key.
-SIGNING_KEY_BYTES = 48
+
+@dataclass(frozen=True)
+class Generated:
+    key: GeneratedSecret
+    kind: Literal["password", "bytes"]
+    length: int
+    rotates_with_all: bool = True
+
+
+GENERATED: tuple[Generated, ...] = (
+    Generated("databasePassword", "password", 32),
+    Generated("databaseMonitorPassword", "password", 32),
+    Generated("redisPassword", "password", 32),
+    Generated("redisAdminPassword", "password", 32),
+    Generated("redisExporterPassword", "password", 32),
+    # 48 random bytes: 384 bits, above the 256 bits the seed plans ask of the signing key.
+    Generated("signingKey", "bytes", 48),
+    Generated("backupCipherPass", "password", 64, rotates_with_all=False),
+)
+assert {g.key for g in GENERATED} == set(get_args(GeneratedSecret))
 
 
 @dataclass(frozen=True)
@@ -29,11 +47,9 @@ class SecretsArgs:
 
 
 class Secrets(pulumi.ComponentResource):
-    """prodstack:index:Secrets: passwords, the signing key and user-supplied secrets."""
+    """prodstack:index:Secrets: passwords, keys and user-supplied secrets, all secret outputs."""
 
-    database_password: pulumi.Output[str]
-    redis_password: pulumi.Output[str]
-    signing_key: pulumi.Output[str]
+    generated: dict[GeneratedSecret, pulumi.Output[str]]
     user_supplied: dict[str, pulumi.Output[str]]
 
     def __init__(
@@ -41,59 +57,51 @@ class Secrets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Secrets", name, None, opts)
         settings = args.settings
-        child = pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"])
-
-        def keepers(secret: str) -> dict[str, pulumi.Input[str]]:
-            return {"rotation": settings.rotation, "rotate": settings.rotate.get(secret, "")}  # type: ignore[call-overload]
-
-        self.database_password = pulumi.Output.secret(
-            random.RandomPassword(
-                f"{name}-database-password",
-                length=PASSWORD_LENGTH,
-                special=False,
-                keepers=keepers("databasePassword"),
-                opts=child,
-            ).result
-        )
-        self.redis_password = pulumi.Output.secret(
-            random.RandomPassword(
-                f"{name}-redis-password",
-                length=PASSWORD_LENGTH,
-                special=False,
-                keepers=keepers("redisPassword"),
-                opts=child,
-            ).result
-        )
-        self.signing_key = pulumi.Output.secret(
-            random.RandomBytes(
-                f"{name}-signing-key",
-                length=SIGNING_KEY_BYTES,
-                keepers=keepers("signingKey"),
-                opts=pulumi.ResourceOptions(
-                    parent=self, additional_secret_outputs=["base64", "hex"]
-                ),
-            ).base64
-        )
+        self.generated = {}
+        for spec in GENERATED:
+            keepers: dict[str, pulumi.Input[str]] = {"rotate": settings.rotate.get(spec.key, "")}
+            if spec.rotates_with_all:
+                keepers["rotation"] = settings.rotation
+            resource_name = f"{name}-{_kebab(spec.key)}"
+            if spec.kind == "password":
+                value = random.RandomPassword(
+                    resource_name,
+                    length=spec.length,
+                    special=False,
+                    keepers=keepers,
+                    opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+                ).result
+            else:
+                value = random.RandomBytes(
+                    resource_name,
+                    length=spec.length,
+                    keepers=keepers,
+                    opts=pulumi.ResourceOptions(
+                        parent=self, additional_secret_outputs=["base64", "hex"]
+                    ),
+                ).base64
+            self.generated[spec.key] = pulumi.Output.secret(value)
         self.user_supplied = {
             key: pulumi.Output.secret(value) for key, value in args.user_supplied.items()
         }
         self.register_outputs(
             {
-                "databasePassword": self.database_password,
-                "redisPassword": self.redis_password,
-                "signingKey": self.signing_key,
+                **{key: value for key, value in self.generated.items()},
                 **{f"user.{k}": v for k, v in self.user_supplied.items()},
             }
         )
 
+    def __getitem__(self, key: GeneratedSecret) -> pulumi.Output[str]:
+        return self.generated[key]
+
     def api_files(self) -> tuple[File, ...]:
-        """The secrets the API reads: its signing key and every user-supplied secret."""
+        """The secrets the API reads itself: its signing key and every user-supplied secret."""
         return (
-            File("signing-key", self.signing_key),
-            *(File(_file_name(key), value) for key, value in sorted(self.user_supplied.items())),
+            File("signing-key", self["signingKey"]),
+            *(File(_kebab(key), value) for key, value in sorted(self.user_supplied.items())),
         )
 
 
-def _file_name(config_key: str) -> str:
-    """stripeApiKey -> stripe-api-key: the file name the API reads."""
-    return "".join(f"-{c.lower()}" if c.isupper() else c for c in config_key)
+def _kebab(name: str) -> str:
+    """stripeApiKey -> stripe-api-key: resource and file names."""
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name)

@@ -8,14 +8,25 @@ from pydantic import Field
 
 from components.settings import Settings, hinted
 
-GeneratedSecret = Literal["databasePassword", "redisPassword", "signingKey"]
+GeneratedSecret = Literal[
+    "databasePassword",
+    "databaseMonitorPassword",
+    "redisPassword",
+    "redisAdminPassword",
+    "redisExporterPassword",
+    "signingKey",
+    "backupCipherPass",
+]
 
 
 class SecretsSettings(Settings):
     rotation: str = Field(
         min_length=1,
         max_length=64,
-        description="Change it to regenerate every generated secret (after a breach).",
+        description=(
+            "Change it to regenerate every generated secret (after a breach), except "
+            "backupCipherPass, which existing backups need."
+        ),
     )
     rotate: dict[GeneratedSecret, str] = Field(
         description="Rotation key per generated secret, to regenerate one alone."

@@ -97,6 +97,9 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
                 data, content_type = payload.encode(), "text/plain; version=0.0.4; charset=utf-8"
             else:
                 data, content_type = json.dumps(payload).encode(), "application/json"
+            # Recorded before the reply, so a client's next request always sees this one.
+            seconds = time.monotonic() - started
+            api.metrics.observe(self.command, route, status, seconds)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -104,8 +107,6 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
                 self.send_header("X-Request-ID", request_id)
             self.end_headers()
             self.wfile.write(data)
-            seconds = time.monotonic() - started
-            api.metrics.observe(self.command, route, status, seconds)
             log(
                 method=self.command,
                 route=route,

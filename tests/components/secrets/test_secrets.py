@@ -28,9 +28,9 @@ def secrets_program() -> dict[str, object]:
     )
     secrets = Secrets("secrets", SecretsArgs(settings, {"token": "plain-user-value-123"}))
     return {
-        "database": secrets.database_password,
-        "redis": secrets.redis_password,
-        "signing": secrets.signing_key,
+        "database": secrets["databasePassword"],
+        "redis": secrets["redisPassword"],
+        "signing": secrets["signingKey"],
         "user": secrets.user_supplied["token"],
         "files": [f.content for f in secrets.api_files()],
     }
@@ -47,15 +47,16 @@ def test_every_output_is_secret() -> None:
     }
     component = one(recording, "prodstack:index:Secrets", "secrets")
     generated = [r for r in recording.resources if r.type.startswith("random:")]
-    assert len(generated) == 3
+    assert len(generated) == 7
     assert all(r.parent == component.urn for r in generated)
 
 
-def test_rotation_key_changes_every_keeper() -> None:
+def test_rotation_key_changes_every_keeper_but_the_backup_passphrase() -> None:
     before = by_name(render("dev", {}))
     after = by_name(render("dev", {"secrets": {"rotation": "2026-11-breach"}}))
-    for name in ("secrets-database-password", "secrets-redis-password", "secrets-signing-key"):
-        assert before[name]["keepers"] != after[name]["keepers"], name
+    changed = {name for name in before if before[name]["keepers"] != after[name]["keepers"]}
+    assert changed == set(before) - {"secrets-backup-cipher-pass"}
+    assert len(changed) == 6
 
 
 def test_one_secret_rotates_alone() -> None:

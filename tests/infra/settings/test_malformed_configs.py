@@ -195,7 +195,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "dev",
         {"secrets": {"rotate": {"jwt": "2"}}},
         {},
-        "prodstack:secrets.rotate.jwt: must be one of 'databasePassword', 'redisPassword' or 'signingKey', got 'jwt'",
+        "prodstack:secrets.rotate.jwt: must be one of 'databasePassword', 'databaseMonitorPassword'",
     ),
 ]
 
