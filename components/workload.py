@@ -7,6 +7,7 @@ placements in components/platform say *how*, and add the hardening once for ever
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -135,7 +136,7 @@ class Container:
     checks: Checks
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
-    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ports: tuple[Port, ...] = ()
     config_files: tuple[File, ...] = ()
     secret_files: tuple[File, ...] = ()
@@ -247,7 +248,10 @@ class Workload:
         return (self.main, *self.sidecars)
 
     def mount_path(self, name: str) -> str:
-        return next(v.mount_path for v in (*self.volumes, *self.scratch) if v.name == name)
+        """Where a persistent volume or a scratch space of this workload is mounted."""
+        paths = {v.name: v.mount_path for v in self.volumes}
+        paths.update({s.name: s.mount_path for s in self.scratch})
+        return paths[name]
 
     @property
     def stateful(self) -> bool:

@@ -10,6 +10,8 @@ from components.api import Api, ApiArgs
 from components.platform.docker import DockerPlatform, DockerPlatformArgs
 from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
+from components.postgres.component import Postgres, PostgresArgs
+from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from infra.settings import StackSettings
 
@@ -40,20 +42,66 @@ def platform_for(
 
 
 def build(
-    settings: StackSettings, stack: str, user_secrets: Mapping[str, pulumi.Input[str]]
+    settings: StackSettings, stack: str, config_secrets: Mapping[str, pulumi.Input[str]]
 ) -> dict[str, pulumi.Input[object]]:
     """Create every component of the stack; returns the stack outputs."""
     _, placement = platform_for(settings, stack)
-    secrets = Secrets("secrets", SecretsArgs(settings=settings.secrets, user_supplied=user_secrets))
-    api = Api(
-        "api",
-        ApiArgs(settings=settings.api, secret_files=secrets.api_files()),
+    user_supplied = {name: config_secrets[name] for name in settings.secrets.from_config}
+    secrets = Secrets(
+        "secrets", SecretsArgs(settings=settings.secrets, user_supplied=user_supplied)
+    )
+    s3 = settings.postgres.backup.repository.s3
+    postgres = Postgres(
+        "postgres",
+        PostgresArgs(
+            settings=settings.postgres,
+            app_password=secrets["databasePassword"],
+            monitor_password=secrets["databaseMonitorPassword"],
+            cipher_pass=secrets["backupCipherPass"],
+            protect=settings.protect_data,
+            s3_key=config_secrets.get(s3.key_config) if s3 and s3.key_config else None,
+            s3_secret=config_secrets.get(s3.secret_config) if s3 and s3.secret_config else None,
+        ),
         placement=placement,
     )
+    redis = Redis(
+        "redis",
+        RedisArgs(
+            settings=settings.redis,
+            app_password=secrets["redisPassword"],
+            admin_password=secrets["redisAdminPassword"],
+            exporter_password=secrets["redisExporterPassword"],
+            protect=settings.protect_data,
+        ),
+        placement=placement,
+    )
+    api = Api(
+        "api",
+        ApiArgs(
+            settings=settings.api,
+            secret_files=secrets.api_files(),
+            connections=(postgres.connection, redis.connection),
+        ),
+        placement=placement,
+    )
+    db = postgres.connection
     return {
         "environment": settings.environment,
         "platform": settings.platform,
         "domain": settings.domain,
         "apiInternalUrl": api.url,
         "apiImage": api.image,
+        "postgresEndpoint": f"{db.host}:{db.port}",
+        "redisEndpoint": f"{redis.connection.host}:{redis.connection.port}",
+        # Connection strings carry credentials, so they are secret like the passwords in them.
+        "databaseUrl": pulumi.Output.concat(
+            f"postgresql://{db.user}:",
+            secrets["databasePassword"],
+            f"@{db.host}:{db.port}/{db.database}",
+        ),
+        "redisUrl": pulumi.Output.concat(
+            f"redis://{redis.connection.user}:",
+            secrets["redisPassword"],
+            f"@{redis.connection.host}:{redis.connection.port}",
+        ),
     }

@@ -62,8 +62,30 @@ def pod_specs(recording: Recording) -> list[tuple[RecordedResource, dict[str, An
     return specs
 
 
+def pinned(name: str) -> str:
+    return f"registry.example/{name}:1@sha256:" + "a" * 64
+
+
 PROD = {
     "environment": "prod",
     "domain": "api.example.com",
-    "api": {"image": "ghcr.io/example/api:1.0.0@sha256:" + "a" * 64},
+    "api": {"image": pinned("api")},
+    "postgres": {
+        "image": pinned("postgres"),
+        "exporterImage": pinned("postgres-exporter"),
+        "backup": {
+            "repository": {
+                "type": "s3",
+                "s3": {
+                    "endpoint": "s3.example.com",
+                    "bucket": "backups",
+                    "region": "eu-west-1",
+                    "path": "/prodstack",
+                    "uriStyle": "path",
+                    "keyType": "auto",
+                },
+            }
+        },
+    },
+    "redis": {"image": pinned("redis"), "exporterImage": pinned("redis-exporter")},
 }

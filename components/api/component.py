@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pulumi
 
 from components.api.config import CONFIG_FILE, ApiConfig, dependency_config
-from components.api.image import reference_image, version_label
-from components.api.settings import REFERENCE_IMAGE, ApiSettings
+from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
+from components.images import image_for, version_label
 from components.platform.placement import Placement
 from components.settings import workload_resources
 from components.workload import (
@@ -50,13 +50,8 @@ class Api(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Api", name, None, opts)
         settings = args.settings
-        if settings.image == REFERENCE_IMAGE:
-            image = reference_image(f"{name}-image", placement.stack, parent=self)
-            version = "reference"
-        else:
-            image = pulumi.Output.from_input(settings.image)
-            version = version_label(settings.image)
-        workload = api_workload(name, args, image, version)
+        image = image_for(settings.image, "api", parent=self)
+        workload = api_workload(name, args, image, version_label(settings.image))
         placed = placement.place(workload, parent=self)
         self.image = image
         self.url = pulumi.Output.from_input(f"http://{placed.host}:{settings.port}")

@@ -7,10 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from components.images import REFERENCE_IMAGE
 from components.settings import Autoscaling, Resources, Settings, UrlPath
-
-# The reference API in images/api, built on the Docker host; any other value is a registry image.
-REFERENCE_IMAGE = "reference"
 
 _IMAGE = re.compile(
     r"^(?P<name>(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*)"

@@ -22,6 +22,7 @@ class S3Location:
     region: str
     path: str
     uri_style: str
+    key_type: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class PgBackRestConfig:
                     "repo1-s3-bucket": self.s3.bucket,
                     "repo1-s3-region": self.s3.region,
                     "repo1-s3-uri-style": self.s3.uri_style,
+                    "repo1-s3-key-type": self.s3.key_type,
                 }
             )
         return {**options, **self.extra}

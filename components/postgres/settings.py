@@ -11,7 +11,6 @@ from components.settings import Resources, Settings, hinted
 # Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
 SUPPORTED_MAJORS = (15, 16, 17)
 IMAGE_MAJOR = 17
-REFERENCE_IMAGE = "reference"
 
 _CRON = hinted(
     r"^(\S+\s+){4}\S+$", "a 5-field cron schedule like '0 1 * * 0' (minute hour day month weekday)"
@@ -54,10 +53,21 @@ class S3Repository(Settings):
         description="Path in the bucket.",
     )
     uri_style: Literal["host", "path"] = Field(description="host for AWS, path for most others.")
-    key_config: str = Field(min_length=1, description="Secret config key holding the access key.")
-    secret_config: str = Field(
-        min_length=1, description="Secret config key holding the secret key."
+    key_type: Literal["shared", "auto"] = Field(
+        description="shared: keys from config secrets; auto: the node's or pod's cloud identity."
     )
+    key_config: str | None = Field(
+        default=None, description="Secret config key holding the access key (keyType shared)."
+    )
+    secret_config: str | None = Field(
+        default=None, description="Secret config key holding the secret key (keyType shared)."
+    )
+
+    @model_validator(mode="after")
+    def _shared_keys_named(self) -> S3Repository:
+        if self.key_type == "shared" and not (self.key_config and self.secret_config):
+            raise ValueError("keyType shared needs keyConfig and secretConfig (secret config keys)")
+        return self
 
 
 class Repository(Settings):
@@ -70,9 +80,7 @@ class Repository(Settings):
     @model_validator(mode="after")
     def _s3_needs_location(self) -> Repository:
         if self.type == "s3" and self.s3 is None:
-            raise ValueError(
-                "type s3 needs s3.endpoint, bucket, region, path, keyConfig and secretConfig"
-            )
+            raise ValueError("type s3 needs s3 (endpoint, bucket, region, path, uriStyle, keyType)")
         return self
 
 
@@ -87,7 +95,7 @@ class Backup(Settings):
 class PostgresSettings(Settings):
     image: str = Field(
         description=(
-            f"{REFERENCE_IMAGE!r} to build images/postgres on the Docker host, or that image "
+            "'reference' to build images/postgres on the Docker host, or that image "
             "pushed to a registry (by digest in prod)."
         )
     )

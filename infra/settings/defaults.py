@@ -35,6 +35,41 @@ COMMON: Tree = {
             "scaleDownWindowSeconds": 300,
         },
     },
+    "postgres": {
+        "image": REFERENCE_IMAGE,
+        "version": 17,
+        "exporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+        "database": "app",
+        "appUser": "app",
+        "storageGib": 20,
+        # The seed plans: 100 max connections.
+        "maxConnections": 100,
+        "archiveTimeoutSeconds": 60,
+        "slowQueryMs": 500,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "512Mi"},
+            "limits": {"cpu": "2", "memory": "1Gi"},
+        },
+        "backup": {
+            "schedule": {"full": "0 1 * * 0", "diff": "0 1 * * 1-6"},
+            "retention": {"full": 4, "fullType": "count", "diff": 7},
+            "compression": "lz4",
+            "repository": {"type": "volume", "sizeGib": 40},
+            "drillSchedule": "0 4 1 * *",
+        },
+    },
+    "redis": {
+        "image": "redis:7.2.7-bookworm",
+        "exporterImage": "oliver006/redis_exporter:v1.67.0-alpine",
+        "storageGib": 5,
+        "maxmemoryPercent": 75,
+        "evictionPolicy": "noeviction",
+        # The seed plans: memory under 1 GiB for typical use.
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+    },
     "secrets": {"rotation": "initial", "rotate": {}, "fromConfig": []},
     "kubernetes": {
         "schemaVersion": "1.33",
@@ -56,6 +91,24 @@ _ONE_HOST: Tree = {
         },
         "autoscaling": {"enabled": False, "minReplicas": 1, "maxReplicas": 1},
     },
+    "postgres": {
+        "storageGib": 5,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "backup": {
+            "retention": {"full": 2, "fullType": "count", "diff": 3},
+            "repository": {"type": "volume", "sizeGib": 10},
+        },
+    },
+    "redis": {
+        "storageGib": 1,
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+    },
 }
 
 BY_ENVIRONMENT: dict[Environment, Tree] = {
@@ -70,6 +123,8 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
             "replicas": 3,
             "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10},
         },
+        # Off-site backups: the bucket and its credentials have no default.
+        "postgres": {"backup": {"repository": {"type": "s3"}}},
     },
 }
 

@@ -77,31 +77,53 @@ def _environment_rules(settings: StackSettings) -> list[str]:
         problems.append(
             f"{key_path(['domain'])}: must be the public host name in prod, got 'localhost'"
         )
-    image = settings.api.image
-    if prod and "@sha256:" not in image:
-        problems.append(
-            f"{key_path(['api', 'image'])}: must be pinned by digest in prod "
-            f"(name:tag@sha256:<64 hex>), got {image!r}"
-        )
-    if image == REFERENCE_IMAGE and settings.platform != "docker":
-        problems.append(
-            f"{key_path(['api', 'image'])}: {REFERENCE_IMAGE!r} is built on the Docker host and "
-            "needs platform docker; on kubernetes give a registry image"
-        )
+    for path, image in image_settings(settings):
+        if prod and "@sha256:" not in image:
+            problems.append(
+                f"{key_path(path)}: must be pinned by digest in prod "
+                f"(name:tag@sha256:<64 hex>), got {image!r}"
+            )
+        elif image == REFERENCE_IMAGE and settings.platform != "docker":
+            problems.append(
+                f"{key_path(path)}: {REFERENCE_IMAGE!r} is built on the Docker host and "
+                "needs platform docker; on kubernetes give a registry image"
+            )
     return problems
 
 
+def image_settings(settings: StackSettings) -> list[tuple[list[str], str]]:
+    """Every image the stack runs, with its key path."""
+    return [
+        (["api", "image"], settings.api.image),
+        (["postgres", "image"], settings.postgres.image),
+        (["postgres", "exporterImage"], settings.postgres.exporter_image),
+        (["redis", "image"], settings.redis.image),
+        (["redis", "exporterImage"], settings.redis.exporter_image),
+    ]
+
+
+def declared_secret_keys(settings: StackSettings) -> dict[str, list[str]]:
+    """Secret config keys the settings name, each with the key path that names it."""
+    declared = {name: ["secrets", "fromConfig"] for name in settings.secrets.from_config}
+    s3 = settings.postgres.backup.repository.s3
+    if settings.postgres.backup.repository.type == "s3" and s3 and s3.key_type == "shared":
+        path = ["postgres", "backup", "repository", "s3"]
+        declared[str(s3.key_config)] = [*path, "keyConfig"]
+        declared[str(s3.secret_config)] = [*path, "secretConfig"]
+    return declared
+
+
 def _unused_secrets(secret_values: Mapping[str, str], settings: StackSettings) -> list[str]:
-    wanted = set(settings.secrets.from_config)
+    declared = declared_secret_keys(settings)
     problems = [
         f"{NAMESPACE}:{name}: secret config key not listed in "
         f"{key_path(['secrets', 'fromConfig'])}; add it there or remove it"
-        for name in sorted(set(secret_values) - wanted)
+        for name in sorted(set(secret_values) - set(declared))
     ]
     problems += [
-        f"{NAMESPACE}:{name}: listed in {key_path(['secrets', 'fromConfig'])} but not set; "
+        f"{NAMESPACE}:{name}: listed in {key_path(path)} but not set; "
         f"run `pulumi config set --secret {name} VALUE`"
-        for name in settings.secrets.from_config
+        for name, path in declared.items()
         if name not in secret_values
     ]
     return problems

@@ -9,8 +9,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.api.settings import REFERENCE_IMAGE, ApiSettings
+from components.api.settings import ApiSettings
+from components.images import REFERENCE_IMAGE
 from components.platform.settings import DockerSettings, KubernetesSettings
+from components.postgres.settings import PostgresSettings
+from components.redis.settings import RedisSettings
 from components.secrets.settings import SecretsSettings
 from components.settings import Settings, hinted
 
@@ -33,6 +36,8 @@ class StackSettings(Settings):
     )
     protect_data: bool = Field(description="Protect data volumes from deletion.")
     api: ApiSettings
+    postgres: PostgresSettings
+    redis: RedisSettings
     secrets: SecretsSettings
     kubernetes: KubernetesSettings
     docker: DockerSettings

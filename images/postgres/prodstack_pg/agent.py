@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cron_runner import Schedule
+
 from prodstack_pg import drill
 from prodstack_pg.environment import Paths, pgbackrest
 
@@ -66,10 +67,15 @@ class Agent:
         started = time.time()
         result = pgbackrest(self.paths, f"--type={kind}", "backup")
         ok = result.returncode == 0
-        self.runs[kind] = {"success": ok, "finished": time.time(),
-                           "duration_seconds": round(time.time() - started, 3)}
+        self.runs[kind] = {
+            "success": ok,
+            "finished": time.time(),
+            "duration_seconds": round(time.time() - started, 3),
+        }
         self._save_runs()
-        log(event="backup", type=kind, ok=ok, output=(result.stderr or result.stdout).strip()[-500:])
+        log(
+            event="backup", type=kind, ok=ok, output=(result.stderr or result.stdout).strip()[-500:]
+        )
         return ok
 
     def run_task(self, name: str) -> None:
@@ -117,34 +123,69 @@ class Agent:
         last: dict[str, dict[str, Any]] = {}
         for backup in backups:  # pgBackRest lists them oldest first
             last[backup["type"]] = backup
-        gauge("prodstack_backup_last_success_timestamp_seconds",
-              "Stop time of the newest backup in the repository, by type.",
-              [(f'{{type="{k}"}}', b["timestamp"]["stop"]) for k, b in sorted(last.items())])
-        gauge("prodstack_backup_last_size_bytes", "Database size of the newest backup, by type.",
-              [(f'{{type="{k}"}}', b["info"]["size"]) for k, b in sorted(last.items())])
-        gauge("prodstack_backup_last_repository_size_bytes",
-              "Compressed, encrypted size in the repository of the newest backup, by type.",
-              [(f'{{type="{k}"}}', b["info"]["repository"]["delta"]) for k, b in sorted(last.items())])
-        gauge("prodstack_backup_last_duration_seconds", "Duration of the newest backup, by type.",
-              [(f'{{type="{k}"}}', b["timestamp"]["stop"] - b["timestamp"]["start"])
-               for k, b in sorted(last.items())])
-        gauge("prodstack_backup_last_run_success", "1 when the agent's last run of a type succeeded.",
-              [(f'{{type="{k}"}}', 1.0 if r["success"] else 0.0)
-               for k, r in sorted(self.runs.items())])
+        gauge(
+            "prodstack_backup_last_success_timestamp_seconds",
+            "Stop time of the newest backup in the repository, by type.",
+            [(f'{{type="{k}"}}', b["timestamp"]["stop"]) for k, b in sorted(last.items())],
+        )
+        gauge(
+            "prodstack_backup_last_size_bytes",
+            "Database size of the newest backup, by type.",
+            [(f'{{type="{k}"}}', b["info"]["size"]) for k, b in sorted(last.items())],
+        )
+        gauge(
+            "prodstack_backup_last_repository_size_bytes",
+            "Compressed, encrypted size in the repository of the newest backup, by type.",
+            [
+                (f'{{type="{k}"}}', b["info"]["repository"]["delta"])
+                for k, b in sorted(last.items())
+            ],
+        )
+        gauge(
+            "prodstack_backup_last_duration_seconds",
+            "Duration of the newest backup, by type.",
+            [
+                (f'{{type="{k}"}}', b["timestamp"]["stop"] - b["timestamp"]["start"])
+                for k, b in sorted(last.items())
+            ],
+        )
+        gauge(
+            "prodstack_backup_last_run_success",
+            "1 when the agent's last run of a type succeeded.",
+            [
+                (f'{{type="{k}"}}', 1.0 if r["success"] else 0.0)
+                for k, r in sorted(self.runs.items())
+            ],
+        )
         archiver = self._archiver()
         if archiver:
-            gauge("prodstack_wal_archive_last_success_timestamp_seconds",
-                  "When the last WAL segment was archived.", [("", archiver[0])])
-            gauge("prodstack_wal_archive_failed_total_count",
-                  "WAL segments that failed to archive since statistics reset.", [("", archiver[1])])
+            gauge(
+                "prodstack_wal_archive_last_success_timestamp_seconds",
+                "When the last WAL segment was archived.",
+                [("", archiver[0])],
+            )
+            gauge(
+                "prodstack_wal_archive_failed_total_count",
+                "WAL segments that failed to archive since statistics reset.",
+                [("", archiver[1])],
+            )
         result = self._drill_result()
         if result:
-            gauge("prodstack_restore_drill_success", "1 when the last restore drill succeeded.",
-                  [("", 1.0 if result["success"] else 0.0)])
-            gauge("prodstack_restore_drill_last_run_timestamp_seconds", "When the last drill ran.",
-                  [("", result["started"])])
-            gauge("prodstack_restore_drill_duration_seconds", "Duration of the last drill.",
-                  [("", result["duration_seconds"])])
+            gauge(
+                "prodstack_restore_drill_success",
+                "1 when the last restore drill succeeded.",
+                [("", 1.0 if result["success"] else 0.0)],
+            )
+            gauge(
+                "prodstack_restore_drill_last_run_timestamp_seconds",
+                "When the last drill ran.",
+                [("", result["started"])],
+            )
+            gauge(
+                "prodstack_restore_drill_duration_seconds",
+                "Duration of the last drill.",
+                [("", result["duration_seconds"])],
+            )
         return "\n".join(lines) + "\n"
 
     def _archiver(self) -> tuple[float, float] | None:
@@ -180,7 +221,7 @@ def wait_for_server(paths: Paths, timeout_seconds: float = 600) -> None:
 
 def serve_metrics(agent: Agent, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path.split("?")[0] not in ("/metrics", "/health"):
                 self.send_error(404)
                 return
@@ -191,10 +232,10 @@ def serve_metrics(agent: Agent, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -207,9 +248,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics-port", type=int, default=9854)
     parser.add_argument("--once", choices=["full", "diff", "drill"], help="run one task and exit")
     args = parser.parse_args(argv)
-    agent = Agent(Paths.from_env(), [Task("full", Schedule(args.full)),
-                                     Task("diff", Schedule(args.diff)),
-                                     Task("drill", Schedule(args.drill))])
+    agent = Agent(
+        Paths.from_env(),
+        [
+            Task("full", Schedule(args.full)),
+            Task("diff", Schedule(args.diff)),
+            Task("drill", Schedule(args.drill)),
+        ],
+    )
     if args.once:
         agent.run_task(args.once)
         return

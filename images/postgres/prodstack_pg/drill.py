@@ -46,30 +46,54 @@ def drill(paths: Paths, query: str = DEFAULT_QUERY, timeout_seconds: float = 360
     port = _free_port()
     server_started = False
     try:
-        restore = pgbackrest(paths, f"--pg1-path={data}", "--delta", "restore",
-                             timeout=timeout_seconds)
+        restore = pgbackrest(
+            paths, f"--pg1-path={data}", "--delta", "restore", timeout=timeout_seconds
+        )
         if restore.returncode != 0:
-            return _result(False, started, f"restore failed: {_last_line(restore.stderr or restore.stdout)}")
+            return _result(
+                False, started, f"restore failed: {_last_line(restore.stderr or restore.stdout)}"
+            )
         start = subprocess.run(
-            [str(paths.bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", str(int(timeout_seconds)),
-             "-l", str(workdir / "postgres.log"),
-             "-o", f"-c config_file={paths.config_file} -c port={port} "
-                   f"-c unix_socket_directories={run} -c listen_addresses='' "
-                   "-c archive_mode=off -c shared_buffers=32MB", "start"],
-            capture_output=True, text=True, check=False,
+            [
+                str(paths.bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                str(int(timeout_seconds)),
+                "-l",
+                str(workdir / "postgres.log"),
+                "-o",
+                f"-c config_file={paths.config_file} -c port={port} "
+                f"-c unix_socket_directories={run} -c listen_addresses='' "
+                "-c archive_mode=off -c shared_buffers=32MB",
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         server_started = start.returncode == 0
         if not server_started:
-            log = (workdir / "postgres.log").read_text(errors="replace") if (workdir / "postgres.log").exists() else ""
-            return _result(False, started, f"restored server did not start: {_last_line(log or start.stderr)}")
+            log = (
+                (workdir / "postgres.log").read_text(errors="replace")
+                if (workdir / "postgres.log").exists()
+                else ""
+            )
+            return _result(
+                False, started, f"restored server did not start: {_last_line(log or start.stderr)}"
+            )
         answer = paths.psql(query, port=port, socket_dir=run)
         return _result(True, started, f"verification query answered {answer!r}")
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         return _result(False, started, str(error))
     finally:
         if server_started:
-            subprocess.run([str(paths.bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, check=False)
+            subprocess.run(
+                [str(paths.bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                check=False,
+            )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -38,23 +38,49 @@ class Paths:
     def secret(self, name: str) -> str:
         return (self.secrets_dir / name).read_text().strip()
 
-    def psql(self, sql: str, database: str = "postgres", port: int | None = None,
-             socket_dir: Path | None = None) -> str:
+    def psql(
+        self,
+        sql: str,
+        database: str = "postgres",
+        port: int | None = None,
+        socket_dir: Path | None = None,
+    ) -> str:
         """Run SQL as the postgres superuser over the local socket (peer authentication)."""
         result = subprocess.run(
-            [str(self.bin_dir / "psql"), "-X", "-qtA", "-v", "ON_ERROR_STOP=1",
-             "-h", str(socket_dir or self.socket_dir), "-p", str(port or self.port),
-             "-U", "postgres", "-d", database],
-            input=sql, capture_output=True, text=True, check=False, timeout=120,
+            [
+                str(self.bin_dir / "psql"),
+                "-X",
+                "-qtA",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(socket_dir or self.socket_dir),
+                "-p",
+                str(port or self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+            ],
+            input=sql,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
 
-def pgbackrest(paths: Paths, *args: str, timeout: float = 6 * 3600) -> subprocess.CompletedProcess[str]:
+def pgbackrest(
+    paths: Paths, *args: str, timeout: float = 6 * 3600
+) -> subprocess.CompletedProcess[str]:
     """pgBackRest, configured by PGBACKREST_CONFIG and PGBACKREST_CONFIG_INCLUDE_PATH."""
     return subprocess.run(
         ["pgbackrest", f"--stanza={paths.stanza}", *args],
-        capture_output=True, text=True, check=False, timeout=timeout,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
     )

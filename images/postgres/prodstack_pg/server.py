@@ -31,19 +31,38 @@ def initialise(paths: Paths) -> bool:
         return False
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log(f"initialising {paths.data_dir}")
-    run(str(paths.bin_dir / "initdb"), "-D", str(paths.data_dir), "-U", "postgres",
-        "--data-checksums", "--auth-local=peer", "--auth-host=scram-sha-256",
-        "--encoding=UTF8", "--locale=C.UTF-8")
+    run(
+        str(paths.bin_dir / "initdb"),
+        "-D",
+        str(paths.data_dir),
+        "-U",
+        "postgres",
+        "--data-checksums",
+        "--auth-local=peer",
+        "--auth-host=scram-sha-256",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    )
     return True
 
 
 def local_only_server(paths: Paths, action: str) -> None:
     """Start or stop the server for maintenance: socket only, no archiving yet."""
     if action == "start":
-        run(str(paths.bin_dir / "pg_ctl"), "-D", str(paths.data_dir), "-w", "-t", "120",
-            "-o", f"-c config_file={paths.config_file} -c listen_addresses='' "
-                  f"-c archive_mode=off -c port={paths.port}",
-            "-l", str(Path(tempfile.gettempdir()) / "postgres-init.log"), "start")
+        run(
+            str(paths.bin_dir / "pg_ctl"),
+            "-D",
+            str(paths.data_dir),
+            "-w",
+            "-t",
+            "120",
+            "-o",
+            f"-c config_file={paths.config_file} -c listen_addresses='' "
+            f"-c archive_mode=off -c port={paths.port}",
+            "-l",
+            str(Path(tempfile.gettempdir()) / "postgres-init.log"),
+            "start",
+        )
     else:
         run(str(paths.bin_dir / "pg_ctl"), "-D", str(paths.data_dir), "-m", "fast", "-w", "stop")
 
@@ -51,8 +70,14 @@ def local_only_server(paths: Paths, action: str) -> None:
 def prepare(paths: Paths, new_cluster: bool) -> None:
     local_only_server(paths, "start")
     try:
-        paths.psql(sql.roles_sql(APP_USER, paths.secret("postgres-app-password"),
-                                 MONITOR_USER, paths.secret("postgres-monitor-password")))
+        paths.psql(
+            sql.roles_sql(
+                APP_USER,
+                paths.secret("postgres-app-password"),
+                MONITOR_USER,
+                paths.secret("postgres-monitor-password"),
+            )
+        )
         if new_cluster:
             paths.psql(sql.database_sql(APP_DATABASE, APP_USER))
         paths.psql(sql.EXTENSIONS_SQL, database=APP_DATABASE)
@@ -67,8 +92,17 @@ def main() -> None:
     prepare(paths, new_cluster)
     log("starting postgres")
     postgres = str(paths.bin_dir / "postgres")
-    os.execv(postgres, [postgres, "-D", str(paths.data_dir), "-c", f"config_file={paths.config_file}",
-                        *sys.argv[1:]])
+    os.execv(
+        postgres,
+        [
+            postgres,
+            "-D",
+            str(paths.data_dir),
+            "-c",
+            f"config_file={paths.config_file}",
+            *sys.argv[1:],
+        ],
+    )
 
 
 if __name__ == "__main__":

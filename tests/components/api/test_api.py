@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pulumi
-
 from components.api.component import ApiArgs, api_workload
-from components.api.image import context_digest, version_label
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
 from components.workload import File
 from infra.settings.defaults import defaults_for
-from tests.support import PROD, ROOT, one, render
+from tests.support import PROD, one, render
 
 
 def settings() -> ApiSettings:
@@ -55,23 +52,6 @@ def test_registry_image_is_used_as_given() -> None:
     assert image == PROD["api"]["image"]  # type: ignore[index]
     assert recording.of_type("docker:index/image:Image") == []
     assert recording.outputs["apiImage"] == image
-
-
-def test_version_label_comes_from_tag_or_digest() -> None:
-    assert version_label("ghcr.io/o/api:1.4.2@sha256:" + "f" * 64) == "1.4.2"
-    assert version_label("registry:5000/o/api@sha256:" + "e" * 64) == "e" * 12
-    assert version_label("api:2") == "2"
-
-
-def test_reference_image_tag_follows_its_source(tmp_path: pulumi.Input[str]) -> None:
-    from pathlib import Path
-
-    context = Path(str(tmp_path))
-    (context / "Dockerfile").write_text("FROM scratch\n")
-    first = context_digest(context)
-    (context / "app.py").write_text("print(1)\n")
-    assert context_digest(context) != first
-    assert len(context_digest(ROOT / "images" / "api")) == 12
 
 
 def test_stack_outputs_name_the_api() -> None:

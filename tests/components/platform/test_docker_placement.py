@@ -38,6 +38,11 @@ def test_every_container_is_hardened(dev: Recording) -> None:
     specs = containers(dev)
     assert set(specs) == {
         "prodstack-dev-api-0",
+        "prodstack-dev-postgres-0",
+        "prodstack-dev-postgres-backup-agent-0",
+        "prodstack-dev-postgres-exporter-0",
+        "prodstack-dev-redis-0",
+        "prodstack-dev-redis-exporter-0",
         "doubles-store-0",
         "doubles-store-exporter-0",
         "doubles-edge-0",
@@ -83,7 +88,7 @@ def test_tiers_map_to_networks(dev: Recording) -> None:
     assert network_names(specs["doubles-edge-0"]) == {"doubles-frontend"}
     for spec in specs.values():
         for network in spec.get("networksAdvanced", []):
-            assert network["aliases"] in (["api"], ["store"], ["edge"])
+            assert network["aliases"] in (["api"], ["postgres"], ["redis"], ["store"], ["edge"])
 
 
 def test_sidecars_share_the_replica_network_namespace(dev: Recording) -> None:

@@ -59,7 +59,14 @@ def test_namespace_denies_all_traffic_by_default_and_allows_dns(prod: Recording)
 
 def test_every_container_is_restricted(prod: Recording) -> None:
     specs = pod_specs(prod)
-    assert {r.name for r, _ in specs} == {"api", "store", "edge", "store-backup"}
+    assert {r.name for r, _ in specs} == {
+        "api",
+        "postgres",
+        "redis",
+        "store",
+        "edge",
+        "store-backup",
+    }
     for resource, spec in specs:
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0, resource.name
@@ -160,7 +167,13 @@ def test_secrets_reach_pods_only_as_read_only_files(prod: Recording) -> None:
     assert mounts[SECRETS_DIR]["readOnly"] is True
     assert mounts[CONFIG_DIR]["readOnly"] is True
     secret = one(prod, "kubernetes:core/v1:Secret", "api-api-secrets").inputs
-    assert secret["stringData"] == {"signing-key": "[secret]"}
+    assert set(secret["stringData"]) == {
+        "signing-key",
+        "postgres-password",
+        "redis-password",
+        "redis-user",
+    }
+    assert set(secret["stringData"].values()) == {"[secret]"}
 
 
 def test_changed_files_roll_the_pods(prod: Recording) -> None:

@@ -49,7 +49,7 @@ def test_render_writes_resources_with_options(tmp_path: Path) -> None:
     result = render(ROOT, "dev", tmp_path)
     resources = json.loads((tmp_path / "resources.json").read_text())
     assert len(resources) == len(result.recording.resources)
-    container = next(r for r in resources if r["type"] == "docker:index/container:Container")
+    container = next(r for r in resources if r["name"] == "prodstack-dev-api-0")
     assert set(container["options"]) == {
         "parent",
         "protect",

@@ -1,0 +1,82 @@
+"""Images the stack builds itself, and the choice between building one and using a registry's.
+
+`reference` in settings means: build the image from images/<name> on the Docker host (dev and
+ephemeral stacks). Anything else is a registry image, used as given (by digest in prod).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+REFERENCE_IMAGE = "reference"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    repository: str
+    context: Path
+    dockerfile: Path
+    # What decides the image's content, hence its tag.
+    inputs: tuple[Path, ...]
+
+
+SOURCES = {
+    "api": ImageSource(
+        "prodstack-api",
+        ROOT / "images" / "api",
+        ROOT / "images" / "api" / "Dockerfile",
+        (ROOT / "images" / "api",),
+    ),
+    # Built from the repository root: it shares the cron code with the Docker placement.
+    "postgres": ImageSource(
+        "prodstack-postgres",
+        ROOT,
+        ROOT / "images" / "postgres" / "Dockerfile",
+        (ROOT / "images" / "postgres", ROOT / "components" / "platform" / "cron_runner.py"),
+    ),
+}
+
+
+def content_digest(paths: tuple[Path, ...]) -> str:
+    """A digest of the sources, so a changed source gives a new tag and new containers."""
+    digest = hashlib.sha256()
+    for top in paths:
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(path.relative_to(top.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def image_for(setting: str, source: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The image reference a container runs: built locally for `reference`, else as given."""
+    if setting != REFERENCE_IMAGE:
+        return pulumi.Output.from_input(setting)
+    spec = SOURCES[source]
+    image = docker.Image(
+        f"{parent._name}-image",
+        image_name=f"{spec.repository}:{content_digest(spec.inputs)}",
+        build=docker.DockerBuildArgs(context=str(spec.context), dockerfile=str(spec.dockerfile)),
+        skip_push=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return image.image_name
+
+
+def version_label(image: str) -> str:
+    """The label value for app.kubernetes.io/version: the tag, or the digest's start."""
+    if image == REFERENCE_IMAGE:
+        return "reference"
+    reference = image.split("@", 1)
+    name_and_tag = reference[0].rsplit("/", 1)[-1]
+    if ":" in name_and_tag:
+        return name_and_tag.split(":", 1)[1][:63]
+    return reference[1].replace("sha256:", "")[:12] if len(reference) > 1 else "unknown"

@@ -1,0 +1,258 @@
+"""prodstack:index:Postgres — the database, its backup agent and its exporter, as one workload.
+
+The server, the backup agent (schedules, metrics, restore drill) and postgres_exporter share
+a pod (Kubernetes) or a network namespace (Docker), the data volume and the server's socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.connections import ServiceConnection
+from components.images import image_for
+from components.platform.placement import Placement
+from components.postgres import config as pgconf
+from components.postgres.hba import HbaConfig
+from components.postgres.pgbackrest import (
+    SECRETS_FILE,
+    PgBackRestConfig,
+    S3Location,
+    render_secrets,
+)
+from components.postgres.settings import PostgresSettings
+from components.settings import workload_resources
+from components.workload import (
+    CONFIG_DIR,
+    SECRETS_DIR,
+    Checks,
+    Container,
+    File,
+    PersistentVolume,
+    Port,
+    Probe,
+    Resources,
+    Scratch,
+    Workload,
+)
+
+NAME = "postgres"
+MONITOR_USER = "monitor"
+AGENT_PORT = 9854
+EXPORTER_PORT = 9187
+POSTGRES_UID = 999  # the postgres user of the official image
+EXPORTER_UID = 65534
+DATA_MOUNT = "/var/lib/postgresql/data"
+SOCKET = Scratch("socket", pgconf.SOCKET_DIR, size_mib=1, in_memory=True)
+# Clients: the API, Prometheus (scrapes the agent and the exporter).
+CLIENTS = ("api", "prometheus")
+
+
+@dataclass(frozen=True)
+class PostgresArgs:
+    settings: PostgresSettings
+    app_password: pulumi.Input[str]
+    monitor_password: pulumi.Input[str]
+    cipher_pass: pulumi.Input[str]
+    # Protected volumes survive `pulumi destroy` (prod).
+    protect: bool
+    # S3 credentials, when the repository is off-site.
+    s3_key: pulumi.Input[str] | None = None
+    s3_secret: pulumi.Input[str] | None = None
+
+
+class Postgres(pulumi.ComponentResource):
+    """The database; `connection` is what the API needs to reach it."""
+
+    connection: ServiceConnection
+    host: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: PostgresArgs,
+        placement: Placement,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("prodstack:index:Postgres", name, None, opts)
+        image = image_for(args.settings.image, "postgres", parent=self)
+        placed = placement.place(postgres_workload(args, image), parent=self)
+        settings = args.settings
+        self.connection = ServiceConnection(
+            name=NAME,
+            kind="postgres",
+            workload=NAME,
+            host=placed.host,
+            port=pgconf.PORT,
+            database=settings.database,
+            user=settings.app_user,
+            secret_files=(File("postgres-password", args.app_password),),
+        )
+        self.host = pulumi.Output.from_input(placed.host)
+        self.register_outputs({"host": self.host, "port": pgconf.PORT})
+
+
+def pgbackrest_config(settings: PostgresSettings) -> PgBackRestConfig:
+    backup = settings.backup
+    s3 = backup.repository.s3 if backup.repository.type == "s3" else None
+    return PgBackRestConfig(
+        data_dir=pgconf.DATA_DIR,
+        compression=backup.compression,
+        retention_full=backup.retention.full,
+        retention_full_type=backup.retention.full_type,
+        retention_diff=backup.retention.diff,
+        s3=S3Location(s3.endpoint, s3.bucket, s3.region, s3.path, s3.uri_style, s3.key_type)
+        if s3
+        else None,
+    )
+
+
+def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
+    settings = args.settings
+    resources = workload_resources(settings.resources)
+    server_config = pgconf.PostgresConfig(
+        major=settings.version,
+        memory_limit_mib=resources.memory_limit_mib,
+        max_connections=settings.max_connections,
+        archive_timeout_seconds=settings.archive_timeout_seconds,
+        slow_query_ms=settings.slow_query_ms,
+        hba_file=f"{CONFIG_DIR}/pg_hba.conf",
+    )
+    backrest = pgbackrest_config(settings)
+    backrest_files = (File("pgbackrest.conf", backrest.render()),)
+    backrest_secret = File(
+        SECRETS_FILE,
+        pulumi.Output.all(args.cipher_pass, args.s3_key, args.s3_secret).apply(
+            lambda values: render_secrets(values[0], values[1], values[2])
+        ),
+    )
+    on_volume = settings.backup.repository.type == "volume"
+    env = {
+        "PGDATA": pgconf.DATA_DIR,
+        "PG_CONFIG_FILE": f"{CONFIG_DIR}/postgresql.conf",
+        "PG_SOCKET_DIR": pgconf.SOCKET_DIR,
+        "PRODSTACK_SECRETS": SECRETS_DIR,
+        "PRODSTACK_STATE": f"{DATA_MOUNT}/prodstack",
+        "PRODSTACK_SCRATCH": "/var/lib/postgresql/scratch",
+        "PRODSTACK_DATABASE": settings.database,
+        "PRODSTACK_APP_USER": settings.app_user,
+        "PRODSTACK_MONITOR_USER": MONITOR_USER,
+        "PGBACKREST_CONFIG": f"{CONFIG_DIR}/pgbackrest.conf",
+        "PGBACKREST_CONFIG_INCLUDE_PATH": SECRETS_DIR,
+        "PG_BIN": f"/usr/lib/postgresql/{settings.version}/bin",
+    }
+    mounts = ("data", SOCKET.name) + (("backups",) if on_volume else ())
+    ready = Probe(
+        command=("pg_isready", "-q", "-h", pgconf.SOCKET_DIR, "-p", str(pgconf.PORT)),
+        period_seconds=10,
+    )
+    server = Container(
+        name="postgres",
+        image=image,
+        resources=resources,
+        # initdb or crash recovery can take minutes: up to 10 of them before liveness counts.
+        checks=Checks(
+            startup=Probe(command=ready.command, period_seconds=5, failure_threshold=120),
+            readiness=ready,
+            liveness=Probe(command=ready.command, period_seconds=20, failure_threshold=6),
+        ),
+        env=env,
+        ports=(Port("postgres", pgconf.PORT),),
+        config_files=(
+            File("postgresql.conf", server_config.render()),
+            File(
+                "pg_hba.conf",
+                HbaConfig(settings.database, settings.app_user, MONITOR_USER).render(),
+            ),
+            *backrest_files,
+        ),
+        secret_files=(
+            File("postgres-app-password", args.app_password),
+            File("postgres-monitor-password", args.monitor_password),
+            backrest_secret,
+        ),
+        mounts=mounts,
+        run_as_user=POSTGRES_UID,
+    )
+    schedule = settings.backup.schedule
+    agent_alive = Probe(
+        command=("python3", "-c", _http_check(AGENT_PORT, "/health")),
+        http_path="/health",
+        port=AGENT_PORT,
+        period_seconds=30,
+    )
+    agent = Container(
+        name="backup-agent",
+        image=image,
+        # The drill restores into scratch space and runs a throwaway server there.
+        resources=Resources(100, 256, 1000, 1024),
+        checks=Checks(startup=agent_alive, readiness=agent_alive, liveness=agent_alive),
+        command=("python3", "-m", "prodstack_pg.agent"),
+        args=(
+            "--full",
+            schedule.full,
+            "--diff",
+            schedule.diff,
+            "--drill",
+            settings.backup.drill_schedule,
+            "--metrics-port",
+            str(AGENT_PORT),
+        ),
+        env=env,
+        ports=(Port("backup-metrics", AGENT_PORT),),
+        config_files=(File("postgresql.conf", server_config.render()), *backrest_files),
+        secret_files=(backrest_secret,),
+        mounts=(*mounts, "drill"),
+        run_as_user=POSTGRES_UID,
+    )
+    exporter_ready = Probe(
+        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
+        http_path="/metrics",
+        port=EXPORTER_PORT,
+        period_seconds=30,
+    )
+    exporter = Container(
+        name="exporter",
+        image=settings.exporter_image,
+        resources=Resources(50, 64, 250, 128),
+        checks=Checks(startup=exporter_ready, readiness=exporter_ready, liveness=exporter_ready),
+        env={
+            "DATA_SOURCE_URI": f"localhost:{pgconf.PORT}/postgres?sslmode=disable",
+            "DATA_SOURCE_USER": MONITOR_USER,
+            "DATA_SOURCE_PASS_FILE": f"{SECRETS_DIR}/postgres-monitor-password",
+        },
+        ports=(Port("pg-metrics", EXPORTER_PORT),),
+        secret_files=(File("postgres-monitor-password", args.monitor_password),),
+        run_as_user=EXPORTER_UID,
+    )
+    volumes = [PersistentVolume("data", DATA_MOUNT, settings.storage_gib, protect=args.protect)]
+    if on_volume:
+        size = settings.backup.repository.size_gib
+        volumes.append(
+            PersistentVolume("backups", backrest.repository_path, size, protect=args.protect)
+        )
+    return Workload(
+        name=NAME,
+        component="database",
+        version=str(settings.version),
+        tier="internal",
+        main=server,
+        sidecars=(agent, exporter),
+        volumes=tuple(volumes),
+        scratch=(
+            SOCKET,
+            Scratch("drill", "/var/lib/postgresql/scratch", size_mib=settings.storage_gib * 1024),
+        ),
+        allowed_clients=CLIENTS,
+        pre_stop_seconds=0,
+        shutdown_grace_seconds=60,
+    )
+
+
+def _http_check(port: int, path: str) -> str:
+    return (
+        "import sys, urllib.request; "
+        f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"
+        ".status == 200 else 1)"
+    )

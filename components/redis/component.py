@@ -1,0 +1,155 @@
+"""prodstack:index:Redis — Redis with append-only persistence, ACL users and an exporter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+
+from components.connections import ServiceConnection
+from components.images import version_label
+from components.platform.placement import Placement
+from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
+from components.redis.settings import RedisSettings
+from components.settings import workload_resources
+from components.workload import (
+    CONFIG_DIR,
+    SECRETS_DIR,
+    Checks,
+    Container,
+    File,
+    PersistentVolume,
+    Port,
+    Probe,
+    Resources,
+    Workload,
+)
+
+NAME = "redis"
+APP_USER = "app"
+EXPORTER_PORT = 9121
+REDIS_UID = 999  # the redis user of the official image
+EXPORTER_UID = 59000  # the user the redis_exporter image runs as
+CLIENTS = ("api", "prometheus")
+
+
+@dataclass(frozen=True)
+class RedisArgs:
+    settings: RedisSettings
+    app_password: pulumi.Input[str]
+    admin_password: pulumi.Input[str]
+    exporter_password: pulumi.Input[str]
+    protect: bool
+
+
+class Redis(pulumi.ComponentResource):
+    """Redis; `connection` is what the API needs to reach it."""
+
+    connection: ServiceConnection
+    host: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: RedisArgs,
+        placement: Placement,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("prodstack:index:Redis", name, None, opts)
+        placed = placement.place(redis_workload(args), parent=self)
+        self.connection = ServiceConnection(
+            name=NAME,
+            kind="redis",
+            workload=NAME,
+            host=placed.host,
+            port=PORT,
+            user=APP_USER,
+            secret_files=(
+                File("redis-password", args.app_password),
+                File("redis-user", APP_USER),
+            ),
+        )
+        self.host = pulumi.Output.from_input(placed.host)
+        self.register_outputs({"host": self.host, "port": PORT})
+
+
+def redis_config(settings: RedisSettings) -> RedisConfig:
+    limit_mib = workload_resources(settings.resources).memory_limit_mib
+    return RedisConfig(
+        maxmemory_bytes=limit_mib * 1024 * 1024 * settings.maxmemory_percent // 100,
+        eviction_policy=settings.eviction_policy,
+        acl_file=f"{SECRETS_DIR}/users.acl",
+    )
+
+
+def redis_workload(args: RedisArgs) -> Workload:
+    settings = args.settings
+    acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
+        lambda p: RedisAcl(APP_USER, p[0], p[1], p[2]).render()
+    )
+    ping = Probe(
+        command=(
+            "sh",
+            "-c",
+            # The health user may only PING and has no password; any password is accepted.
+            f"redis-cli --no-auth-warning --user {HEALTH_USER} --pass none -p {PORT} ping "
+            "| grep -q PONG",
+        ),
+        period_seconds=10,
+    )
+    server = Container(
+        name="redis",
+        image=settings.image,
+        resources=workload_resources(settings.resources),
+        checks=Checks(
+            startup=Probe(command=ping.command, period_seconds=2, failure_threshold=150),
+            readiness=ping,
+            liveness=Probe(command=ping.command, period_seconds=20, failure_threshold=3),
+        ),
+        command=("redis-server", f"{CONFIG_DIR}/redis.conf"),
+        ports=(Port("redis", PORT),),
+        config_files=(File("redis.conf", redis_config(settings).render()),),
+        secret_files=(File("users.acl", acl),),
+        mounts=("data",),
+        run_as_user=REDIS_UID,
+    )
+    exporter_ready = Probe(
+        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
+        http_path="/metrics",
+        port=EXPORTER_PORT,
+        period_seconds=30,
+    )
+    exporter = Container(
+        name="exporter",
+        image=settings.exporter_image,
+        resources=Resources(50, 32, 250, 128),
+        checks=Checks(startup=exporter_ready, readiness=exporter_ready, liveness=exporter_ready),
+        env={
+            "REDIS_ADDR": f"redis://localhost:{PORT}",
+            "REDIS_USER": "exporter",
+            "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/redis-exporter-passwords.json",
+        },
+        ports=(Port("redis-metrics", EXPORTER_PORT),),
+        secret_files=(
+            File(
+                "redis-exporter-passwords.json",
+                pulumi.Output.from_input(args.exporter_password).apply(
+                    lambda p: json.dumps({f"redis://localhost:{PORT}": p})
+                ),
+            ),
+        ),
+        run_as_user=EXPORTER_UID,
+    )
+    return Workload(
+        name=NAME,
+        component="cache",
+        version=version_label(settings.image),
+        tier="internal",
+        main=server,
+        sidecars=(exporter,),
+        volumes=(PersistentVolume("data", "/data", settings.storage_gib, protect=args.protect),),
+        allowed_clients=CLIENTS,
+        pre_stop_seconds=0,
+        shutdown_grace_seconds=30,
+    )

@@ -1,0 +1,26 @@
+"""Redis settings: image, memory, eviction and persistence."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from components.settings import Resources, Settings
+
+EvictionPolicy = Literal[
+    "noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl"
+]
+
+
+class RedisSettings(Settings):
+    image: str = Field(description="Redis 7 image (by digest in prod).")
+    exporter_image: str = Field(description="redis_exporter image (sidecar).")
+    storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")
+    resources: Resources
+    maxmemory_percent: int = Field(
+        ge=25, le=90, description="maxmemory as a share of the memory limit (the rest: overhead)."
+    )
+    eviction_policy: EvictionPolicy = Field(
+        description="noeviction for queues and sessions; allkeys-lru for a pure cache."
+    )
