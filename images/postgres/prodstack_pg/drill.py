@@ -83,6 +83,8 @@ def drill(paths: Paths, query: str = DEFAULT_QUERY, timeout_seconds: float = 360
             return _result(
                 False, started, f"restored server did not start: {_last_line(log or start.stderr)}"
             )
+        # It accepts connections while still replaying WAL: the drill counts once it has ended.
+        wait_for_promotion(paths, port, run, deadline=started + timeout_seconds)
         answer = paths.psql(query, port=port, socket_dir=run)
         return _result(True, started, f"verification query answered {answer!r}")
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
@@ -95,6 +97,13 @@ def drill(paths: Paths, query: str = DEFAULT_QUERY, timeout_seconds: float = 360
                 check=False,
             )
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_for_promotion(paths: Paths, port: int, socket_dir: Path, deadline: float) -> None:
+    while paths.psql("SELECT pg_is_in_recovery()", port=port, socket_dir=socket_dir) != "f":
+        if time.time() > deadline:
+            raise RuntimeError("the restored server did not finish recovery in time")
+        time.sleep(0.5)
 
 
 def _result(success: bool, started: float, detail: str) -> DrillResult:

@@ -46,21 +46,25 @@ def initialise(paths: Paths) -> bool:
     return True
 
 
-def local_only_server(paths: Paths, action: str) -> None:
-    """Start or stop the server for maintenance: socket only, no archiving yet."""
+def maintenance_server(paths: Paths, socket_dir: Path, action: str) -> None:
+    """Start or stop the server for maintenance: no TCP, no archiving, and a private socket,
+    so neither clients nor readiness probes mistake it for the real server."""
     if action == "start":
+        options = (
+            f"-c config_file={paths.config_file} -c listen_addresses='' "
+            f"-c unix_socket_directories={socket_dir} -c archive_mode=off -c port={paths.port}"
+        )
         run(
             str(paths.bin_dir / "pg_ctl"),
             "-D",
             str(paths.data_dir),
             "-w",
             "-t",
-            "120",
+            "600",
             "-o",
-            f"-c config_file={paths.config_file} -c listen_addresses='' "
-            f"-c archive_mode=off -c port={paths.port}",
+            options,
             "-l",
-            str(Path(tempfile.gettempdir()) / "postgres-init.log"),
+            str(socket_dir / "maintenance.log"),
             "start",
         )
     else:
@@ -68,21 +72,22 @@ def local_only_server(paths: Paths, action: str) -> None:
 
 
 def prepare(paths: Paths, new_cluster: bool) -> None:
-    local_only_server(paths, "start")
+    """Roles and passwords every start (so a rotated secret takes effect), the database once."""
+    socket_dir = Path(tempfile.mkdtemp(prefix="pg-maintenance-"))
+    maintenance_server(paths, socket_dir, "start")
     try:
-        paths.psql(
-            sql.roles_sql(
-                APP_USER,
-                paths.secret("postgres-app-password"),
-                MONITOR_USER,
-                paths.secret("postgres-monitor-password"),
-            )
+        passwords = sql.roles_sql(
+            APP_USER,
+            paths.secret("postgres-app-password"),
+            MONITOR_USER,
+            paths.secret("postgres-monitor-password"),
         )
+        paths.psql(passwords, socket_dir=socket_dir)
         if new_cluster:
-            paths.psql(sql.database_sql(APP_DATABASE, APP_USER))
-        paths.psql(sql.EXTENSIONS_SQL, database=APP_DATABASE)
+            paths.psql(sql.database_sql(APP_DATABASE, APP_USER), socket_dir=socket_dir)
+        paths.psql(sql.EXTENSIONS_SQL, database=APP_DATABASE, socket_dir=socket_dir)
     finally:
-        local_only_server(paths, "stop")
+        maintenance_server(paths, socket_dir, "stop")
 
 
 def main() -> None:

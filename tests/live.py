@@ -1,0 +1,84 @@
+"""Running Debian's servers in tests: as an unprivileged user, in temporary directories, on
+loopback, from the configuration files the stack renders."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from infra.render.mock_runtime import RecordedResource, Recording
+
+
+def require(*paths: str) -> None:
+    """Skip when a server binary is missing (under CI=true a skip fails the run)."""
+    missing = [p for p in paths if shutil.which(p) is None and not Path(p).exists()]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (scripts/test installs them)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def as_user(user: str, command: Sequence[str]) -> list[str]:
+    """Servers refuse to run as root; tests run as root in CI."""
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+        return [runuser, "-u", user, "--", *command]
+    return list(command)
+
+
+@contextlib.contextmanager
+def server_root(user: str) -> Iterator[Path]:
+    """A temporary directory for a server's files, outside pytest's root-only temp tree."""
+    root = Path(tempfile.mkdtemp(prefix="prodstack-live-"))
+    os.chmod(root, 0o755)
+    try:
+        yield owned_tempdir(root, user)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def owned_tempdir(base: Path, user: str) -> Path:
+    """A directory the server's user owns (chmod 700 where the server insists)."""
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(user)
+        for path in [base, *base.rglob("*")]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    return base
+
+
+def rendered_files(recording: Recording, container: str) -> dict[str, str]:
+    """Every file (config and secret) a rendered Docker container receives, by file name."""
+    resource: RecordedResource = next(
+        r for r in recording.of_type("docker:index/container:Container") if r.name == container
+    )
+    return {Path(u["file"]).name: u["content"] for u in resource.unredacted.get("uploads", [])}
+
+
+def adapt(
+    text: str,
+    overrides: Mapping[str, str],
+    pattern: str = r"^{key}\s*=\s*.*$",
+    line: str = "{key} = {value}",
+) -> str:
+    """Replace the value of each overridden key, which must be in the rendered text: only
+    paths and ports change; every other line is the stack's own."""
+    for key, value in overrides.items():
+        regex = re.compile(pattern.format(key=re.escape(key)), re.MULTILINE)
+        if not regex.search(text):
+            raise AssertionError(f"{key} is not in the rendered configuration")
+        text = regex.sub(line.format(key=key, value=value).replace("\\", "\\\\"), text)
+    return text
