@@ -103,6 +103,11 @@ def _unwrapped(value: Any) -> Any:
     return value
 
 
+def stand_in(resource_name: str, output: str) -> str:
+    """The stable fake a mocked random resource yields (a test can compute it to log in)."""
+    return "mock-" + hashlib.sha256(resource_name.encode()).hexdigest()[:24] + f"-{output}"
+
+
 class StackMocks(mocks.Mocks):
     """Provider stand-ins: echo inputs as state, and give generated values stable fakes."""
 
@@ -112,12 +117,11 @@ class StackMocks(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(_unwrapped(args.inputs))
-        fake = "mock-" + hashlib.sha256(args.name.encode()).hexdigest()[:24]
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = f"{fake}-password"
+            state["result"] = stand_in(args.name, "password")
         elif args.typ == "random:index/randomBytes:RandomBytes":
-            state["base64"] = f"{fake}-base64"
-            state["hex"] = f"{fake}-hex"
+            state["base64"] = stand_in(args.name, "base64")
+            state["hex"] = stand_in(args.name, "hex")
         elif args.typ == "docker:index/image:Image":
             state["repoDigest"] = ""
         if args.typ.startswith("random:"):

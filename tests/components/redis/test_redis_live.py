@@ -1,0 +1,193 @@
+"""Redis from the rendered redis.conf and ACL file, run for real on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from infra.render.mock_runtime import stand_in
+from tests.live import (
+    adapt,
+    as_user,
+    free_port,
+    owned_tempdir,
+    rendered_files,
+    require,
+    server_root,
+)
+from tests.support import render
+
+pytestmark = pytest.mark.live
+LIMIT_MIB = 64
+
+
+@dataclass
+class RedisServer:
+    root: Path
+    files: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        (self.root / "data").mkdir()
+        conf = adapt(
+            self.files["redis.conf"],
+            {
+                "port": str(self.port),
+                "dir": str(self.root / "data"),
+                "aclfile": str(self.root / "users.acl"),
+            },
+            pattern=r"^{key} .*$",
+            line="{key} {value}",
+        )
+        (self.root / "redis.conf").write_text(conf)
+        (self.root / "users.acl").write_text(self.files["users.acl"])
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            as_user("redis", ["redis-server", str(self.root / "redis.conf")]),
+            stdout=open(self.root / "redis.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.cli("healthcheck", "none", "PING").stdout.strip() == "PONG":
+                return
+            time.sleep(0.1)
+        raise AssertionError((self.root / "redis.log").read_text())
+
+    def kill(self, sig: int) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+    def cli(
+        self, user: str | None, password: str | None, *command: str
+    ) -> subprocess.CompletedProcess[str]:
+        auth = ["--user", user, "--pass", password] if user and password else []
+        return subprocess.run(
+            ["redis-cli", "--no-auth-warning", "-p", str(self.port), *auth, *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[tuple[RedisServer, dict[str, str]]]:
+    require("redis-server", "redis-cli")
+    recording = render("dev", {"redis": {"resources": {"limits": {"memory": f"{LIMIT_MIB}Mi"}}}})
+    files = rendered_files(recording, "prodstack-dev-redis-0")
+    app, admin = (
+        stand_in(f"secrets-{n}", "password") for n in ("redis-password", "redis-admin-password")
+    )
+    with server_root("redis") as root:
+        server = RedisServer(root, files)
+        server.prepare()
+        owned_tempdir(root, "redis")
+        server.start()
+        try:
+            yield server, {"app": app, "admin": admin}
+        finally:
+            if server.process and server.process.poll() is None:
+                server.kill(signal.SIGTERM)
+
+
+def test_unauthenticated_commands_are_refused(redis: tuple[RedisServer, dict[str, str]]) -> None:
+    server, _ = redis
+    result = server.cli(None, None, "GET", "x")
+    assert "NOAUTH" in result.stdout + result.stderr
+
+
+def test_app_user_reads_and_writes_but_nothing_dangerous(
+    redis: tuple[RedisServer, dict[str, str]],
+) -> None:
+    server, pw = redis
+    assert server.cli("app", pw["app"], "SET", "greeting", "hello").stdout.strip() == "OK"
+    assert server.cli("app", pw["app"], "GET", "greeting").stdout.strip() == "hello"
+    for command in (
+        ["FLUSHALL"],
+        ["CONFIG", "GET", "maxmemory"],
+        ["DEBUG", "SLEEP", "0"],
+        ["KEYS", "*"],
+        ["ACL", "LIST"],
+        ["SHUTDOWN"],
+    ):
+        answer = server.cli("app", pw["app"], *command).stdout
+        # Refused by the ACL (NOPERM), or before it for DEBUG (enable-debug-command no).
+        assert "NOPERM" in answer or "command not allowed" in answer, command
+    wrong = server.cli("app", "wrong", "PING")
+    assert "WRONGPASS" in wrong.stderr and "PONG" not in wrong.stdout
+
+
+def test_debug_and_module_commands_are_disabled_even_for_admin(
+    redis: tuple[RedisServer, dict[str, str]],
+) -> None:
+    server, pw = redis
+    assert (
+        "DEBUG command not allowed"
+        in server.cli("admin", pw["admin"], "DEBUG", "SLEEP", "0").stdout
+    )
+    loaded = server.cli("admin", pw["admin"], "MODULE", "LOAD", "/tmp/module.so").stdout
+    assert "MODULE command not allowed" in loaded
+
+
+def test_maxmemory_is_in_force(redis: tuple[RedisServer, dict[str, str]]) -> None:
+    server, pw = redis
+    expected = LIMIT_MIB * 1024 * 1024 * 75 // 100
+    assert server.cli("admin", pw["admin"], "CONFIG", "GET", "maxmemory").stdout.split() == [
+        "maxmemory",
+        str(expected),
+    ]
+    assert (
+        server.cli("admin", pw["admin"], "CONFIG", "GET", "maxmemory-policy").stdout.split()[1]
+        == "noeviction"
+    )
+    # Fill past the limit: noeviction refuses writes instead of dropping data.
+    fill = "return redis.call('SET', KEYS[1], string.rep('x', 1000000))"
+    refused = ""
+    for i in range(LIMIT_MIB + 10):
+        refused = server.cli("app", pw["app"], "EVAL", fill, "1", f"filler:{i}").stdout
+        if "OOM" in refused:
+            break
+    assert "OOM command not allowed when used memory > 'maxmemory'" in refused
+    for i in range(LIMIT_MIB + 10):
+        server.cli("app", pw["app"], "UNLINK", f"filler:{i}")
+
+
+def test_acknowledged_writes_survive_kill_9(redis: tuple[RedisServer, dict[str, str]]) -> None:
+    server, pw = redis
+    script = "\n".join(f"SET durable:{i} {i}" for i in range(2000)) + "\n"
+    result = subprocess.run(
+        [
+            "redis-cli",
+            "--no-auth-warning",
+            "-p",
+            str(server.port),
+            "--user",
+            "app",
+            "--pass",
+            pw["app"],
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.split().count("OK") == 2000  # every write acknowledged
+    server.kill(signal.SIGKILL)  # no shutdown, no final save
+    server.start()
+    count = server.cli(
+        "admin", pw["admin"], "EVAL", "return #redis.call('KEYS', 'durable:*')", "0"
+    ).stdout.strip()
+    assert count == "2000"
