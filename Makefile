@@ -26,6 +26,7 @@ test:          ## the whole test suite, installing what it needs
 bench:         ## benchmarks; each prints its figures
 	scripts/bootstrap
 	uv run --frozen --no-sync python bench/check_time.py
+	uv run --frozen --no-sync python bench/backup_restore.py
 
 settings-doc:  ## regenerate docs/settings.md
 	uv run --frozen --no-sync prodstack settings-doc

@@ -127,6 +127,11 @@ class Checks:
     readiness: Probe
     liveness: Probe
 
+    @classmethod
+    def always(cls, probe: Probe) -> Checks:
+        """One probe for all three, for helpers whose only state is up or down."""
+        return cls(startup=probe, readiness=probe, liveness=probe)
+
 
 @dataclass(frozen=True)
 class Container:

@@ -302,7 +302,7 @@ def scheduler_sidecar(job: ScheduledJob) -> Container:
             *job_command,
         ),
         config_files=(*job.container.config_files, File(CRON_RUNNER_FILE, runner_source())),
-        checks=Checks(startup=alive, readiness=alive, liveness=alive),
+        checks=Checks.always(alive),
     )
 
 

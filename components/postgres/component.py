@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.connections import ServiceConnection
+from components.exporters import exporter_sidecar
 from components.images import image_for
 from components.platform.placement import Placement
 from components.postgres import config as pgconf
@@ -187,7 +188,7 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         image=image,
         # The drill restores into scratch space and runs a throwaway server there.
         resources=Resources(100, 256, 1000, 1024),
-        checks=Checks(startup=agent_alive, readiness=agent_alive, liveness=agent_alive),
+        checks=Checks.always(agent_alive),
         command=("python3", "-m", "prodstack_pg.agent"),
         args=(
             "--full",
@@ -206,23 +207,15 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         mounts=(*mounts, "drill"),
         run_as_user=POSTGRES_UID,
     )
-    exporter_ready = Probe(
-        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
-        http_path="/metrics",
-        port=EXPORTER_PORT,
-        period_seconds=30,
-    )
-    exporter = Container(
-        name="exporter",
-        image=settings.exporter_image,
-        resources=Resources(50, 64, 250, 128),
-        checks=Checks(startup=exporter_ready, readiness=exporter_ready, liveness=exporter_ready),
+    exporter = exporter_sidecar(
+        settings.exporter_image,
+        "pg-metrics",
+        EXPORTER_PORT,
         env={
             "DATA_SOURCE_URI": f"localhost:{pgconf.PORT}/postgres?sslmode=disable",
             "DATA_SOURCE_USER": MONITOR_USER,
             "DATA_SOURCE_PASS_FILE": f"{SECRETS_DIR}/postgres-monitor-password",
         },
-        ports=(Port("pg-metrics", EXPORTER_PORT),),
         secret_files=(File("postgres-monitor-password", args.monitor_password),),
         run_as_user=EXPORTER_UID,
     )

@@ -71,10 +71,10 @@ class PostgresConfig:
             Setting("effective_cache_size", f"{self.effective_cache_size_mib}MB"),
             Setting("maintenance_work_mem", f"{self.maintenance_work_mem_mib}MB"),
             Setting("work_mem", f"{self.work_mem_mib}MB"),
-            Setting("huge_pages", "off", why="containers rarely get huge pages"),
+            Setting("huge_pages", False, why="containers rarely get huge pages"),
             # Point-in-time recovery: every WAL segment goes to pgBackRest.
             Setting("wal_level", "replica"),
-            Setting("archive_mode", "on"),
+            Setting("archive_mode", True),
             Setting("archive_command", f"pgbackrest --stanza={STANZA} archive-push %p"),
             Setting(
                 "archive_timeout",
@@ -82,7 +82,7 @@ class PostgresConfig:
                 why="bounds the data a lost server can take with it",
             ),
             Setting("max_wal_senders", 4),
-            Setting("wal_compression", "on"),
+            Setting("wal_compression", True),
             Setting("max_wal_size", "1GB"),
             Setting("checkpoint_timeout", "10min"),
             Setting("checkpoint_completion_target", "0.9"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.connections import ServiceConnection
+from components.exporters import exporter_sidecar
 from components.images import version_label
 from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
@@ -22,7 +23,6 @@ from components.workload import (
     PersistentVolume,
     Port,
     Probe,
-    Resources,
     Workload,
 )
 
@@ -114,31 +114,22 @@ def redis_workload(args: RedisArgs) -> Workload:
         mounts=("data",),
         run_as_user=REDIS_UID,
     )
-    exporter_ready = Probe(
-        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
-        http_path="/metrics",
-        port=EXPORTER_PORT,
-        period_seconds=30,
+    exporter_password_file = File(
+        "redis-exporter-passwords.json",
+        pulumi.Output.from_input(args.exporter_password).apply(
+            lambda p: json.dumps({f"redis://localhost:{PORT}": p})
+        ),
     )
-    exporter = Container(
-        name="exporter",
-        image=settings.exporter_image,
-        resources=Resources(50, 32, 250, 128),
-        checks=Checks(startup=exporter_ready, readiness=exporter_ready, liveness=exporter_ready),
+    exporter = exporter_sidecar(
+        settings.exporter_image,
+        "redis-metrics",
+        EXPORTER_PORT,
         env={
             "REDIS_ADDR": f"redis://localhost:{PORT}",
             "REDIS_USER": "exporter",
-            "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/redis-exporter-passwords.json",
+            "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/{exporter_password_file.name}",
         },
-        ports=(Port("redis-metrics", EXPORTER_PORT),),
-        secret_files=(
-            File(
-                "redis-exporter-passwords.json",
-                pulumi.Output.from_input(args.exporter_password).apply(
-                    lambda p: json.dumps({f"redis://localhost:{PORT}": p})
-                ),
-            ),
-        ),
+        secret_files=(exporter_password_file,),
         run_as_user=EXPORTER_UID,
     )
     return Workload(

@@ -8,6 +8,7 @@ ignoreChanges) exactly as the engine would receive them.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,6 +180,8 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        # Closed before interpreter shutdown tears its sockets down under it.
+        atexit.register(loop.close)
     return loop
 
 

@@ -278,5 +278,14 @@ class Cluster:
                 raise AssertionError("the restored server did not finish recovery")
             time.sleep(0.2)
 
+    def query_restored(self, target: Path, sql: str, *options: str, database: str = "app") -> str:
+        """Restore into `target`, start it, wait for recovery to end, query, stop."""
+        self.restore(target, *options)
+        port, socket_dir = self.throwaway(target)
+        try:
+            return self.psql(sql, database=database, port=port, socket_dir=socket_dir)
+        finally:
+            self.stop_throwaway(target)
+
     def stop_throwaway(self, data: Path) -> None:
         self.run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop", check=False)

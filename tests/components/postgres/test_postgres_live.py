@@ -6,17 +6,27 @@ archive_command, and is backed up and restored with the rendered pgbackrest.conf
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.components.postgres.cluster import PG_BIN, Cluster, require_postgres, stack_files
-from tests.live import owned_tempdir, server_root
+from tests.components.postgres.cluster import (
+    PG_BIN,
+    SYSTEM_PYTHON,
+    Cluster,
+    require_postgres,
+    stack_files,
+)
+from tests.live import as_user, free_port, owned_tempdir, server_root
 
 pytestmark = pytest.mark.live
 ARCHIVE_TIMEOUT = 10
@@ -170,33 +180,17 @@ def test_point_in_time_recovery(cluster: Cluster, restores: Path) -> None:
     lsn = cluster.psql("SELECT pg_switch_wal()")
     wait_archived(cluster, lsn, timeout=30)
 
-    to_target = restores / "to-target"
-    cluster.restore(to_target, "--type=time", f"--target={target}", "--target-action=promote")
-    port, sock = cluster.throwaway(to_target)
-    try:
-        counts = cluster.psql(
-            "SELECT batch, count(*) FROM batches GROUP BY 1 ORDER BY 1",
-            database="app",
-            port=port,
-            socket_dir=sock,
-        )
-    finally:
-        cluster.stop_throwaway(to_target)
-    assert counts == "A|1000"
-
-    latest = restores / "latest"
-    cluster.restore(latest)
-    port, sock = cluster.throwaway(latest)
-    try:
-        counts = cluster.psql(
-            "SELECT batch, count(*) FROM batches GROUP BY 1 ORDER BY 1",
-            database="app",
-            port=port,
-            socket_dir=sock,
-        )
-    finally:
-        cluster.stop_throwaway(latest)
-    assert counts.splitlines() == ["A|1000", "B|500"]
+    by_batch = "SELECT batch, count(*) FROM batches GROUP BY 1 ORDER BY 1"
+    at_target = cluster.query_restored(
+        restores / "to-target",
+        by_batch,
+        "--type=time",
+        f"--target={target}",
+        "--target-action=promote",
+    )
+    assert at_target == "A|1000"
+    latest = cluster.query_restored(restores / "latest", by_batch)
+    assert latest.splitlines() == ["A|1000", "B|500"]
 
     assert cluster.pgbackrest("verify").returncode == 0
 
@@ -222,15 +216,7 @@ def test_committed_data_is_archived_within_archive_timeout(
     # archive_timeout forces the switch; archiving the segment takes a moment more.
     assert gap <= ARCHIVE_TIMEOUT + 2, f"{gap:.1f} s"
     # And that segment is enough to recover the row: restore to the end of the archive.
-    restored = restores / "gap"
-    cluster.restore(restored)
-    port, sock = cluster.throwaway(restored)
-    try:
-        rows = cluster.psql(
-            "SELECT count(*) FROM heartbeat", database="app", port=port, socket_dir=sock
-        )
-    finally:
-        cluster.stop_throwaway(restored)
+    rows = cluster.query_restored(restores / "gap", "SELECT count(*) FROM heartbeat")
     assert rows == "1"
 
 
@@ -253,3 +239,44 @@ def test_restore_drill_reports_success_then_failure_on_a_corrupted_repository(
     failed = cluster.module("prodstack_pg.drill", env=cluster.env(corrupted), check=False)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert '"success": false' in failed.stdout
+
+
+def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) -> None:
+    schedules = ("--full", "0 1 * * 0", "--diff", "0 1 * * 1-6", "--drill", "0 4 1 * *")
+    cluster.module("prodstack_pg.agent", *schedules, "--once", "drill")
+    port = free_port()
+    agent = subprocess.Popen(
+        as_user(
+            "postgres",
+            [SYSTEM_PYTHON, "-m", "prodstack_pg.agent", *schedules, "--metrics-port", str(port)],
+        ),
+        env=cluster.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        text = ""
+        deadline = time.monotonic() + 60
+        while "prodstack_restore_drill_success" not in text and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+    finally:
+        os.killpg(agent.pid, signal.SIGTERM)
+        agent.wait(timeout=30)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    now = time.time()
+    full = samples[("prodstack_backup_last_success_timestamp_seconds", (("type", "full"),))]
+    assert now - 3600 < full <= now
+    assert samples[("prodstack_backup_last_size_bytes", (("type", "full"),))] > 1_000_000
+    archived = samples[("prodstack_wal_archive_last_success_timestamp_seconds", ())]
+    assert now - 3600 < archived <= now
+    assert samples[("prodstack_restore_drill_success", ())] == 1.0
+    assert samples[("prodstack_restore_drill_duration_seconds", ())] > 0

@@ -1,0 +1,39 @@
+"""Prometheus exporters run as sidecars beside the server they watch (the same pod, or the
+same network namespace on Docker), reaching it on localhost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from components.workload import Checks, Container, File, Port, Probe, Resources
+
+EXPORTER_RESOURCES = Resources(50, 64, 250, 128)
+
+
+def exporter_sidecar(
+    image: pulumi.Input[str],
+    port_name: str,
+    port: int,
+    env: Mapping[str, pulumi.Input[str]],
+    secret_files: tuple[File, ...],
+    run_as_user: int,
+) -> Container:
+    """An exporter probed on its /metrics; the images carry wget for Docker's healthcheck."""
+    ready = Probe(
+        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/metrics"),
+        http_path="/metrics",
+        port=port,
+        period_seconds=30,
+    )
+    return Container(
+        name="exporter",
+        image=image,
+        resources=EXPORTER_RESOURCES,
+        checks=Checks.always(ready),
+        env=env,
+        ports=(Port(port_name, port),),
+        secret_files=secret_files,
+        run_as_user=run_as_user,
+    )

@@ -1,0 +1,128 @@
+"""The Postgres component on both platforms, under Pulumi mocks."""
+
+from __future__ import annotations
+
+import configparser
+import json
+
+import pytest
+
+from infra.render.mock_runtime import Recording
+from tests.support import PROD, one, render
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return render("prod", PROD)
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return render("dev", {})
+
+
+def test_server_agent_and_exporter_share_one_pod(prod: Recording) -> None:
+    pod = one(prod, STATEFULSET, "postgres").inputs["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["postgres", "backup-agent", "exporter"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["socket"]["emptyDir"]["medium"] == "Memory"
+    for name in ("postgres", "backup-agent"):
+        container = next(c for c in pod["containers"] if c["name"] == name)
+        assert {m["name"] for m in container["volumeMounts"]} >= {"data", "socket"}
+        assert container["securityContext"]["runAsUser"] == 999
+
+
+def test_prod_data_is_protected_and_backed_up_off_site(prod: Recording) -> None:
+    statefulset = one(prod, STATEFULSET, "postgres")
+    assert statefulset.protect and statefulset.retain_on_delete
+    claims = statefulset.inputs["spec"]["volumeClaimTemplates"]
+    assert [c["metadata"]["name"] for c in claims] == ["data"]  # the repository is in S3
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "postgres-postgres-config").inputs["data"]
+    backrest = configparser.ConfigParser()
+    backrest.read_string(config["pgbackrest.conf"])
+    assert backrest["global"]["repo1-type"] == "s3"
+    assert backrest["global"]["repo1-cipher-type"] == "aes-256-cbc"
+    assert "cipher-pass" not in config["pgbackrest.conf"]
+
+
+def test_ephemeral_stacks_protect_nothing() -> None:
+    recording = render("pr-3", {"environment": "ephemeral"})
+    volumes = recording.of_type("docker:index/volume:Volume")
+    assert {v.name for v in volumes} >= {
+        "prodstack-pr-3-postgres-data",
+        "prodstack-pr-3-postgres-backups",
+    }
+    assert not any(r.protect or r.retain_on_delete for r in recording.resources)
+
+
+def test_dev_keeps_the_repository_on_its_own_volume(dev: Recording) -> None:
+    server = one(dev, CONTAINER, "prodstack-dev-postgres-0").inputs
+    targets = {m["source"]: m["target"] for m in server["mounts"]}
+    assert targets["prodstack-dev-postgres-data"] == "/var/lib/postgresql/data"
+    assert targets["prodstack-dev-postgres-backups"] == "/var/lib/pgbackrest"
+    socket = one(dev, "docker:index/volume:Volume", "prodstack-dev-postgres-socket-0").inputs
+    assert socket["driverOpts"]["type"] == "tmpfs"
+
+
+def test_credentials_reach_containers_only_as_files(prod: Recording) -> None:
+    secret = one(prod, "kubernetes:core/v1:Secret", "postgres-postgres-secrets").inputs
+    assert set(secret["stringData"]) == {
+        "postgres-app-password",
+        "postgres-monitor-password",
+        "pgbackrest-secrets.conf",
+    }
+    pod = one(prod, STATEFULSET, "postgres").inputs["spec"]["template"]["spec"]
+    exporter = next(c for c in pod["containers"] if c["name"] == "exporter")
+    env = {e["name"]: e["value"] for e in exporter["env"]}
+    assert env["DATA_SOURCE_PASS_FILE"] == "/run/prodstack/secrets/postgres-monitor-password"
+    assert not any(value in prod.secret_values for value in env.values())
+
+
+def test_only_the_api_and_prometheus_reach_it(prod: Recording) -> None:
+    policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres").inputs["spec"]
+    (rule,) = policy["ingress"]
+    assert {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]} == {
+        "api",
+        "prometheus",
+    }
+    assert {p["port"] for p in rule["ports"]} == {5432, 9854, 9187}
+    service = one(prod, "kubernetes:core/v1:Service", "postgres").inputs["spec"]
+    assert service["type"] == "ClusterIP"
+    api = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "api").inputs["spec"]
+    assert {
+        r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in api["egress"]
+    } == {"postgres", "redis"}
+
+
+def test_on_docker_it_lives_on_the_internal_network_only(dev: Recording) -> None:
+    server = one(dev, CONTAINER, "prodstack-dev-postgres-0").inputs
+    assert [n["name"] for n in server["networksAdvanced"]] == ["prodstack-dev-backend"]
+    assert "ports" not in server
+    agent = one(dev, CONTAINER, "prodstack-dev-postgres-backup-agent-0").inputs
+    assert agent["networkMode"] == "container:prodstack-dev-postgres-0-id"
+    assert agent["command"][:2] == ["--full", "0 1 * * 0"]
+
+
+def test_the_api_is_told_where_the_database_is(dev: Recording) -> None:
+    api = one(dev, CONTAINER, "prodstack-dev-api-0")
+    files = {u["file"]: u["content"] for u in api.unredacted["uploads"]}
+    config = json.loads(files["/run/prodstack/config/api.json"])
+    postgres = next(d for d in config["dependencies"] if d["kind"] == "postgres")
+    assert (postgres["host"], postgres["port"], postgres["database"], postgres["user"]) == (
+        "postgres",
+        5432,
+        "app",
+        "app",
+    )
+    assert postgres["secret_files"] == {"password": "/run/prodstack/secrets/postgres-password"}
+    assert "/run/prodstack/secrets/postgres-password" in files
+
+
+def test_connection_strings_are_secret_outputs(dev: Recording) -> None:
+    assert dev.outputs["databaseUrl"] == "[secret]"
+    assert dev.outputs["redisUrl"] == "[secret]"
+    assert dev.outputs["postgresEndpoint"] == "postgres:5432"
+    assert dev.outputs["redisEndpoint"] == "redis:6379"

@@ -1,0 +1,46 @@
+"""The Redis component on both platforms, under Pulumi mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.render.mock_runtime import Recording
+from tests.support import PROD, one, render
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return render("prod", PROD)
+
+
+def test_prod_persistence_is_protected(prod: Recording) -> None:
+    statefulset = one(prod, "kubernetes:apps/v1:StatefulSet", "redis")
+    assert statefulset.protect and statefulset.retain_on_delete
+    pod = statefulset.inputs["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["redis", "exporter"]
+    assert pod["containers"][0]["command"] == ["redis-server", "/run/prodstack/config/redis.conf"]
+
+
+def test_acl_and_exporter_password_are_secret_files(prod: Recording) -> None:
+    secret = one(prod, "kubernetes:core/v1:Secret", "redis-redis-secrets").inputs
+    assert set(secret["stringData"]) == {"users.acl"}
+    exporter = one(prod, "kubernetes:core/v1:Secret", "redis-exporter-secrets").inputs
+    assert set(exporter["stringData"]) == {"redis-exporter-passwords.json"}
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "redis-redis-config").inputs["data"]
+    assert "aclfile /run/prodstack/secrets/users.acl" in config["redis.conf"]
+
+
+def test_ephemeral_redis_is_not_protected() -> None:
+    recording = render("pr-4", {"environment": "ephemeral"})
+    volume = one(recording, "docker:index/volume:Volume", "prodstack-pr-4-redis-data")
+    assert not volume.protect and not volume.retain_on_delete
+
+
+def test_reachable_only_from_api_and_prometheus(prod: Recording) -> None:
+    policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis").inputs["spec"]
+    (rule,) = policy["ingress"]
+    assert {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]} == {
+        "api",
+        "prometheus",
+    }
+    assert {p["port"] for p in rule["ports"]} == {6379, 9121}

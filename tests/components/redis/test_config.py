@@ -1,0 +1,39 @@
+"""redis.conf and the ACL file as generated from typed values."""
+
+from __future__ import annotations
+
+import hashlib
+
+from components.redis.component import redis_config
+from components.redis.config import RedisAcl
+from components.redis.settings import RedisSettings
+from infra.settings.defaults import defaults_for
+
+
+def directives(text: str) -> dict[str, str]:
+    pairs = (line.split(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def test_hardened_and_durable_directives() -> None:
+    settings = RedisSettings.model_validate(defaults_for("prod", "p")["redis"])
+    rendered = directives(redis_config(settings).render())
+    assert rendered["protected-mode"] == "yes"
+    assert rendered["enable-debug-command"] == "no"
+    assert rendered["enable-module-command"] == "no"
+    assert (rendered["appendonly"], rendered["appendfsync"]) == ("yes", "everysec")
+    assert rendered["maxmemory"] == str(1024 * 1024 * 1024 * 75 // 100)
+    assert rendered["maxmemory-policy"] == "noeviction"
+    assert rendered["save"] == "3600 1"
+
+
+def test_acl_disables_default_and_stores_only_hashes() -> None:
+    acl = RedisAcl(
+        "app", "app-secret-value", "admin-secret-value", "exporter-secret-value"
+    ).render()
+    lines = {line.split()[1]: line for line in acl.splitlines() if line}
+    assert lines["default"].startswith("user default off resetpass")
+    assert "-@dangerous -@admin" in lines["app"]
+    assert "#" + hashlib.sha256(b"app-secret-value").hexdigest() in lines["app"]
+    assert "secret-value" not in acl
+    assert "+@all" not in lines["exporter"]
