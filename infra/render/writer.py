@@ -22,6 +22,8 @@ import yaml
 from components.workload import CONFIG_DIR
 from infra.render.mock_runtime import REDACTED, RecordedResource, Recording
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when the wheel has it
+
 
 @dataclass
 class RenderedFiles:
@@ -96,7 +98,7 @@ def write(recording: Recording, out: Path) -> RenderedFiles:
         if kind is not None:
             path = out / "kubernetes" / f"{index:03d}-{_slug(kind)}-{_slug(resource.name)}.yaml"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(yaml.safe_dump(manifest_of(resource), sort_keys=False))
+            path.write_text(yaml.dump(manifest_of(resource), Dumper=_DUMPER, sort_keys=False))
             files.manifests.append(path)
         elif resource.type.startswith("docker:"):
             kind = resource.type.rsplit(":", 1)[-1].lower()
