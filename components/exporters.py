@@ -19,10 +19,14 @@ def exporter_sidecar(
     env: Mapping[str, pulumi.Input[str]],
     secret_files: tuple[File, ...],
     run_as_user: int,
+    args: tuple[str, ...] = (),
+    docker_check: tuple[str, ...] | None = None,
 ) -> Container:
-    """An exporter probed on its /metrics; the images carry wget for Docker's healthcheck."""
+    """An exporter probed on its /metrics. Docker runs `docker_check`, by default wget (in
+    images that have it); Kubernetes probes over HTTP."""
     ready = Probe(
-        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/metrics"),
+        command=docker_check
+        or ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/metrics"),
         http_path="/metrics",
         port=port,
         period_seconds=30,
@@ -32,6 +36,7 @@ def exporter_sidecar(
         image=image,
         resources=EXPORTER_RESOURCES,
         checks=Checks.always(ready),
+        args=args,
         env=env,
         ports=(Port(port_name, port),),
         secret_files=secret_files,

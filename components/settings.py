@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from components.quantities import format_cpu, format_memory, parse_cpu, parse_memory
 from components.workload import Resources as WorkloadResources
+from components.workload import Scaling as WorkloadScaling
 
 # What each pattern means in words, for error messages (infra/settings/errors.py).
 PATTERN_HINTS: dict[str, str] = {}
@@ -99,4 +100,16 @@ def workload_resources(resources: Resources) -> WorkloadResources:
         memory_request_mib=resources.requests.memory,
         cpu_limit_millicores=resources.limits.cpu,
         memory_limit_mib=resources.limits.memory,
+    )
+
+
+def workload_scaling(replicas: int, autoscaling: Autoscaling) -> WorkloadScaling:
+    return WorkloadScaling(
+        replicas=replicas,
+        autoscale=autoscaling.enabled,
+        min_replicas=autoscaling.min_replicas,
+        max_replicas=autoscaling.max_replicas,
+        target_cpu_percent=autoscaling.target_cpu_percent,
+        target_memory_percent=autoscaling.target_memory_percent,
+        scale_down_window_seconds=autoscaling.scale_down_window_seconds,
     )

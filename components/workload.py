@@ -149,6 +149,9 @@ class Container:
     tmpfs: tuple[str, ...] = ("/tmp",)
     # Persistent volumes and scratch spaces of the workload this container mounts, by name.
     mounts: tuple[str, ...] = ()
+    # Kubernetes Secrets kept by someone else (cert-manager), mounted read-only: (name, path).
+    existing_secrets: tuple[tuple[str, str], ...] = ()
+
     run_as_user: int = 10001
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components.api import Api, ApiArgs
+from components.edge.component import Edge, EdgeArgs
 from components.platform.docker import DockerPlatform, DockerPlatformArgs
 from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
@@ -84,11 +85,29 @@ def build(
         ),
         placement=placement,
     )
+    certificate = settings.edge.certificate
+    edge = Edge(
+        "edge",
+        EdgeArgs(
+            settings=settings.edge,
+            domain=settings.domain,
+            stack=stack,
+            namespace=settings.kubernetes.namespace,
+            api_host=api.host,
+            api_port=api.port,
+            supplied_cert=config_secrets.get(str(certificate.cert_config)),
+            supplied_key=config_secrets.get(str(certificate.key_config)),
+        ),
+        placement=placement,
+    )
     db = postgres.connection
     return {
         "environment": settings.environment,
         "platform": settings.platform,
         "domain": settings.domain,
+        "url": edge.url,
+        # The CA to trust for a self-signed edge (dev, ephemeral); none otherwise.
+        "caCertPem": edge.ca_cert_pem,
         "apiInternalUrl": api.url,
         "apiImage": api.image,
         "postgresEndpoint": f"{db.host}:{db.port}",

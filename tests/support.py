@@ -88,4 +88,5 @@ PROD = {
         },
     },
     "redis": {"image": pinned("redis"), "exporterImage": pinned("redis-exporter")},
+    "edge": {"image": pinned("nginx"), "exporterImage": pinned("nginx-exporter")},
 }

@@ -11,7 +11,7 @@ from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
 from components.images import image_for, version_label
 from components.platform.placement import Placement
-from components.settings import workload_resources
+from components.settings import workload_resources, workload_scaling
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
@@ -20,7 +20,6 @@ from components.workload import (
     File,
     Port,
     Probe,
-    Scaling,
     Workload,
 )
 
@@ -40,6 +39,8 @@ class Api(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     image: pulumi.Output[str]
+    host: str
+    port: int
 
     def __init__(
         self,
@@ -54,7 +55,9 @@ class Api(pulumi.ComponentResource):
         workload = api_workload(name, args, image, version_label(settings.image))
         placed = placement.place(workload, parent=self)
         self.image = image
+        self.host, self.port = placed.host, settings.port
         self.url = pulumi.Output.from_input(f"http://{placed.host}:{settings.port}")
+
         self.register_outputs({"url": self.url, "image": self.image})
 
 
@@ -78,7 +81,6 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
             failure_threshold=failures,
         )
 
-    autoscaling = settings.autoscaling
     container = Container(
         name="api",
         image=image,
@@ -100,15 +102,7 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
         version=version,
         tier="app",
         main=container,
-        scaling=Scaling(
-            replicas=settings.replicas,
-            autoscale=autoscaling.enabled,
-            min_replicas=autoscaling.min_replicas,
-            max_replicas=autoscaling.max_replicas,
-            target_cpu_percent=autoscaling.target_cpu_percent,
-            target_memory_percent=autoscaling.target_memory_percent,
-            scale_down_window_seconds=autoscaling.scale_down_window_seconds,
-        ),
+        scaling=workload_scaling(settings.replicas, settings.autoscaling),
         allowed_clients=API_CLIENTS,
         connects_to=tuple(c.peer for c in args.connections),
         pre_stop_seconds=settings.pre_stop_seconds,

@@ -27,6 +27,7 @@ from components.workload import (
     Scratch,
     Tier,
     Workload,
+    WorkloadError,
 )
 
 # Files reach a container through a volume at FILES_ROOT: Docker refuses to copy files into
@@ -128,6 +129,12 @@ class _WorkloadContainers:
         return "-".join((self.args.name_prefix, self.w.name, *parts))
 
     def create(self) -> None:
+        mounted = [c.name for c in self.w.containers if c.existing_secrets]
+        if mounted:
+            raise WorkloadError(
+                f"workload {self.w.name}: containers {mounted} mount Kubernetes Secrets, which "
+                "Docker does not have"
+            )
         data_volumes = {v.name: self.data_volume(v.name, v.protect) for v in self.w.volumes}
         file_volumes = {
             c.name: self.files_volume(c)

@@ -277,6 +277,15 @@ class _WorkloadResources:
                     ),
                 )
             )
+        volumes += [
+            core.VolumeArgs(
+                name=f"{container.name}-{secret}",
+                secret=core.SecretVolumeSourceArgs(
+                    secret_name=secret, default_mode=SECRET_FILE_MODE
+                ),
+            )
+            for secret, _ in container.existing_secrets
+        ]
         return volumes
 
     def container(self, container: Container, long_running: bool) -> core.ContainerArgs:
@@ -301,6 +310,10 @@ class _WorkloadResources:
         mounts += [
             core.VolumeMountArgs(name=name, mount_path=self.w.mount_path(name))
             for name in container.mounts
+        ]
+        mounts += [
+            core.VolumeMountArgs(name=f"{container.name}-{secret}", mount_path=path, read_only=True)
+            for secret, path in container.existing_secrets
         ]
         r = container.resources
         return core.ContainerArgs(
@@ -431,6 +444,8 @@ class _WorkloadResources:
                 type="LoadBalancer" if public else "ClusterIP",
                 external_traffic_policy="Local" if public else None,
                 selector=self.selector,
+                # The public Service carries only the public ports; status and metrics ports
+                # stay reachable by pod address for the declared clients (NetworkPolicy).
                 ports=[
                     core.ServicePortArgs(
                         name=p.name,
@@ -439,6 +454,7 @@ class _WorkloadResources:
                         protocol="TCP",
                     )
                     for p in self.w.ports
+                    if p.public_port or not public
                 ],
             ),
             opts=self.opts,

@@ -15,11 +15,15 @@ def selector_labels(workload_name: str, stack: str) -> dict[str, str]:
     return {NAME: workload_name, INSTANCE: stack}
 
 
-def recommended_labels(workload: Workload, stack: str) -> dict[str, str]:
+def labels_for(name: str, component: str, version: str, stack: str) -> dict[str, str]:
     return {
-        **selector_labels(workload.name, stack),
-        "app.kubernetes.io/component": workload.component,
+        **selector_labels(name, stack),
+        "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/version": workload.version,
+        "app.kubernetes.io/version": version,
         "app.kubernetes.io/managed-by": MANAGED_BY,
     }
+
+
+def recommended_labels(workload: Workload, stack: str) -> dict[str, str]:
+    return labels_for(workload.name, workload.component, workload.version, stack)

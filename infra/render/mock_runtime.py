@@ -125,10 +125,23 @@ class StackMocks(mocks.Mocks):
             state["hex"] = stand_in(args.name, "hex")
         elif args.typ == "docker:index/image:Image":
             state["repoDigest"] = ""
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = stand_in(args.name, "private-key-pem")
+            state["publicKeyPem"] = f"public key of {args.name}"
+        elif args.typ == "tls:index/certRequest:CertRequest":
+            state["certRequestPem"] = f"certificate request {args.name}"
+        elif args.typ in (
+            "tls:index/selfSignedCert:SelfSignedCert",
+            "tls:index/locallySignedCert:LocallySignedCert",
+        ):
+            state["certPem"] = f"certificate {args.name}"
         if args.typ.startswith("random:"):
             self.generated_secrets.update(
                 str(state[key]) for key in ("result", "base64", "hex") if key in state
             )
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            self.generated_secrets.add(state["privateKeyPem"])
+
         return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -70,6 +70,57 @@ COMMON: Tree = {
             "limits": {"cpu": "1", "memory": "1Gi"},
         },
     },
+    "edge": {
+        "image": "nginxinc/nginx-unprivileged:1.28.0-alpine",
+        "nginxVersion": "1.28",
+        "exporterImage": "nginx/nginx-prometheus-exporter:1.4.2",
+        "replicas": 1,
+        "autoscaling": {
+            "enabled": False,
+            "minReplicas": 1,
+            "maxReplicas": 1,
+            "targetCpuPercent": 70,
+            "targetMemoryPercent": 80,
+            "scaleDownWindowSeconds": 300,
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"cpu": "1", "memory": "256Mi"},
+        },
+        "tlsProfile": "intermediate",
+        "hsts": {"maxAgeSeconds": 31536000, "includeSubdomains": True, "preload": False},
+        "contentSecurityPolicy": (
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'; "
+            "form-action 'self'"
+        ),
+        "permissionsPolicy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        # The seed plans: API 10 r/s burst 20, authentication 5 r/min burst 5, 10 MiB zones.
+        "rateLimits": {
+            "api": {"rate": 10, "per": "second", "burst": 20},
+            "auth": {"rate": 5, "per": "minute", "burst": 5},
+            "authPaths": ["/api/auth/"],
+            "connectionsPerClient": 100,
+            "zoneSizeMib": 10,
+        },
+        "client": {
+            "maxBodyMib": 10,
+            "headerTimeoutSeconds": 10,
+            "bodyTimeoutSeconds": 10,
+            "sendTimeoutSeconds": 10,
+            "keepaliveTimeoutSeconds": 65,
+        },
+        # The seed plans: upstream keepalive 32, proxy timeouts 60 s.
+        "upstream": {
+            "keepalive": 32,
+            "connectTimeoutSeconds": 60,
+            "sendTimeoutSeconds": 60,
+            "readTimeoutSeconds": 60,
+        },
+        "allow": [],
+        "deny": [],
+        "trustedProxies": [],
+        "certificate": {"source": "self-signed"},
+    },
     "secrets": {"rotation": "initial", "rotate": {}, "fromConfig": []},
     "kubernetes": {
         "schemaVersion": "1.33",
@@ -125,6 +176,11 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
         },
         # Off-site backups: the bucket and its credentials have no default.
         "postgres": {"backup": {"repository": {"type": "s3"}}},
+        "edge": {
+            "replicas": 2,
+            "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
+            "certificate": {"source": "cert-manager", "issuer": "letsencrypt-prod"},
+        },
     },
 }
 

@@ -77,6 +77,17 @@ def _environment_rules(settings: StackSettings) -> list[str]:
         problems.append(
             f"{key_path(['domain'])}: must be the public host name in prod, got 'localhost'"
         )
+    certificate = settings.edge.certificate
+    if certificate.source == "cert-manager" and settings.platform != "kubernetes":
+        problems.append(
+            f"{key_path(['edge', 'certificate', 'source'])}: cert-manager needs platform "
+            "kubernetes; on docker use supplied"
+        )
+    if prod and certificate.source == "self-signed":
+        problems.append(
+            f"{key_path(['edge', 'certificate', 'source'])}: must be cert-manager or supplied "
+            "in prod, got 'self-signed'"
+        )
     for path, image in image_settings(settings):
         if prod and "@sha256:" not in image:
             problems.append(
@@ -95,6 +106,8 @@ def image_settings(settings: StackSettings) -> list[tuple[list[str], str]]:
     """Every image the stack runs, with its key path."""
     return [
         (["api", "image"], settings.api.image),
+        (["edge", "image"], settings.edge.image),
+        (["edge", "exporterImage"], settings.edge.exporter_image),
         (["postgres", "image"], settings.postgres.image),
         (["postgres", "exporterImage"], settings.postgres.exporter_image),
         (["redis", "image"], settings.redis.image),
@@ -110,6 +123,11 @@ def declared_secret_keys(settings: StackSettings) -> dict[str, list[str]]:
         path = ["postgres", "backup", "repository", "s3"]
         declared[str(s3.key_config)] = [*path, "keyConfig"]
         declared[str(s3.secret_config)] = [*path, "secretConfig"]
+    certificate = settings.edge.certificate
+    if certificate.source == "supplied":
+        path = ["edge", "certificate"]
+        declared[str(certificate.cert_config)] = [*path, "certConfig"]
+        declared[str(certificate.key_config)] = [*path, "keyConfig"]
     return declared
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.api.settings import ApiSettings
+from components.edge.settings import EdgeSettings
 from components.images import REFERENCE_IMAGE
 from components.platform.settings import DockerSettings, KubernetesSettings
 from components.postgres.settings import PostgresSettings
@@ -36,6 +37,8 @@ class StackSettings(Settings):
     )
     protect_data: bool = Field(description="Protect data volumes from deletion.")
     api: ApiSettings
+    edge: EdgeSettings
+
     postgres: PostgresSettings
     redis: RedisSettings
     secrets: SecretsSettings

@@ -1,5 +1,5 @@
-"""Test doubles: a stack with a stateful store (volume, sidecar, job) and a public edge beside
-the real API, placed by the real placements."""
+"""Test doubles: a stateful store (volume, sidecar, job) beside the real stack, placed by the
+real placements."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from components.workload import (
     Checks,
     Container,
     File,
-    Peer,
     PersistentVolume,
     Port,
     Probe,
@@ -84,23 +83,6 @@ def store(protect: bool, with_job: bool) -> Workload:
     )
 
 
-def edge() -> Workload:
-    return Workload(
-        name="edge",
-        component="edge",
-        version="1",
-        tier="edge",
-        main=Container(
-            name="edge",
-            image=image("edge", "e"),
-            resources=SMALL,
-            checks=CHECKS,
-            ports=(Port("https", 8443, public_port=443), Port("http", 8080, public_port=80)),
-        ),
-        connects_to=(Peer("api", (8080,)),),
-    )
-
-
 def program_with_doubles(with_job: bool = True) -> Mapping[str, Any]:
     """The real program, plus the doubles placed on the same platform."""
     outputs = program_main()
@@ -108,7 +90,6 @@ def program_with_doubles(with_job: bool = True) -> Mapping[str, Any]:
     _, placement = platform_for_doubles(settings)
     holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
     placement.place(store(settings.protect_data, with_job), parent=holder)
-    placement.place(edge(), parent=holder)
     return outputs
 
 

@@ -45,7 +45,8 @@ def test_every_container_is_hardened(dev: Recording) -> None:
         "prodstack-dev-redis-exporter-0",
         "doubles-store-0",
         "doubles-store-exporter-0",
-        "doubles-edge-0",
+        "prodstack-dev-edge-0",
+        "prodstack-dev-edge-exporter-0",
     }
     for name, spec in specs.items():
         user, group = spec["user"].split(":")
@@ -73,8 +74,8 @@ def test_api_healthcheck_runs_its_readiness_check(dev: Recording) -> None:
 
 def test_only_the_edge_publishes_ports(dev: Recording) -> None:
     published = {name for name, spec in containers(dev).items() if spec.get("ports")}
-    assert published == {"doubles-edge-0"}
-    ports = containers(dev)["doubles-edge-0"]["ports"]
+    assert published == {"prodstack-dev-edge-0"}
+    ports = containers(dev)["prodstack-dev-edge-0"]["ports"]
     assert {(p["internal"], p["external"]) for p in ports} == {(8443, 443), (8080, 80)}
 
 
@@ -85,7 +86,7 @@ def test_tiers_map_to_networks(dev: Recording) -> None:
         "prodstack-dev-backend",
     }
     assert network_names(specs["doubles-store-0"]) == {"doubles-backend"}
-    assert network_names(specs["doubles-edge-0"]) == {"doubles-frontend"}
+    assert network_names(specs["prodstack-dev-edge-0"]) == {"prodstack-dev-frontend"}
     for spec in specs.values():
         for network in spec.get("networksAdvanced", []):
             assert network["aliases"] in (["api"], ["postgres"], ["redis"], ["store"], ["edge"])
@@ -129,8 +130,14 @@ def test_data_volume_is_mounted_and_labelled(dev: Recording) -> None:
 
 
 def test_prod_data_volume_on_docker_is_protected() -> None:
-    values = {**PROD, "platform": "docker"}
-    recording = render("prod", values, program=lambda: program_with_doubles(False))
+    certificate = {"source": "supplied", "certConfig": "edgeCert", "keyConfig": "edgeKey"}
+    values = {**PROD, "platform": "docker", "edge": {**PROD["edge"], "certificate": certificate}}
+    recording = render(
+        "prod",
+        values,
+        secrets={"edgeCert": "placeholder-certificate-pem", "edgeKey": "placeholder-key-pem"},
+        program=lambda: program_with_doubles(False),
+    )
     volume: RecordedResource = one(recording, "docker:index/volume:Volume", "doubles-store-data")
     assert volume.protect and volume.retain_on_delete
 

@@ -1,0 +1,182 @@
+"""prodstack:index:Edge — nginx in front of the API: TLS, security headers, rate limits.
+
+The only public entry to the stack: a LoadBalancer Service (Kubernetes) or the only published
+ports (Docker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components.edge import certificates
+from components.edge.certificates import TlsMaterial
+from components.edge.nginx import HTTP_PORT, HTTPS_PORT, STATUS_PORT, EdgeConfig, Rate
+from components.edge.settings import EdgeSettings
+from components.exporters import exporter_sidecar
+from components.images import version_label
+from components.platform.labels import labels_for
+from components.platform.placement import Placement
+from components.settings import workload_resources, workload_scaling
+from components.workload import (
+    CONFIG_DIR,
+    Checks,
+    Container,
+    File,
+    Peer,
+    Port,
+    Probe,
+    Workload,
+)
+
+NAME = "edge"
+NGINX_UID = 101  # the nginx user of the unprivileged image
+EXPORTER_PORT = 9113
+EXPORTER_UID = 1001
+RELOADER = Path(__file__).with_name("reloader.sh")
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    settings: EdgeSettings
+    domain: str
+    stack: str
+    namespace: str
+    api_host: str
+    api_port: int
+    # PEM chain and key, when the certificate source is `supplied`.
+    supplied_cert: pulumi.Input[str] | None = None
+    supplied_key: pulumi.Input[str] | None = None
+
+
+class Edge(pulumi.ComponentResource):
+    """The public edge; `url` is where the stack answers, `ca_cert_pem` what to trust (dev)."""
+
+    url: pulumi.Output[str]
+    ca_cert_pem: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        args: EdgeArgs,
+        placement: Placement,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("prodstack:index:Edge", name, None, opts)
+        tls = self._certificate(name, args)
+        placement.place(edge_workload(args, tls), parent=self)
+        self.url = pulumi.Output.from_input(f"https://{args.domain}")
+        self.ca_cert_pem = tls.ca_cert_pem
+        self.register_outputs({"url": self.url, "caCertPem": self.ca_cert_pem})
+
+    def _certificate(self, name: str, args: EdgeArgs) -> TlsMaterial:
+        source = args.settings.certificate
+        if source.source == "self-signed":
+            return certificates.self_signed(f"{name}-tls", args.domain, args.stack, parent=self)
+        if source.source == "cert-manager":
+            labels = labels_for(NAME, "edge", version_label(args.settings.image), args.stack)
+            return certificates.cert_manager(
+                f"{name}-tls", source, args.domain, args.namespace, labels, parent=self
+            )
+        if args.supplied_cert is None or args.supplied_key is None:
+            raise ValueError("a supplied certificate needs its PEM chain and key")
+        return certificates.supplied(args.supplied_cert, args.supplied_key)
+
+
+def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
+    s = args.settings
+    limits = s.rate_limits
+    major, minor = (int(part) for part in s.nginx_version.split("."))
+    return EdgeConfig(
+        nginx_version=(major, minor),
+        server_names=(args.domain,),
+        upstream=f"{args.api_host}:{args.api_port}",
+        cert_file=tls.cert_file,
+        key_file=tls.key_file,
+        tls_profile=s.tls_profile,
+        ocsp_stapling=tls.ocsp_stapling,
+        hsts_max_age=s.hsts.max_age_seconds,
+        hsts_include_subdomains=s.hsts.include_subdomains,
+        hsts_preload=s.hsts.preload,
+        content_security_policy=s.content_security_policy,
+        permissions_policy=s.permissions_policy,
+        api_rate=Rate("api", limits.api.rate, limits.api.per, limits.api.burst),
+        auth_rate=Rate("auth", limits.auth.rate, limits.auth.per, limits.auth.burst),
+        auth_paths=tuple(limits.auth_paths),
+        connections_per_client=limits.connections_per_client,
+        zone_size_mib=limits.zone_size_mib,
+        max_body_mib=s.client.max_body_mib,
+        header_timeout=s.client.header_timeout_seconds,
+        body_timeout=s.client.body_timeout_seconds,
+        send_timeout=s.client.send_timeout_seconds,
+        keepalive_timeout=s.client.keepalive_timeout_seconds,
+        upstream_keepalive=s.upstream.keepalive,
+        proxy_connect_timeout=s.upstream.connect_timeout_seconds,
+        proxy_send_timeout=s.upstream.send_timeout_seconds,
+        proxy_read_timeout=s.upstream.read_timeout_seconds,
+        allow=tuple(s.allow),
+        deny=tuple(s.deny),
+        trusted_proxies=tuple(s.trusted_proxies),
+    )
+
+
+def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
+    s = args.settings
+    healthy = Probe(
+        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{STATUS_PORT}/healthz"),
+        http_path="/healthz",
+        port=STATUS_PORT,
+        period_seconds=5,
+    )
+    server = Container(
+        name="edge",
+        image=s.image,
+        resources=workload_resources(s.resources),
+        checks=Checks(
+            startup=Probe(healthy.command, healthy.http_path, STATUS_PORT, 1, 3, 30),
+            readiness=healthy,
+            liveness=Probe(healthy.command, healthy.http_path, STATUS_PORT, 10, 3, 3),
+        ),
+        command=("sh", f"{CONFIG_DIR}/edge-entrypoint.sh"),
+        args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
+        ports=(
+            Port("http", HTTP_PORT, public_port=80),
+            Port("https", HTTPS_PORT, public_port=443),
+            Port("status", STATUS_PORT),
+        ),
+        config_files=(
+            File("nginx.conf", edge_config(args, tls).render()),
+            File("edge-entrypoint.sh", RELOADER.read_text()),
+        ),
+        secret_files=tls.files,
+        existing_secrets=(
+            ((tls.existing_secret, certificates.CERT_MANAGER_DIR),) if tls.existing_secret else ()
+        ),
+        run_as_user=NGINX_UID,
+    )
+    exporter = exporter_sidecar(
+        s.exporter_image,
+        "edge-metrics",
+        EXPORTER_PORT,
+        env={},
+        secret_files=(),
+        run_as_user=EXPORTER_UID,
+        args=(f"--nginx.scrape-uri=http://127.0.0.1:{STATUS_PORT}/stub_status",),
+        # The exporter image is FROM scratch: no shell or HTTP client for Docker to run.
+        docker_check=("/usr/bin/nginx-prometheus-exporter", "--version"),
+    )
+    return Workload(
+        name=NAME,
+        component="edge",
+        version=version_label(s.image),
+        tier="edge",
+        main=server,
+        sidecars=(exporter,),
+        scaling=workload_scaling(s.replicas, s.autoscaling),
+        allowed_clients=("prometheus",),
+        connects_to=(Peer("api", (args.api_port,)),),
+        pre_stop_seconds=5,
+        shutdown_grace_seconds=30,
+    )

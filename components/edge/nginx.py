@@ -1,0 +1,303 @@
+"""nginx.conf for the edge, composed from typed values (components/edge/directives.py).
+
+One configuration for Docker and Kubernetes. Directives that only newer nginx versions know
+are rendered only for them, so the same generator serves Debian's nginx (the live tests) and
+the image's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.edge.directives import Block, Comment, Directive, d, render
+
+HTTP_PORT = 8080
+HTTPS_PORT = 8443
+STATUS_PORT = 8081
+SCRATCH = "/tmp"
+ACME_ROOT = "/run/prodstack/acme"
+
+# Mozilla Server Side TLS, "intermediate" (v5.7) without the DHE suites (no dhparam file).
+INTERMEDIATE_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ]
+)
+JSON_LOG = (
+    '{"time":"$time_iso8601","request_id":"$request_id_out","remote_addr":"$remote_addr",'
+    '"method":"$request_method","uri":"$request_uri","status":$status,'
+    '"bytes_sent":$body_bytes_sent,"request_time":$request_time,'
+    '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
+    '"upstream_response_time":"$upstream_response_time","user_agent":"$http_user_agent",'
+    '"host":"$host","tls":"$ssl_protocol"}'
+)
+GZIP_TYPES = (
+    "text/plain",
+    "text/css",
+    "text/xml",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/problem+json",
+    "image/svg+xml",
+)
+
+
+@dataclass(frozen=True)
+class Rate:
+    zone: str
+    rate: int
+    per: str
+    burst: int
+
+    @property
+    def expression(self) -> str:
+        return f"{self.rate}r/{'s' if self.per == 'second' else 'm'}"
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    nginx_version: tuple[int, int]
+    server_names: tuple[str, ...]
+    upstream: str  # host:port of the API
+    cert_file: str
+    key_file: str
+    tls_profile: str
+    ocsp_stapling: bool
+    hsts_max_age: int
+    hsts_include_subdomains: bool
+    hsts_preload: bool
+    content_security_policy: str
+    permissions_policy: str
+    api_rate: Rate
+    auth_rate: Rate
+    auth_paths: tuple[str, ...]
+    connections_per_client: int
+    zone_size_mib: int
+    max_body_mib: int
+    header_timeout: int
+    body_timeout: int
+    send_timeout: int
+    keepalive_timeout: int
+    upstream_keepalive: int
+    proxy_connect_timeout: int
+    proxy_send_timeout: int
+    proxy_read_timeout: int
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    http_port: int = HTTP_PORT
+    https_port: int = HTTPS_PORT
+    status_port: int = STATUS_PORT
+    scratch: str = SCRATCH
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def since(self, major: int, minor: int) -> bool:
+        return self.nginx_version >= (major, minor)
+
+    def tls(self) -> list[Directive | Block | Comment]:
+        modern = self.tls_profile == "modern"
+        directives: list[Directive | Block | Comment] = [
+            Comment(f"Mozilla {self.tls_profile} profile"),
+            d("ssl_protocols", *(["TLSv1.3"] if modern else ["TLSv1.2", "TLSv1.3"])),
+            d("ssl_prefer_server_ciphers", "off"),
+            d("ssl_certificate", self.cert_file),
+            d("ssl_certificate_key", self.key_file),
+            d("ssl_session_cache", f"shared:TLS:{self.zone_size_mib}m"),
+            d("ssl_session_timeout", "1d"),
+            d("ssl_session_tickets", "off"),
+        ]
+        if not modern:
+            directives.insert(3, d("ssl_ciphers", INTERMEDIATE_CIPHERS))
+        if self.ocsp_stapling:
+            directives += [d("ssl_stapling", "on"), d("ssl_stapling_verify", "on")]
+        return directives
+
+    def security_headers(self) -> list[Directive | Block | Comment]:
+        hsts = f"max-age={self.hsts_max_age}"
+        if self.hsts_include_subdomains:
+            hsts += "; includeSubDomains"
+        if self.hsts_preload:
+            hsts += "; preload"
+        headers = {
+            "Strict-Transport-Security": hsts,
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Permissions-Policy": self.permissions_policy,
+            "Content-Security-Policy": self.content_security_policy,
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "X-Request-ID": "$request_id_out",
+        }
+        # `always`: on error replies too. Only here: a location with its own add_header
+        # would silently drop these, so no location adds any.
+        return [
+            Comment("security headers, on every reply including errors"),
+            *(d("add_header", name, value, "always") for name, value in headers.items()),
+        ]
+
+    def access_control(self) -> list[Directive | Block | Comment]:
+        rules: list[Directive | Block | Comment] = [d("deny", cidr) for cidr in self.deny]
+        rules += [d("allow", cidr) for cidr in self.allow]
+
+        if self.allow:
+            rules.append(d("deny", "all"))
+        return rules
+
+    def proxy(self, rates: list[Rate]) -> list[Directive | Block | Comment]:
+        forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
+        return [
+            *(d("limit_req", f"zone={r.zone}", f"burst={r.burst}", "nodelay") for r in rates),
+            d("proxy_pass", "http://api"),
+            d("proxy_http_version", "1.1"),
+            d("proxy_set_header", "Connection", ""),
+            d("proxy_set_header", "Host", "$host"),
+            d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+            d("proxy_set_header", "X-Forwarded-For", forwarded_for),
+            d("proxy_set_header", "X-Forwarded-Proto", "https"),
+            d("proxy_set_header", "X-Forwarded-Host", "$host"),
+            d("proxy_set_header", "X-Request-ID", "$request_id_out"),
+            d("proxy_connect_timeout", f"{self.proxy_connect_timeout}s"),
+            d("proxy_send_timeout", f"{self.proxy_send_timeout}s"),
+            d("proxy_read_timeout", f"{self.proxy_read_timeout}s"),
+            d("proxy_hide_header", "X-Powered-By"),
+            d("proxy_hide_header", "Server"),
+        ]
+
+    def http_server(self) -> Block:
+        return Block(
+            "server",
+            children=[
+                d("listen", self.http_port, "default_server"),
+                d("server_name", "_"),
+                Block(
+                    "location",
+                    ("^~", "/.well-known/acme-challenge/"),
+                    [d("root", ACME_ROOT), d("try_files", "$uri", "=404")],
+                ),
+                Comment("plain HTTP only redirects, permanently, to HTTPS"),
+                Block("location", ("/",), [d("return", 308, "https://$host$request_uri")]),
+            ],
+        )
+
+    def https_server(self) -> Block:
+        listen = [d("listen", self.https_port, "ssl", "default_server")]
+        if self.since(1, 25):
+            listen.append(d("http2", "on"))
+        else:
+            listen = [d("listen", self.https_port, "ssl", "http2", "default_server")]
+        locations = [
+            Block("location", ("^~", path), self.proxy([self.auth_rate, self.api_rate]))
+            for path in self.auth_paths
+        ]
+        return Block(
+            "server",
+            children=[
+                *listen,
+                d("server_name", *self.server_names),
+                *self.tls(),
+                *self.security_headers(),
+                *self.access_control(),
+                d("limit_conn", "per_client", self.connections_per_client),
+                *locations,
+                Block("location", ("/",), self.proxy([self.api_rate])),
+            ],
+        )
+
+    def status_server(self) -> Block:
+        return Block(
+            "server",
+            children=[
+                Comment("internal: probes and the exporter; never published"),
+                d("listen", self.status_port),
+                d("access_log", "off"),
+                Block("location", ("=", "/healthz"), [d("return", 200, "ok\n")]),
+                Block("location", ("=", "/stub_status"), [d("stub_status")]),
+                Block("location", ("/",), [d("return", 404)]),
+            ],
+        )
+
+    def http(self) -> Block:
+        temp = self.scratch
+        children: list[Directive | Block | Comment] = [
+            d("include", "/etc/nginx/mime.types"),
+            d("default_type", "application/octet-stream"),
+            d("server_tokens", "off"),
+            *(
+                d(f"{kind}_temp_path", f"{temp}/{kind}")
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            ),
+            Block(
+                "map",
+                ("$http_x_request_id", "$request_id_out"),
+                [
+                    Comment("a caller's request id is kept if it is sane, else one is made"),
+                    d("~^[A-Za-z0-9._:-]{1,128}$", "$http_x_request_id"),
+                    d("default", "$request_id"),
+                ],
+            ),
+            d("log_format", "json", "escape=json", JSON_LOG),
+            d("access_log", "/dev/stdout", "json"),
+            d("sendfile", "on"),
+            d("tcp_nopush", "on"),
+            Comment("slow clients: bounded headers, bodies, replies and idle connections"),
+            d("client_header_timeout", f"{self.header_timeout}s"),
+            d("client_body_timeout", f"{self.body_timeout}s"),
+            d("send_timeout", f"{self.send_timeout}s"),
+            d("keepalive_timeout", f"{self.keepalive_timeout}s"),
+            d("client_max_body_size", f"{self.max_body_mib}m"),
+            d("large_client_header_buffers", 4, "8k"),
+            d("reset_timedout_connection", "on"),
+            d("gzip", "on"),
+            d("gzip_min_length", 1024),
+            d("gzip_proxied", "any"),
+            d("gzip_vary", "on"),
+            d("gzip_types", *GZIP_TYPES),
+            Comment("rate limits per client address; rejected requests get 429"),
+            *(
+                d(
+                    "limit_req_zone",
+                    "$binary_remote_addr",
+                    f"zone={r.zone}:{self.zone_size_mib}m",
+                    f"rate={r.expression}",
+                )
+                for r in (self.api_rate, self.auth_rate)
+            ),
+            d("limit_conn_zone", "$binary_remote_addr", f"zone=per_client:{self.zone_size_mib}m"),
+            d("limit_req_status", 429),
+            d("limit_conn_status", 429),
+        ]
+        if self.trusted_proxies:
+            children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
+            children += [d("real_ip_header", "X-Forwarded-For"), d("real_ip_recursive", "on")]
+        children += [
+            Block(
+                "upstream",
+                ("api",),
+                [
+                    d("server", self.upstream),
+                    d("keepalive", self.upstream_keepalive),
+                ],
+            ),
+            self.http_server(),
+            self.https_server(),
+            self.status_server(),
+        ]
+        return Block("http", children=children)
+
+    def render(self) -> str:
+        top: list[Directive | Block | Comment] = [
+            Comment(f"Rendered for nginx {self.nginx_version[0]}.{self.nginx_version[1]}."),
+            d("worker_processes", "auto"),
+            d("pid", f"{self.scratch}/nginx.pid"),
+            d("error_log", "/dev/stderr", "warn"),
+            Block("events", children=[d("worker_connections", 4096)]),
+            self.http(),
+        ]
+        return render(top, "components/edge/nginx.py")

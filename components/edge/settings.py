@@ -1,0 +1,132 @@
+"""Edge settings: TLS, security headers, rate limits, client limits, certificates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from components.settings import Autoscaling, Resources, Settings, hinted
+
+ONE_YEAR = 31_536_000
+
+
+def _cidr(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"must be an address or network like 10.0.0.0/8, got {value!r}") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+UrlPrefix = Annotated[
+    str, Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"))
+]
+
+
+class Hsts(Settings):
+    max_age_seconds: int = Field(ge=ONE_YEAR, description="At least one year.")
+    include_subdomains: bool = Field(description="Cover every subdomain too.")
+    preload: bool = Field(description="Ask browsers' preload lists to include the domain.")
+
+
+class RequestRate(Settings):
+    rate: int = Field(
+        ge=1, le=100000, description="Requests allowed per `per`, per client address."
+    )
+    per: Literal["second", "minute"] = Field(description="The unit of `rate`.")
+    burst: int = Field(ge=0, le=100000, description="Requests above the rate served without delay.")
+
+
+class RateLimits(Settings):
+    api: RequestRate = Field(description="Every proxied request.")
+    auth: RequestRate = Field(description="Authentication routes (stricter).")
+    auth_paths: list[UrlPrefix] = Field(
+        min_length=1, description="Prefixes of authentication routes."
+    )
+    connections_per_client: int = Field(
+        ge=1, le=100000, description="Open connections per address."
+    )
+    zone_size_mib: int = Field(
+        ge=1, le=1024, description="Memory per rate-limit zone (~16k addresses/MiB)."
+    )
+
+
+class ClientLimits(Settings):
+    max_body_mib: int = Field(ge=1, le=10240, description="Largest request body.")
+    header_timeout_seconds: int = Field(
+        ge=1, le=300, description="Time to send the request headers."
+    )
+    body_timeout_seconds: int = Field(
+        ge=1, le=300, description="Longest pause while sending a body."
+    )
+    send_timeout_seconds: int = Field(
+        ge=1, le=300, description="Longest pause while reading a reply."
+    )
+    keepalive_timeout_seconds: int = Field(ge=0, le=600, description="Idle keep-alive connections.")
+
+
+class Upstream(Settings):
+    keepalive: int = Field(
+        ge=1, le=1024, description="Idle connections kept to the API per worker."
+    )
+    connect_timeout_seconds: int = Field(ge=1, le=600, description="proxy_connect_timeout.")
+    send_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_send_timeout.")
+    read_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_read_timeout.")
+
+
+class Certificate(Settings):
+    source: Literal["self-signed", "cert-manager", "supplied"] = Field(
+        description=(
+            "self-signed: a CA and certificate from pulumi-tls (dev, ephemeral); cert-manager: a "
+            "Certificate from `issuer` (Kubernetes); supplied: PEM files from config secrets."
+        )
+    )
+    issuer: str | None = Field(default=None, description="cert-manager ClusterIssuer name.")
+    cert_config: str | None = Field(
+        default=None, description="Secret config key with the PEM chain."
+    )
+    key_config: str | None = Field(default=None, description="Secret config key with the PEM key.")
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> Certificate:
+        if self.source == "cert-manager" and not self.issuer:
+            raise ValueError("source cert-manager needs issuer (a ClusterIssuer name)")
+        if self.source == "supplied" and not (self.cert_config and self.key_config):
+            raise ValueError("source supplied needs certConfig and keyConfig (secret config keys)")
+        return self
+
+
+class EdgeSettings(Settings):
+    image: str = Field(description="Unprivileged nginx image (by digest in prod).")
+    nginx_version: str = Field(
+        pattern=hinted(r"^1\.\d{1,2}$", "an nginx minor version like 1.28"),
+        description="nginx version the configuration is rendered for.",
+    )
+    exporter_image: str = Field(description="nginx-prometheus-exporter image (sidecar).")
+    replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
+    autoscaling: Autoscaling
+    resources: Resources
+    tls_profile: Literal["intermediate", "modern"] = Field(
+        description="Mozilla profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only)."
+    )
+    hsts: Hsts
+    content_security_policy: str = Field(min_length=1, description="The Content-Security-Policy.")
+    permissions_policy: str = Field(min_length=1, description="The Permissions-Policy.")
+    rate_limits: RateLimits = Field(
+        description=(
+            "Per client address and per edge replica: with N replicas a client may get up to N "
+            "times the rate when the load balancer spreads its connections."
+        )
+    )
+    client: ClientLimits
+    upstream: Upstream
+    allow: list[Cidr] = Field(description="If not empty, only these client networks are served.")
+    deny: list[Cidr] = Field(description="Client networks refused (403).")
+    trusted_proxies: list[Cidr] = Field(
+        description="Proxies in front of the edge whose X-Forwarded-For names the real client."
+    )
+    certificate: Certificate
