@@ -13,11 +13,14 @@ _BARE = re.compile(r"^[A-Za-z0-9_./:$=@,*+~^\\-]+$")
 
 
 def _quote(argument: str) -> str:
-    if argument and _BARE.match(argument) and not argument.startswith("{"):
+    if argument and _BARE.fullmatch(argument) and not argument.startswith("{"):
         return argument
+    # Backslashes first; then nginx turns \n, \r and \t back into the characters.
+    escaped = argument.replace("\\", "\\\\")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     if "'" in argument and '"' not in argument:
-        return '"' + argument.replace("\\", "\\\\") + '"'
-    return "'" + argument.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return '"' + escaped + '"'
+    return "'" + escaped.replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,13 @@ class Rate:
     zone: str
     rate: int
     per: str
+    # Requests a client may send at once. nginx admits one request plus `burst` excess ones,
+    # so it is given burst - 1: "5 r/min, burst 5" refuses the 6th request of a minute.
     burst: int
+
+    @property
+    def nginx_burst(self) -> int:
+        return self.burst - 1
 
     @property
     def expression(self) -> str:
@@ -153,7 +159,8 @@ class EdgeConfig:
     def proxy(self, rates: list[Rate]) -> list[Directive | Block | Comment]:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
-            *(d("limit_req", f"zone={r.zone}", f"burst={r.burst}", "nodelay") for r in rates),
+            *(d("limit_req", f"zone={r.zone}", f"burst={r.nginx_burst}", "nodelay") for r in rates),
+
             d("proxy_pass", "http://api"),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),

@@ -38,7 +38,15 @@ class RequestRate(Settings):
         ge=1, le=100000, description="Requests allowed per `per`, per client address."
     )
     per: Literal["second", "minute"] = Field(description="The unit of `rate`.")
-    burst: int = Field(ge=0, le=100000, description="Requests above the rate served without delay.")
+    burst: int = Field(
+        ge=1,
+        le=100000,
+        description=(
+            "Requests one client may send at once before the rate applies; the next is refused "
+            "with 429 (nginx's `burst` is this minus one)."
+        ),
+    )
+
 
 
 class RateLimits(Settings):

@@ -18,6 +18,8 @@ import pulumi
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _ensure_event_loop
+
 
 from infra.render.stack_config import StackConfig
 
@@ -156,6 +158,9 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        # The SDK gives each worker thread a loop of its own here; close them at exit,
+        # before interpreter shutdown closes their sockets under them.
+        _close_at_exit(_ensure_event_loop())
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -183,6 +188,15 @@ async def _resolve(value: Any) -> Any:
     return _mask(resolved) if await output.is_secret() else resolved
 
 
+_loops_to_close: set[asyncio.AbstractEventLoop] = set()
+
+
+def _close_at_exit(loop: asyncio.AbstractEventLoop) -> None:
+    if loop not in _loops_to_close:
+        _loops_to_close.add(loop)
+        atexit.register(loop.close)
+
+
 def _event_loop() -> asyncio.AbstractEventLoop:
     """One loop per thread, reused by every run: the SDK keeps references to the loop it
     first ran on, and closing it under those references fails at interpreter exit."""
@@ -193,9 +207,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        # Closed before interpreter shutdown tears its sockets down under it.
-        atexit.register(loop.close)
+        _close_at_exit(loop)
     return loop
+
 
 
 class MockRun:

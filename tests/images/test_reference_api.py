@@ -3,39 +3,34 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import ROOT
-
-API_SOURCE = ROOT / "images" / "api"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.images.reference_api import (
+    API_SOURCE,
+    REDIS_PASSWORD,
+    RunningApi,
+    dependency,
+    start_api,
+)
+from tests.live import free_port
 
 
 class FakeRedis(socketserver.BaseRequestHandler):
     """Answers AUTH app <password> and PING like Redis does."""
 
-    password = "redis-app-password-123"
+    password = REDIS_PASSWORD
 
     def handle(self) -> None:
         data = b""
@@ -76,80 +71,6 @@ def fakes() -> Iterator[Fakes]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-@dataclass
-class RunningApi:
-    process: subprocess.Popen[str]
-    base: str
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(self.base + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            self.base + path, data=json.dumps(body).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-
-
-def dependency(kind: str, port: int, secret_files: dict[str, str] | None = None) -> dict[str, Any]:
-    """One entry of api.json's dependencies, as components/api/config.py writes it."""
-    return {
-        "name": kind,
-        "kind": kind,
-        "host": "127.0.0.1",
-        "port": port,
-        "database": None,
-        "user": None,
-        "secret_files": secret_files or {},
-    }
-
-
-def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
-    port = free_port()
-    secrets = tmp_path / "secrets"
-    secrets.mkdir(exist_ok=True)
-    (secrets / "signing-key").write_text("test-signing-key-0123456789")
-    (secrets / "redis-password").write_text(FakeRedis.password)
-    (secrets / "redis-user").write_text("app")
-    config = tmp_path / "api.json"
-    config.write_text(
-        json.dumps(
-            {
-                "port": port,
-                "liveness_path": "/health/live",
-                "readiness_path": "/health/ready",
-                "metrics_path": "/metrics",
-                "secrets_dir": str(secrets),
-                "dependencies": dependencies,
-            }
-        )
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "refapi", str(config)],
-        cwd=API_SOURCE,
-        env={**os.environ, "PYTHONPATH": str(API_SOURCE)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    api = RunningApi(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if api.get("/health/live")[0] == 200:
-                return api
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"reference API did not start: {process.communicate()[0]}")
 
 
 @pytest.fixture

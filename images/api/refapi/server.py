@@ -18,7 +18,9 @@ from refapi import config as config_module
 from refapi import readiness
 from refapi.metrics import RequestMetrics
 
-ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 6)]
+# A list page big enough (about 1.4 KB) for the edge to compress.
+ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 51)]
+
 ITEM_ROUTE = re.compile(r"^/api/items/(\d+)$")
 
 

@@ -1,0 +1,225 @@
+"""The edge on loopback: Debian's nginx, started by the rendered entrypoint (the reloader) from
+the rendered nginx.conf, in front of an upstream of the test's choosing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.live import as_user, free_port, owned_tempdir, rendered_files, require
+from tests.support import render
+
+DEBIAN_NGINX = "1.22"
+
+
+def require_nginx() -> None:
+    require("/usr/sbin/nginx", "openssl")
+
+
+def stack_files(values: dict[str, object] | None = None) -> dict[str, str]:
+    """The edge's files as the dev stack renders them, for Debian's nginx version."""
+    recording = render("dev", {"edge": {"nginxVersion": DEBIAN_NGINX, **(values or {})}})
+    return rendered_files(recording, "prodstack-dev-edge-0")
+
+
+def replace_exact(text: str, replacements: dict[str, str]) -> str:
+    """Swap rendered paths and ports for the test's; each must be in the rendered text."""
+    for old, new in replacements.items():
+        if old not in text:
+            raise AssertionError(f"{old!r} is not in the rendered configuration")
+        text = text.replace(old, new)
+    return text
+
+
+def make_ca(directory: Path) -> tuple[Path, Path]:
+    key, cert = directory / "ca.key", directory / "ca.crt"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test CA",
+            "-addext",
+            "basicConstraints=critical,CA:true",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+def issue(directory: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, Path]:
+    """A server certificate for localhost and 127.0.0.1, signed by the test CA."""
+    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.crt"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    extensions = directory / f"{name}.ext"
+    extensions.write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca[1],
+            "-CAkey",
+            ca[0],
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            extensions,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+@dataclass
+class Edge:
+    root: Path
+    files: dict[str, str]
+    upstream: str
+    http_port: int = field(default_factory=free_port)
+    https_port: int = field(default_factory=free_port)
+    status_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.root / "edge.log"
+
+    def prepare(self, ca: tuple[Path, Path]) -> None:
+        (self.root / "tmp").mkdir(exist_ok=True)
+        self.key, self.cert = issue(self.root, ca, "server")
+        conf = replace_exact(
+            self.files["nginx.conf"],
+            {
+                "listen 8080 default_server;": f"listen 127.0.0.1:{self.http_port} default_server;",
+                "listen 8443 ssl": f"listen 127.0.0.1:{self.https_port} ssl",
+                "listen 8081;": f"listen 127.0.0.1:{self.status_port};",
+                "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),
+                "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
+                "pid /tmp/": f"pid {self.root}/tmp/",
+                "_temp_path /tmp/": f"_temp_path {self.root}/tmp/",
+                "/run/prodstack/acme": str(self.root / "acme"),
+                # the upstream: the API's address on this machine
+                "server api:8080;": f"server {self.upstream};",
+            },
+        )
+        (self.root / "nginx.conf").write_text(conf)
+        (self.root / "reloader.sh").write_text(self.files["edge-entrypoint.sh"])
+        self.install_certificate(self.cert, self.key)
+
+    def install_certificate(self, cert: Path, key: Path) -> None:
+        for source, target in ((cert, "tls.crt"), (key, "tls.key")):
+            temporary = self.root / f".{target}"
+            temporary.write_bytes(source.read_bytes())
+            temporary.replace(self.root / target)  # atomic, as a Secret volume update is
+        owned_tempdir(self.root, "www-data")
+
+    def start(self, reload_seconds: int = 30) -> None:
+        # nginx reopens /dev/stderr by path, as www-data: the log must be www-data's file.
+        self.log.touch()
+        owned_tempdir(self.root, "www-data")
+
+        self.process = subprocess.Popen(
+            as_user(
+                "www-data",
+                [
+                    "sh",
+                    str(self.root / "reloader.sh"),
+                    str(self.root / "nginx.conf"),
+                    str(self.root / "tls.crt"),
+                    str(self.root / "tls.key"),
+                ],
+            ),
+            env={
+                "PATH": "/usr/sbin:/usr/bin:/bin",
+                "PRODSTACK_RELOAD_SECONDS": str(reload_seconds),
+            },
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - lives as long as the process
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.status_port), timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise AssertionError(f"nginx did not start:\n{self.log.read_text(errors='replace')}")
+
+    def stop(self) -> int | None:
+        """SIGTERM to the entrypoint alone, as the container runtime sends it to PID 1."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        children = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        entrypoint = int(children[0]) if os.geteuid() == 0 and children else self.process.pid
+        os.kill(entrypoint, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def context(self, ca: Path, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(ca))
+        if version is not None:
+            # Let the client offer old versions, so a refusal can only be the server's.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            context.minimum_version = version
+            context.maximum_version = version
+        return context

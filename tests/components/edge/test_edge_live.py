@@ -1,0 +1,332 @@
+"""The edge's rendered nginx.conf, run by Debian's nginx on loopback in front of the
+reference API, through the rendered entrypoint (the certificate reloader)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infra.program import main as program_main
+from infra.render.mock_runtime import run_program
+from infra.render.stack_config import load_stack_config
+from tests.components.edge.server import (
+    DEBIAN_NGINX,
+    Edge,
+    issue,
+    make_ca,
+    replace_exact,
+    require_nginx,
+    stack_files,
+)
+from tests.images.reference_api import RunningApi, start_api
+from tests.live import free_port, owned_tempdir, rendered_files, server_root
+from tests.support import ROOT
+
+pytestmark = pytest.mark.live
+
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Permissions-Policy",
+    "Content-Security-Policy",
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+@dataclass
+class Setup:
+    edge: Edge
+    ca: tuple[Path, Path]
+    api: RunningApi
+    root: Path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        edge: Edge | None = None,
+    ) -> Reply:
+        target = edge or self.edge
+        connection = http.client.HTTPSConnection(
+            "localhost", target.https_port, context=target.context(self.ca[1]), timeout=10
+        )
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            connection.close()
+
+
+@pytest.fixture(scope="module")
+def setup() -> Iterator[Setup]:
+    require_nginx()
+    with server_root("www-data") as root:
+        ca = make_ca(root)
+        (root / "api").mkdir()
+        api = start_api(root / "api", [])
+        edge = Edge(root / "edge", stack_files(), f"127.0.0.1:{api.base.rsplit(':', 1)[1]}")
+        (root / "edge").mkdir()
+        owned_tempdir(root, "www-data")
+        edge.prepare(ca)
+        edge.start(reload_seconds=1)
+        try:
+            yield Setup(edge, ca, api, root)
+        finally:
+            edge.stop()
+            api.process.kill()
+            api.process.wait()
+
+
+def upstream_of(conf: str) -> str:
+    """The `server` line of the rendered upstream block: the API's in-stack address."""
+    line = next(
+        line for line in conf.splitlines() if line.strip().startswith("server ") and ":" in line
+    )
+    return line.strip()
+
+
+def shipped_files(stack: str) -> dict[str, str]:
+    """A shipped stack's edge files, with only the nginx version set to Debian's."""
+    config = load_stack_config(ROOT, stack)
+    edge = json.loads(config.values.get("prodstack:edge", "{}"))
+    config.values["prodstack:edge"] = json.dumps({**edge, "nginxVersion": DEBIAN_NGINX})
+    platform = json.loads(json.dumps(config.values.get("prodstack:platform", "docker")))
+    if platform == "kubernetes":
+        config.values["prodstack:platform"] = "docker"  # to read the files from a container
+        edge_settings = json.loads(config.values["prodstack:edge"])
+        edge_settings["certificate"] = {"source": "supplied", "certConfig": "c", "keyConfig": "k"}
+        config.values["prodstack:edge"] = json.dumps(edge_settings)
+        for key in ("c", "k"):
+            config.values[f"prodstack:{key}"] = "pem"
+            config.secret_keys.add(f"prodstack:{key}")
+    recording = run_program(config, program_main)
+    return rendered_files(
+        recording, "prodstack-dev-edge-0" if stack == "dev" else "prodstack-prod-edge-0"
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setup) -> None:
+    files = shipped_files(stack)
+    conf = replace_exact(
+        files["nginx.conf"],
+        {
+            "listen 8080 default_server;": f"listen 127.0.0.1:{free_port()} default_server;",
+            "listen 8443 ssl": f"listen 127.0.0.1:{free_port()} ssl",
+            "listen 8081;": f"listen 127.0.0.1:{free_port()};",
+            "/run/prodstack/secrets/tls.crt": str(setup.edge.cert),
+            "/run/prodstack/secrets/tls.key": str(setup.edge.key),
+            "pid /tmp/": f"pid {setup.root}/",
+            "_temp_path /tmp/": f"_temp_path {setup.root}/",
+            # the upstream: the API's in-stack address, here the reference API on loopback
+            upstream_of(files["nginx.conf"]): f"server {setup.edge.upstream};",
+        },
+    )
+
+    path = setup.root / f"nginx-{stack}.conf"
+    path.write_text(conf)
+    result = subprocess.run(
+        ["/usr/sbin/nginx", "-t", "-c", str(path), "-e", "/dev/stderr"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")  # offered on purpose
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+
+def test_old_tls_versions_are_refused(setup: Setup, version: ssl.TLSVersion) -> None:
+    context = setup.edge.context(setup.ca[1], version)
+    with (
+        socket.create_connection(("127.0.0.1", setup.edge.https_port), timeout=5) as raw,
+        pytest.raises(ssl.SSLError) as refused,
+    ):
+        context.wrap_socket(raw, server_hostname="localhost")
+    assert (
+        "PROTOCOL_VERSION" in str(refused.value).upper()
+        or "UNSUPPORTED" in str(refused.value).upper()
+    )
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_1_2_and_1_3_succeed_with_the_ca(setup: Setup, version: ssl.TLSVersion) -> None:
+    context = setup.edge.context(setup.ca[1], version)
+    expected = {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+    with (
+        socket.create_connection(("127.0.0.1", setup.edge.https_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() == expected
+
+
+def test_plain_http_is_permanently_redirected(setup: Setup) -> None:
+    connection = http.client.HTTPConnection("localhost", setup.edge.http_port, timeout=5)
+    connection.request("GET", "/api/items?page=2")
+    response = connection.getresponse()
+    assert response.status == 308
+    assert response.headers["Location"] == "https://localhost/api/items?page=2"
+
+
+def assert_security_headers(reply: Reply) -> None:
+    for header in SECURITY_HEADERS:
+        assert reply.headers[header], (reply.status, header)
+    assert "max-age=31536000" in reply.headers["Strict-Transport-Security"]
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_proxied_replies_carry_security_headers_and_a_request_id(setup: Setup) -> None:
+    ok = setup.request("GET", "/api/items", {"X-Request-ID": "req-123"})
+    assert ok.status == 200 and json.loads(ok.body)[0]["id"] == 1
+    assert_security_headers(ok)
+    assert ok.headers["X-Request-ID"] == "req-123"
+    generated = setup.request("GET", "/api/items/1")
+    assert len(generated.headers["X-Request-ID"]) == 32
+    missing = setup.request("GET", "/nowhere")
+    assert missing.status == 404
+    assert_security_headers(missing)
+
+
+def test_oversized_body_gets_413_with_headers(setup: Setup) -> None:
+    reply = setup.request("POST", "/api/items", {"Content-Length": str(11 * 1024 * 1024)}, b"")
+    assert reply.status == 413
+    assert_security_headers(reply)
+
+
+def test_unreachable_upstream_gets_502_with_headers(setup: Setup) -> None:
+    dead = Edge(setup.root / "dead", setup.edge.files, f"127.0.0.1:{free_port()}")
+    dead.root.mkdir()
+    dead.prepare(setup.ca)
+    dead.start()
+    try:
+        reply = setup.request("GET", "/api/items", edge=dead)
+    finally:
+        dead.stop()
+    assert reply.status == 502
+    assert_security_headers(reply)
+
+
+def drain_rate_limits() -> None:
+    """All tests are one client: let its API bucket (10 r/s, burst 20) empty again."""
+    time.sleep(2.5)
+
+
+def test_api_burst_is_served_then_refused_with_429(setup: Setup) -> None:
+    drain_rate_limits()
+    # One keep-alive connection, so the 40 requests arrive faster than the bucket refills.
+    connection = http.client.HTTPSConnection(
+        "localhost", setup.edge.https_port, context=setup.edge.context(setup.ca[1]), timeout=10
+    )
+    statuses = []
+    last: http.client.HTTPResponse | None = None
+    for _ in range(40):
+        connection.request("GET", "/api/items")
+        last = connection.getresponse()
+        last.read()
+        statuses.append(last.status)
+    connection.close()
+    assert statuses[:20] == [200] * 20  # burst 20: served at once
+    assert statuses[-1] == 429 and last is not None
+    assert_security_headers(Reply(last.status, last.headers, b""))
+    time.sleep(1.2)  # 10 r/s: within the limit again
+    assert setup.request("GET", "/api/items").status == 200
+    drain_rate_limits()
+
+
+def test_sixth_authentication_request_in_a_minute_gets_429(setup: Setup) -> None:
+    drain_rate_limits()
+    login = json.dumps({"username": "ann"}).encode()
+    headers = {"Content-Type": "application/json"}
+    statuses = [setup.request("POST", "/api/auth/login", headers, login).status for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+
+
+def test_access_log_is_one_json_object_per_line(setup: Setup) -> None:
+    setup.request("GET", "/api/items", {"X-Request-ID": "log-check"})
+    time.sleep(0.2)
+    lines = [line for line in setup.edge.log.read_text().splitlines() if line.startswith("{")]
+    entries = [json.loads(line) for line in lines]
+    assert entries
+    mine = [e for e in entries if e["request_id"] == "log-check"]
+    assert mine and mine[-1]["status"] == 200 and mine[-1]["uri"] == "/api/items"
+    assert mine[-1]["tls"] in ("TLSv1.2", "TLSv1.3")
+
+
+def test_json_is_compressed(setup: Setup) -> None:
+    reply = setup.request("GET", "/api/items", {"Accept-Encoding": "gzip"})
+    assert reply.status == 200
+    assert reply.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(reply.body))[49]["id"] == 50
+
+
+def test_status_port_answers_health_and_stub_status(setup: Setup) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", setup.edge.status_port, timeout=5)
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().read() == b"ok\n"
+    connection.request("GET", "/stub_status")
+    assert b"Active connections" in connection.getresponse().read()
+
+
+def serial_of(setup: Setup) -> int:
+    context = setup.edge.context(setup.ca[1])
+    with (
+        socket.create_connection(("127.0.0.1", setup.edge.https_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        certificate = tls.getpeercert()
+    assert certificate
+    return int(str(certificate["serialNumber"]), 16)
+
+
+def test_a_renewed_certificate_is_picked_up_without_dropping_a_request(setup: Setup) -> None:
+    before = serial_of(setup)
+    context = setup.edge.context(setup.ca[1])
+    raw = socket.create_connection(("127.0.0.1", setup.edge.https_port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as in_flight:
+        # A request whose body is still arriving while the certificate is renewed.
+        in_flight.sendall(
+            b"POST /api/items HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Length: 20\r\nConnection: close\r\n\r\n0123456789"
+        )
+        key, cert = issue(setup.edge.root, setup.ca, "renewed")
+        setup.edge.install_certificate(cert, key)
+        deadline = time.monotonic() + 15
+        while serial_of(setup) == before and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert serial_of(setup) != before, setup.edge.log.read_text()[-2000:]
+        in_flight.sendall(b"0123456789")  # the rest of the body, after the reload
+        reply = in_flight.recv(4096)
+    # Answered by the old worker (the API says 404 to POST /api/items): not dropped.
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:200]
+    assert "reloading nginx" in setup.edge.log.read_text()
+
+
+def test_sigterm_stops_nginx_gracefully(setup: Setup) -> None:
+    other = Edge(setup.root / "stopping", setup.edge.files, setup.edge.upstream)
+    other.root.mkdir()
+    other.prepare(setup.ca)
+    other.start()
+    assert other.stop() == 0
