@@ -160,7 +160,6 @@ class EdgeConfig:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
             *(d("limit_req", f"zone={r.zone}", f"burst={r.nginx_burst}", "nodelay") for r in rates),
-
             d("proxy_pass", "http://api"),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),

@@ -48,7 +48,6 @@ class RequestRate(Settings):
     )
 
 
-
 class RateLimits(Settings):
     api: RequestRate = Field(description="Every proxied request.")
     auth: RequestRate = Field(description="Authentication routes (stricter).")

@@ -20,7 +20,6 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _ensure_event_loop
 
-
 from infra.render.stack_config import StackConfig
 
 SECRET_SIG = rpc._special_sig_key
@@ -160,7 +159,7 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         # The SDK gives each worker thread a loop of its own here; close them at exit,
         # before interpreter shutdown closes their sockets under them.
-        _close_at_exit(_ensure_event_loop())
+        _close_at_exit(_ensure_event_loop())  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -209,7 +208,6 @@ def _event_loop() -> asyncio.AbstractEventLoop:
         asyncio.set_event_loop(loop)
         _close_at_exit(loop)
     return loop
-
 
 
 class MockRun:

@@ -158,7 +158,6 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")  # offered on purpose
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
-
 def test_old_tls_versions_are_refused(setup: Setup, version: ssl.TLSVersion) -> None:
     context = setup.edge.context(setup.ca[1], version)
     with (
