@@ -54,9 +54,9 @@ class RateLimits(Settings):
     auth_paths: list[UrlPrefix] = Field(
         min_length=1, description="Prefixes of authentication routes."
     )
-    connections_per_client: int = Field(
-        ge=1, le=100000, description="Open connections per address."
-    )
+    # nginx refuses a connection limit of 65536 or more.
+    connections_per_client: int = Field(ge=1, le=65535, description="Open connections per address.")
+
     zone_size_mib: int = Field(
         ge=1, le=1024, description="Memory per rate-limit zone (~16k addresses/MiB)."
     )

@@ -162,7 +162,8 @@ class Edge:
             temporary.replace(self.root / target)  # atomic, as a Secret volume update is
         owned_tempdir(self.root, "www-data")
 
-    def start(self, reload_seconds: int = 30) -> None:
+    def start(self, reload_seconds: int = 30, prefix: tuple[str, ...] = ()) -> None:
+        """`prefix` runs the entrypoint under another command (taskset, for the benchmark)."""
         # nginx reopens /dev/stderr by path, as www-data: the log must be www-data's file.
         self.log.touch()
         owned_tempdir(self.root, "www-data")
@@ -171,6 +172,7 @@ class Edge:
             as_user(
                 "www-data",
                 [
+                    *prefix,
                     "sh",
                     str(self.root / "reloader.sh"),
                     str(self.root / "nginx.conf"),

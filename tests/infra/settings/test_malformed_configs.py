@@ -197,6 +197,49 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         {},
         "prodstack:secrets.rotate.jwt: must be one of 'databasePassword', 'databaseMonitorPassword'",
     ),
+    (
+        "cert-manager-on-docker",
+        "dev",
+        {"edge": {"certificate": {"source": "cert-manager", "issuer": "le"}}},
+        {},
+        "prodstack:edge.certificate.source: cert-manager needs platform kubernetes",
+    ),
+    (
+        "self-signed-in-prod",
+        "prod",
+        {**PROD, "edge": {**PROD["edge"], "certificate": {"source": "self-signed"}}},
+        {},
+        "prodstack:edge.certificate.source: must be cert-manager or supplied in prod",
+    ),
+    (
+        "hsts-shorter-than-a-year",
+        "dev",
+        {"edge": {"hsts": {"maxAgeSeconds": 3600}}},
+        {},
+        "prodstack:edge.hsts.maxAgeSeconds: must be at least 31536000, got 3600",
+    ),
+    (
+        "deny-list-not-a-network",
+        "dev",
+        {"edge": {"deny": ["10.0.0.0/33"]}},
+        {},
+        "prodstack:edge.deny[0]: must be an address or network like 10.0.0.0/8",
+    ),
+    (
+        "supplied-certificate-not-set",
+        "dev",
+        {
+            "edge": {
+                "certificate": {
+                    "source": "supplied",
+                    "certConfig": "edgeCert",
+                    "keyConfig": "edgeKey",
+                }
+            }
+        },
+        {},
+        "prodstack:edgeCert: listed in prodstack:edge.certificate.certConfig but not set",
+    ),
 ]
 
 

@@ -1,0 +1,87 @@
+"""The edge component on both platforms, under Pulumi mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.render.mock_runtime import Recording
+from tests.support import PROD, one, render
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return render("prod", PROD)
+
+
+def test_prod_edge_is_replicated_autoscaled_and_protected_from_disruption(prod: Recording) -> None:
+    deployment = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]
+    assert deployment["replicas"] >= 2
+    hpa = one(prod, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "edge").inputs["spec"]
+    assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] > hpa["minReplicas"]
+    assert (
+        one(prod, "kubernetes:policy/v1:PodDisruptionBudget", "edge").inputs["spec"][
+            "maxUnavailable"
+        ]
+        == 1
+    )
+
+
+def test_the_only_public_service_keeps_the_client_address(prod: Recording) -> None:
+    services = {r.name: r.inputs["spec"] for r in prod.of_type("kubernetes:core/v1:Service")}
+    public = {name for name, spec in services.items() if spec["type"] != "ClusterIP"}
+    assert public == {"edge"}
+    edge = services["edge"]
+    assert (edge["type"], edge["externalTrafficPolicy"]) == ("LoadBalancer", "Local")
+    assert {(p["port"], p["targetPort"]) for p in edge["ports"]} == {(80, "http"), (443, "https")}
+
+
+def test_cert_manager_certificate_is_mounted_from_its_secret(prod: Recording) -> None:
+    certificate = one(prod, "kubernetes:cert-manager.io/v1:Certificate", "edge-tls-certificate")
+    spec = certificate.inputs["spec"]
+    assert spec["issuerRef"] == {"name": "letsencrypt-prod", "kind": "ClusterIssuer"}
+    assert spec["dnsNames"] == ["api.example.com"]
+    pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["edge-edge-tls"]["secret"]["secretName"] == "edge-tls"
+    edge = pod["containers"][0]
+    mount = next(m for m in edge["volumeMounts"] if m["name"] == "edge-edge-tls")
+    assert (mount["mountPath"], mount["readOnly"]) == ("/run/prodstack/tls", True)
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "edge-edge-config").inputs["data"][
+        "nginx.conf"
+    ]
+    assert "ssl_certificate /run/prodstack/tls/tls.crt;" in config
+    assert "ssl_stapling on;" in config
+    assert "server api.prodstack-prod.svc.cluster.local:8080;" in config
+
+
+def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
+    pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
+    edge = pod["containers"][0]
+    assert edge["command"] == ["sh", "/run/prodstack/config/edge-entrypoint.sh"]
+    assert edge["securityContext"]["runAsUser"] == 101
+    assert {p["containerPort"] for p in edge["ports"]} == {8080, 8443, 8081}
+    exporter = pod["containers"][1]
+    assert exporter["args"] == ["--nginx.scrape-uri=http://127.0.0.1:8081/stub_status"]
+
+
+def test_on_docker_it_publishes_80_and_443_on_the_frontend_only() -> None:
+    recording = render("dev", {})
+    edge = one(recording, "docker:index/container:Container", "prodstack-dev-edge-0").inputs
+    assert {(p["internal"], p["external"]) for p in edge["ports"]} == {(8080, 80), (8443, 443)}
+    assert [n["name"] for n in edge["networksAdvanced"]] == ["prodstack-dev-frontend"]
+    files = {
+        u["file"]
+        for u in one(
+            recording, "docker:index/container:Container", "prodstack-dev-edge-0"
+        ).unredacted["uploads"]
+    }
+    assert {"/run/prodstack/secrets/tls.crt", "/run/prodstack/secrets/tls.key"} <= files
+
+
+def test_self_signed_chain_is_a_stack_output_and_its_key_a_secret() -> None:
+    recording = render("dev", {})
+    assert recording.outputs["caCertPem"] == "certificate edge-tls-ca"
+    assert recording.outputs["url"] == "https://localhost"
+    key = one(recording, "tls:index/privateKey:PrivateKey", "edge-tls-key")
+    assert key.inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
+    assert any(s.endswith("private-key-pem") for s in recording.secret_values)

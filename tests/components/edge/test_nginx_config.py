@@ -1,0 +1,113 @@
+"""nginx.conf as generated from typed values: each setting where it belongs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components.edge.directives import Block, d, render
+from components.edge.nginx import EdgeConfig, Rate
+
+BASE = EdgeConfig(
+    nginx_version=(1, 28),
+    server_names=("api.example.com",),
+    upstream="api:8080",
+    cert_file="/run/prodstack/tls/tls.crt",
+    key_file="/run/prodstack/tls/tls.key",
+    tls_profile="intermediate",
+    ocsp_stapling=True,
+    hsts_max_age=31536000,
+    hsts_include_subdomains=True,
+    hsts_preload=False,
+    content_security_policy="default-src 'self'",
+    permissions_policy="camera=()",
+    api_rate=Rate("api", 10, "second", 20),
+    auth_rate=Rate("auth", 5, "minute", 5),
+    auth_paths=("/api/auth/",),
+    connections_per_client=100,
+    zone_size_mib=10,
+    max_body_mib=10,
+    header_timeout=10,
+    body_timeout=10,
+    send_timeout=10,
+    keepalive_timeout=65,
+    upstream_keepalive=32,
+    proxy_connect_timeout=60,
+    proxy_send_timeout=60,
+    proxy_read_timeout=60,
+)
+
+
+def lines(config: EdgeConfig) -> list[str]:
+    return [line.strip() for line in config.render().splitlines()]
+
+
+def test_intermediate_and_modern_profiles() -> None:
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in lines(BASE)
+    assert any(line.startswith("ssl_ciphers ECDHE-") for line in lines(BASE))
+    modern = lines(dataclasses.replace(BASE, tls_profile="modern"))
+    assert "ssl_protocols TLSv1.3;" in modern
+    assert not any(line.startswith("ssl_ciphers") for line in modern)
+    assert "ssl_session_tickets off;" in modern
+
+
+def test_ocsp_stapling_only_when_the_chain_allows() -> None:
+    assert "ssl_stapling on;" in lines(BASE)
+    assert "ssl_stapling on;" not in lines(dataclasses.replace(BASE, ocsp_stapling=False))
+
+
+@pytest.mark.parametrize(
+    ("version", "expected", "absent"),
+    [
+        ((1, 28), "http2 on;", "listen 8443 ssl http2 default_server;"),
+        ((1, 22), "listen 8443 ssl http2 default_server;", "http2 on;"),
+    ],
+)
+def test_http2_syntax_follows_the_nginx_version(
+    version: tuple[int, int], expected: str, absent: str
+) -> None:
+    rendered = lines(dataclasses.replace(BASE, nginx_version=version))
+    assert expected in rendered and absent not in rendered
+
+
+def test_hsts_preload_and_headers_always() -> None:
+    preload = lines(dataclasses.replace(BASE, hsts_preload=True))
+    assert (
+        "add_header Strict-Transport-Security 'max-age=31536000; includeSubDomains; preload' always;"
+        in preload
+    )
+    headers = [line for line in lines(BASE) if line.startswith("add_header")]
+    assert headers and all(line.endswith(" always;") for line in headers)
+
+
+def test_rate_limit_burst_counts_requests_at_once() -> None:
+    rendered = lines(BASE)
+    assert "limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/m;" in rendered
+    assert "limit_req zone=auth burst=4 nodelay;" in rendered  # 5 at once; the 6th is refused
+    assert "limit_req zone=api burst=19 nodelay;" in rendered
+    assert "limit_req_status 429;" in rendered
+
+
+def test_real_client_address_only_from_trusted_proxies() -> None:
+    direct = lines(BASE)
+    assert not any(line.startswith("set_real_ip_from") for line in direct)
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in direct
+    behind = lines(dataclasses.replace(BASE, trusted_proxies=("10.0.0.0/8",)))
+    assert "set_real_ip_from 10.0.0.0/8;" in behind
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in behind
+
+
+def test_allow_and_deny_lists() -> None:
+    rendered = lines(dataclasses.replace(BASE, allow=("203.0.113.0/24",), deny=("203.0.113.7",)))
+    order = [line for line in rendered if line.startswith(("allow ", "deny "))]
+    assert order == ["deny 203.0.113.7;", "allow 203.0.113.0/24;", "deny all;"]
+
+
+def test_directive_quoting() -> None:
+    text = render(
+        [Block("map", ("$a", "$b"), [d("~^x{1,2}$", "1"), d("return", 200, "ok\n")])], "t"
+    )
+    assert "'~^x{1,2}$' 1;" in text
+    assert "return 200 'ok\\n';" in text
+    assert 'add_header X "a\'b";' in render([d("add_header", "X", "a'b")], "t")
