@@ -27,6 +27,8 @@ bench:         ## benchmarks; each prints its figures
 	scripts/bootstrap
 	uv run --frozen --no-sync python bench/check_time.py
 	uv run --frozen --no-sync python bench/backup_restore.py
+	uv run --frozen --no-sync python bench/edge_throughput.py
+
 
 settings-doc:  ## regenerate docs/settings.md
 	uv run --frozen --no-sync prodstack settings-doc
