@@ -1,0 +1,70 @@
+"""alertmanager.yml: amtool accepts it, and each severity reaches its receiver."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
+from tests.live import require
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    require("amtool")
+    for name in ("routing-key", "slack-url", "token"):
+        (tmp_path / name).write_text("secret\n")
+    config = AlertmanagerConfig(
+        paging=Receiver("paging", "pagerduty", secret_file=str(tmp_path / "routing-key")),
+        chat=Receiver("chat", "slack", secret_file=str(tmp_path / "slack-url"), channel="#ops"),
+        heartbeat=Receiver(
+            "heartbeat",
+            "webhook",
+            url="https://hb.example.com/ping",
+            secret_file=str(tmp_path / "token"),
+        ),
+    )
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(config.render())
+    return path
+
+
+def test_amtool_accepts_the_configuration(config_file: Path) -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", str(config_file)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 receivers" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["severity=critical", "service=api"], "paging"),
+        (["severity=warning", "service=redis"], "chat"),
+        (["alertname=Watchdog", "severity=none"], "heartbeat"),
+        (["alertname=Unknown"], "chat"),
+    ],
+)
+def test_each_severity_reaches_its_receiver(
+    config_file: Path, labels: list[str], receiver: str
+) -> None:
+    result = subprocess.run(
+        ["amtool", "config", "routes", "test", f"--config.file={config_file}", *labels],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == receiver, result.stdout + result.stderr
+
+
+def test_credentials_are_files_never_inline(config_file: Path) -> None:
+    text = config_file.read_text()
+    assert "secret" not in text.replace("credentials_file", "").replace("_file", "")
+    document = yaml.safe_load(text)
+    inhibit = document["inhibit_rules"][0]
+    assert inhibit["equal"] == ["service"]
+    assert document["route"]["group_by"] == ["alertname", "service"]

@@ -1,0 +1,63 @@
+"""prometheus.yml: promtool accepts the Docker rendering; Kubernetes discovers the stack's pods."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from components.monitoring.prometheus import PrometheusConfig, Target
+from tests.live import require
+
+TARGETS = (
+    Target("api", "api:8080", "http"),
+    Target("edge", "edge:9113", "edge-metrics"),
+    Target("postgres", "postgres:9187", "pg-metrics"),
+    Target("postgres", "postgres:9854", "backup-metrics"),
+    Target("redis", "redis:9121", "redis-metrics"),
+)
+
+
+def config(platform: str) -> PrometheusConfig:
+    return PrometheusConfig(
+        platform,
+        "prodstack-dev",
+        TARGETS,
+        ("rules.yml",),
+        "alertmanager:9093",
+        "https://localhost/health/ready",
+        "blackbox:9115",
+    )
+
+
+def test_promtool_accepts_the_docker_configuration(tmp_path: Path) -> None:
+    require("promtool")
+    (tmp_path / "rules.yml").write_text("groups: []\n")
+    path = tmp_path / "prometheus.yml"
+    path.write_text(config("docker").render())
+    result = subprocess.run(
+        ["promtool", "check", "config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_jobs_are_the_workloads() -> None:
+    jobs = {j["job_name"]: j for j in config("docker").document()["scrape_configs"]}  # type: ignore[index, union-attr]
+    assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres:9187", "postgres:9854"]
+    assert jobs["blackbox"]["static_configs"][0]["targets"] == ["https://localhost/health/ready"]
+
+
+def test_kubernetes_discovers_only_the_stacks_metrics_ports() -> None:
+    # Debian's promtool is built without Kubernetes discovery, so this one is read, not run.
+    document = yaml.safe_load(config("kubernetes").render())
+    pods = document["scrape_configs"][0]
+    assert pods["kubernetes_sd_configs"] == [
+        {"role": "pod", "namespaces": {"names": ["prodstack-dev"]}}
+    ]
+    keep = [r for r in pods["relabel_configs"] if r.get("action") == "keep"]
+    assert keep[1]["regex"] == "(backup-metrics|edge-metrics|http|pg-metrics|redis-metrics)"

@@ -1,0 +1,234 @@
+"""Alert rules: promtool validates them, and every alert fires in one case and stays quiet in
+another (promtool's rule unit tests); every alert has a runbook that exists."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.monitoring.rules import ALERTS, RUNBOOKS_DIR, render
+from tests.live import require
+from tests.support import ROOT
+
+S = dict[str, str]  # series -> promtool values notation
+
+
+@dataclass(frozen=True)
+class Case:
+    alert: str
+    firing: S
+    quiet: S
+    eval_time: str = "20m"
+    interval: str = "1m"
+
+
+CASES = [
+    Case("ApiDown", {'up{job="api"}': "0x20"}, {'up{job="api"}': "1x20"}),
+    Case(
+        "ApiHighErrorRate",
+        {
+            'http_requests_total{job="api",status="500"}': "0+10x20",
+            'http_requests_total{job="api",status="200"}': "0+10x20",
+        },
+        {
+            'http_requests_total{job="api",status="500"}': "0x20",
+            'http_requests_total{job="api",status="200"}': "0+100x20",
+        },
+    ),
+    Case(
+        "ApiSlowResponses",
+        {
+            'http_request_duration_seconds_bucket{job="api",le="1"}': "0x20",
+            'http_request_duration_seconds_bucket{job="api",le="2.5"}': "0+10x20",
+            'http_request_duration_seconds_bucket{job="api",le="+Inf"}': "0+10x20",
+        },
+        {
+            'http_request_duration_seconds_bucket{job="api",le="0.1"}': "0+10x20",
+            'http_request_duration_seconds_bucket{job="api",le="1"}': "0+10x20",
+            'http_request_duration_seconds_bucket{job="api",le="+Inf"}': "0+10x20",
+        },
+    ),
+    Case("EdgeDown", {'up{job="edge"}': "0x20"}, {'up{job="edge"}': "1x20"}),
+    Case(
+        "TlsCertificateExpiringSoon",
+        {'probe_ssl_earliest_cert_expiry{job="blackbox"}': "86400x20"},
+        {'probe_ssl_earliest_cert_expiry{job="blackbox"}': "100000000x20"},
+    ),
+    Case(
+        "PublicEndpointDown",
+        {'probe_success{job="blackbox"}': "0x20"},
+        {'probe_success{job="blackbox"}': "1x20"},
+    ),
+    Case("PostgresDown", {"pg_up": "0x20"}, {"pg_up": "1x20", 'up{job="postgres"}': "1x20"}),
+    Case(
+        "PostgresTooManyConnections",
+        {
+            'pg_stat_activity_count{state="active"}': "90x20",
+            "pg_settings_max_connections": "100x20",
+        },
+        {
+            'pg_stat_activity_count{state="active"}': "10x20",
+            "pg_settings_max_connections": "100x20",
+        },
+    ),
+    # Sampled every minute for 27 h: sparser samples go stale (5 min lookback) between points.
+    Case(
+        "PostgresBackupTooOld",
+        {'prodstack_backup_last_success_timestamp_seconds{type="full"}': "0x1650"},
+        {'prodstack_backup_last_success_timestamp_seconds{type="full"}': "0+60x1650"},
+        eval_time="27h",
+    ),
+    Case(
+        "PostgresWalArchivingFailing",
+        {"prodstack_wal_archive_failed_total_count": "0+1x20"},
+        {"prodstack_wal_archive_failed_total_count": "0x20"},
+    ),
+    Case(
+        "RestoreDrillNotSuccessful",
+        {"prodstack_restore_drill_success": "0x20"},
+        {
+            "prodstack_restore_drill_success": "1x20",
+            "prodstack_restore_drill_last_run_timestamp_seconds": "0+60x20",
+        },
+    ),
+    Case("RedisDown", {"redis_up": "0x20"}, {"redis_up": "1x20", 'up{job="redis"}': "1x20"}),
+    Case(
+        "RedisMemoryHigh",
+        {"redis_memory_used_bytes": "95x20", "redis_memory_max_bytes": "100x20"},
+        {"redis_memory_used_bytes": "10x20", "redis_memory_max_bytes": "100x20"},
+    ),
+    Case(
+        "RedisRejectedConnections",
+        {"redis_rejected_connections_total": "0+1x20"},
+        {"redis_rejected_connections_total": "0x20"},
+    ),
+    Case(
+        "KubePodCrashLooping",
+        {"kube_pod_container_status_restarts_total": "0+1x30"},
+        {"kube_pod_container_status_restarts_total": "0x30"},
+        eval_time="25m",
+    ),
+    Case(
+        "KubeContainerOOMKilled",
+        {'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}': "1x20"},
+        {'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}': "0x20"},
+    ),
+    Case(
+        "KubeHpaMaxedOut",
+        {
+            "kube_horizontalpodautoscaler_status_current_replicas": "5x30",
+            "kube_horizontalpodautoscaler_spec_max_replicas": "5x30",
+        },
+        {
+            "kube_horizontalpodautoscaler_status_current_replicas": "3x30",
+            "kube_horizontalpodautoscaler_spec_max_replicas": "5x30",
+        },
+        eval_time="25m",
+    ),
+    Case(
+        "KubePersistentVolumeFillingUp",
+        {"kubelet_volume_stats_available_bytes": "1000000000-10000000x500"},
+        {"kubelet_volume_stats_available_bytes": "1000000000x500"},
+        eval_time="8h",
+    ),
+    Case(
+        "KubeDeploymentReplicasMismatch",
+        {
+            "kube_deployment_spec_replicas": "3x30",
+            "kube_deployment_status_replicas_available": "2x30",
+        },
+        {
+            "kube_deployment_spec_replicas": "3x30",
+            "kube_deployment_status_replicas_available": "3x30",
+        },
+        eval_time="25m",
+    ),
+    Case("TargetDown", {'up{job="x"}': "0x20"}, {'up{job="x"}': "1x20"}),
+    Case(
+        "PrometheusRuleEvaluationFailures",
+        {"prometheus_rule_evaluation_failures_total": "0+1x20"},
+        {"prometheus_rule_evaluation_failures_total": "0x20"},
+    ),
+    Case(
+        "AlertmanagerFailedToSendAlerts",
+        {'alertmanager_notifications_failed_total{integration="slack"}': "0+1x20"},
+        {'alertmanager_notifications_failed_total{integration="slack"}': "0x20"},
+    ),
+]
+# The Watchdog fires always, by design: its silence is the alarm (a firing case only).
+ALWAYS_FIRING = {"Watchdog"}
+
+
+def test_every_alert_has_cases_and_a_runbook_section() -> None:
+    assert {c.alert for c in CASES} | ALWAYS_FIRING == {a.name for a in ALERTS}
+    for alert in ALERTS:
+        assert alert.severity in ("critical", "warning", "none")
+        assert alert.summary and alert.description
+        runbook = ROOT / RUNBOOKS_DIR / alert.runbook
+        assert runbook.is_file(), alert.name
+        assert alert.name == "Watchdog" or f"## {alert.name}" in runbook.read_text(), alert.name
+
+
+def test_runbook_urls_point_at_existing_files() -> None:
+    document = yaml.safe_load(render("kubernetes", RUNBOOKS_DIR))
+    for rule in document["groups"][0]["rules"]:
+        assert (ROOT / rule["annotations"]["runbook_url"]).is_file(), rule["alert"]
+
+
+def firing(alert: str, series: S, eval_time: str, interval: str, count: int) -> dict[str, object]:
+    return {
+        "interval": interval,
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "promql_expr_test": [
+            {
+                "expr": f'count(ALERTS{{alertname="{alert}",alertstate="firing"}}) or vector(0)',
+                "eval_time": eval_time,
+                "exp_samples": [{"labels": "{}", "value": count}],
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require("promtool")
+    path = tmp_path_factory.mktemp("rules") / "rules.yml"
+    path.write_text(render("kubernetes", "https://example.com/runbooks"))
+    return path
+
+
+@pytest.mark.parametrize("platform", ["docker", "kubernetes"])
+def test_promtool_accepts_the_rules(platform: str, tmp_path: Path) -> None:
+    require("promtool")
+    path = tmp_path / "rules.yml"
+    path.write_text(render(platform, "https://example.com/runbooks"))
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = len([a for a in ALERTS if platform == "kubernetes" or not a.kubernetes_only])
+    assert f"SUCCESS: {expected} rules found" in result.stdout
+
+
+def test_every_alert_fires_and_stays_quiet(rules_file: Path, tmp_path: Path) -> None:
+    tests = []
+    for case in CASES:
+        tests.append(firing(case.alert, case.firing, case.eval_time, case.interval, 1))
+        tests.append(firing(case.alert, case.quiet, case.eval_time, case.interval, 0))
+    tests.append(firing("Watchdog", {"up": "1x5"}, "5m", "1m", 1))
+    spec = tmp_path / "tests.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}
+        )
+    )
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(spec)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert re.search(r"SUCCESS", result.stdout)
