@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pulumi
@@ -131,6 +131,30 @@ class Checks:
     def always(cls, probe: Probe) -> Checks:
         """One probe for all three, for helpers whose only state is up or down."""
         return cls(startup=probe, readiness=probe, liveness=probe)
+
+    @classmethod
+    def around(
+        cls,
+        ready: Probe,
+        *,
+        startup_seconds: int,
+        startup_period: int = 2,
+        liveness_period: int = 20,
+        liveness_failures: int = 3,
+    ) -> Checks:
+        """The same check three ways: up to `startup_seconds` to come up, then out of
+        rotation when it fails, and restarted when it keeps failing for longer."""
+        return cls(
+            startup=replace(
+                ready,
+                period_seconds=startup_period,
+                failure_threshold=max(1, startup_seconds // startup_period),
+            ),
+            readiness=ready,
+            liveness=replace(
+                ready, period_seconds=liveness_period, failure_threshold=liveness_failures
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -134,11 +134,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         name="edge",
         image=s.image,
         resources=workload_resources(s.resources),
-        checks=Checks(
-            startup=Probe(healthy.command, healthy.http_path, STATUS_PORT, 1, 3, 30),
-            readiness=healthy,
-            liveness=Probe(healthy.command, healthy.http_path, STATUS_PORT, 10, 3, 3),
-        ),
+        checks=Checks.around(healthy, startup_seconds=30, startup_period=1, liveness_period=10),
         command=("sh", f"{CONFIG_DIR}/edge-entrypoint.sh"),
         args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
         ports=(

@@ -153,11 +153,7 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         image=image,
         resources=resources,
         # initdb or crash recovery can take minutes: up to 10 of them before liveness counts.
-        checks=Checks(
-            startup=Probe(command=ready.command, period_seconds=5, failure_threshold=120),
-            readiness=ready,
-            liveness=Probe(command=ready.command, period_seconds=20, failure_threshold=6),
-        ),
+        checks=Checks.around(ready, startup_seconds=600, startup_period=5, liveness_failures=6),
         env=env,
         ports=(Port("postgres", pgconf.PORT),),
         config_files=(

@@ -76,3 +76,14 @@ def test_file_names_are_plain() -> None:
 
     with pytest.raises(WorkloadError, match="plain file name"):
         File("../etc/passwd", "x")
+
+
+def test_checks_around_one_probe() -> None:
+    from components.workload import Checks, Probe
+
+    ready = Probe(command=("check",), period_seconds=10)
+    checks = Checks.around(ready, startup_seconds=600, startup_period=5, liveness_failures=6)
+    assert checks.readiness == ready
+    assert (checks.startup.period_seconds, checks.startup.failure_threshold) == (5, 120)
+    assert (checks.liveness.period_seconds, checks.liveness.failure_threshold) == (20, 6)
+    assert checks.startup.command == checks.liveness.command == ("check",)
