@@ -214,10 +214,23 @@ class Scaling:
 
 @dataclass(frozen=True)
 class Peer:
-    """Another workload of the stack and the ports of it that traffic may use."""
+    """Another workload of the stack and the ports of it that traffic may use.
+    ANY_WORKLOAD with no ports: every workload of the stack, on every port (Prometheus)."""
 
     workload: str
     ports: tuple[int, ...]
+
+
+ANY_WORKLOAD = "*"
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Read access a workload needs to the Kubernetes API in its namespace (discovery)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...] = ("get", "list", "watch")
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,11 @@ class Workload:
     # Who may open connections to this workload, and to whom it may open them.
     allowed_clients: tuple[str, ...] = ()
     connects_to: tuple[Peer, ...] = ()
+    # Outside the stack: any address, on these ports only (a public URL, the Kubernetes API).
+    egress_anywhere_ports: tuple[int, ...] = ()
+    # Only workloads that declare access get a service account token (Kubernetes).
+    api_access: tuple[ApiAccess, ...] = ()
+
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25
     jobs: tuple[ScheduledJob, ...] = ()

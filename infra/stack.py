@@ -7,11 +7,22 @@ from collections.abc import Mapping
 import pulumi
 
 from components.api import Api, ApiArgs
+from components.edge.component import EXPORTER_PORT as EDGE_EXPORTER
 from components.edge.component import Edge, EdgeArgs
+from components.edge.nginx import HTTPS_PORT
+from components.monitoring.component import (
+    ALERTMANAGER_PORT,
+    PROMETHEUS_PORT,
+    Monitoring,
+    MonitoringArgs,
+)
+from components.monitoring.prometheus import Target
 from components.platform.docker import DockerPlatform, DockerPlatformArgs
 from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
-from components.postgres.component import Postgres, PostgresArgs
+from components.postgres.component import AGENT_PORT, Postgres, PostgresArgs
+from components.postgres.component import EXPORTER_PORT as PG_EXPORTER
+from components.redis.component import EXPORTER_PORT as REDIS_EXPORTER
 from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from infra.settings import StackSettings
@@ -100,6 +111,11 @@ def build(
         ),
         placement=placement,
     )
+    monitoring = Monitoring(
+        "monitoring",
+        monitoring_args(settings, stack, api, edge, config_secrets),
+        placement=placement,
+    )
     db = postgres.connection
     return {
         "environment": settings.environment,
@@ -109,6 +125,7 @@ def build(
         # The CA to trust for a self-signed edge (dev, ephemeral); none otherwise.
         "caCertPem": edge.ca_cert_pem,
         "apiInternalUrl": api.url,
+        "prometheusInternalUrl": monitoring.prometheus_url,
         "apiImage": api.image,
         "postgresEndpoint": f"{db.host}:{db.port}",
         "redisEndpoint": f"{redis.connection.host}:{redis.connection.port}",
@@ -124,3 +141,37 @@ def build(
             f"@{redis.connection.host}:{redis.connection.port}",
         ),
     }
+
+
+def monitoring_args(
+    settings: StackSettings,
+    stack: str,
+    api: Api,
+    edge: Edge,
+    config_secrets: Mapping[str, pulumi.Input[str]],
+) -> MonitoringArgs:
+    """What Prometheus scrapes and probes. Job names are the workloads' names, which the
+    alert rules select on; port names are what Kubernetes discovery keeps."""
+    targets = (
+        Target("api", f"{api.host}:{api.port}", "http", settings.api.metrics_path),
+        Target("edge", f"{edge.host}:{EDGE_EXPORTER}", "edge-metrics"),
+        Target("postgres", f"postgres:{PG_EXPORTER}", "pg-metrics"),
+        Target("postgres", f"postgres:{AGENT_PORT}", "backup-metrics"),
+        Target("redis", f"redis:{REDIS_EXPORTER}", "redis-metrics"),
+        Target("alertmanager", f"alertmanager:{ALERTMANAGER_PORT}", "web"),
+        Target("prometheus", f"localhost:{PROMETHEUS_PORT}", "web"),
+    )
+    # On Docker the public URL is the host's; inside the stack the edge is reached by name.
+    docker = settings.platform == "docker"
+    host = f"{edge.host}:{HTTPS_PORT}" if docker else settings.domain
+    return MonitoringArgs(
+        settings=settings.monitoring,
+        platform=settings.platform,
+        namespace=settings.kubernetes.namespace,
+        targets=targets,
+        probe_url=f"https://{host}{settings.api.readiness_path}",
+        probe_ca_pem=edge.ca_cert_pem,
+        probe_server_name=settings.domain,
+        receiver_secrets=config_secrets,
+        protect=settings.protect_data,
+    )

@@ -89,4 +89,14 @@ PROD = {
     },
     "redis": {"image": pinned("redis"), "exporterImage": pinned("redis-exporter")},
     "edge": {"image": pinned("nginx"), "exporterImage": pinned("nginx-exporter")},
+    "monitoring": {
+        "prometheusImage": pinned("prometheus"),
+        "alertmanagerImage": pinned("alertmanager"),
+        "blackboxImage": pinned("blackbox"),
+        "receivers": {
+            "paging": {"kind": "webhook", "url": "https://pager.example.com/hook"},
+            "chat": {"kind": "none"},
+            "heartbeat": {"kind": "webhook", "url": "https://hb.example.com/ping"},
+        },
+    },
 }

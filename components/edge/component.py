@@ -56,6 +56,7 @@ class Edge(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     ca_cert_pem: pulumi.Output[str] | None
+    host: str
 
     def __init__(
         self,
@@ -66,7 +67,8 @@ class Edge(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Edge", name, None, opts)
         tls = self._certificate(name, args)
-        placement.place(edge_workload(args, tls), parent=self)
+        self.host = placement.place(edge_workload(args, tls), parent=self).host
+
         self.url = pulumi.Output.from_input(f"https://{args.domain}")
         self.ca_cert_pem = tls.ca_cert_pem
         self.register_outputs({"url": self.url, "caCertPem": self.ca_cert_pem})

@@ -8,7 +8,7 @@ from typing import Literal
 
 import yaml
 
-ReceiverKind = Literal["webhook", "slack", "pagerduty", "email"]
+ReceiverKind = Literal["none", "webhook", "slack", "pagerduty", "email"]
 # The three routes every stack has, and the severity each takes.
 ROUTES = (("paging", "critical"), ("chat", "warning"))
 HEARTBEAT = "heartbeat"
@@ -31,6 +31,8 @@ class Receiver:
 
     def config(self) -> dict[str, object]:
         entry: dict[str, object]
+        if self.kind == "none":
+            return {"name": self.name}  # kept in Alertmanager, notified nowhere
         if self.kind == "webhook":
             entry = {"url": self.url, "send_resolved": True}
             if self.secret_file:

@@ -16,6 +16,7 @@ from components.platform.labels import INSTANCE, NAME, recommended_labels, selec
 from components.platform.placement import PlacedWorkload
 from components.quantities import format_cpu, format_memory
 from components.workload import (
+    ANY_WORKLOAD,
     CONFIG_DIR,
     SECRETS_DIR,
     Container,
@@ -160,10 +161,37 @@ class _WorkloadResources:
     # -- identity and files -------------------------------------------------------------
 
     def service_account(self) -> None:
+        """A dedicated account; a token only for a workload that declares API access, with a
+        Role granting exactly that access in the namespace."""
         core.ServiceAccount(
             self.w.name,
             metadata=self.metadata(),
-            automount_service_account_token=False,
+            automount_service_account_token=bool(self.w.api_access),
+            opts=self.opts,
+        )
+        if not self.w.api_access:
+            return
+        rbac = k8s.rbac.v1
+        rbac.Role(
+            self.w.name,
+            metadata=self.metadata(),
+            rules=[
+                rbac.PolicyRuleArgs(
+                    api_groups=list(a.api_groups), resources=list(a.resources), verbs=list(a.verbs)
+                )
+                for a in self.w.api_access
+            ],
+            opts=self.opts,
+        )
+        rbac.RoleBinding(
+            self.w.name,
+            metadata=self.metadata(),
+            role_ref=rbac.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=self.w.name
+            ),
+            subjects=[
+                rbac.SubjectArgs(kind="ServiceAccount", name=self.w.name, namespace=self.namespace)
+            ],
             opts=self.opts,
         )
 
@@ -219,7 +247,7 @@ class _WorkloadResources:
             ]
         return core.PodSpecArgs(
             service_account_name=self.w.name,
-            automount_service_account_token=False,
+            automount_service_account_token=bool(self.w.api_access) and restart_policy is None,
             enable_service_links=False,
             restart_policy=restart_policy,
             termination_grace_period_seconds=self.w.pre_stop_seconds
@@ -551,13 +579,27 @@ class _WorkloadResources:
             net.NetworkPolicyEgressRuleArgs(
                 to=[
                     net.NetworkPolicyPeerArgs(
-                        pod_selector=meta.LabelSelectorArgs(match_labels={NAME: peer.workload})
+                        # ANY_WORKLOAD: every pod of the namespace (the stack's own).
+                        pod_selector=meta.LabelSelectorArgs(
+                            match_labels=None
+                            if peer.workload == ANY_WORKLOAD
+                            else {NAME: peer.workload}
+                        )
                     )
                 ],
-                ports=[net.NetworkPolicyPortArgs(port=port) for port in peer.ports],
+                ports=[net.NetworkPolicyPortArgs(port=port) for port in peer.ports] or None,
             )
             for peer in self.w.connects_to
         ]
+        if self.w.egress_anywhere_ports:
+            egress.append(
+                net.NetworkPolicyEgressRuleArgs(
+                    ports=[
+                        net.NetworkPolicyPortArgs(port=port)
+                        for port in self.w.egress_anywhere_ports
+                    ]
+                )
+            )
         net.NetworkPolicy(
             self.w.name,
             metadata=self.metadata(),

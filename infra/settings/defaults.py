@@ -121,6 +121,23 @@ COMMON: Tree = {
         "trustedProxies": [],
         "certificate": {"source": "self-signed"},
     },
+    "monitoring": {
+        "prometheusImage": "prom/prometheus:v2.55.1",
+        "alertmanagerImage": "prom/alertmanager:v0.27.0",
+        "blackboxImage": "prom/blackbox-exporter:v0.25.0",
+        # The seed plans: scrape every 10 to 15 s.
+        "scrapeIntervalSeconds": 15,
+        "retentionDays": 15,
+        "retentionSizeGib": 8,
+        "storageGib": 10,
+        "runbookBaseUrl": "docs/runbooks",
+        # Alerts stay in Alertmanager until receivers are set (prod must set them).
+        "receivers": {
+            "paging": {"kind": "none"},
+            "chat": {"kind": "none"},
+            "heartbeat": {"kind": "none"},
+        },
+    },
     "secrets": {"rotation": "initial", "rotate": {}, "fromConfig": []},
     "kubernetes": {
         "schemaVersion": "1.33",
@@ -176,6 +193,7 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
         },
         # Off-site backups: the bucket and its credentials have no default.
         "postgres": {"backup": {"repository": {"type": "s3"}}},
+        "monitoring": {"retentionDays": 30, "retentionSizeGib": 40, "storageGib": 50},
         "edge": {
             "replicas": 2,
             "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},

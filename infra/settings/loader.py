@@ -88,6 +88,13 @@ def _environment_rules(settings: StackSettings) -> list[str]:
             f"{key_path(['edge', 'certificate', 'source'])}: must be cert-manager or supplied "
             "in prod, got 'self-signed'"
         )
+    receivers = settings.monitoring.receivers
+    for name in ("paging", "heartbeat"):
+        if prod and getattr(receivers, name).kind == "none":
+            problems.append(
+                f"{key_path(['monitoring', 'receivers', name, 'kind'])}: must notify someone in "
+                "prod, got 'none'"
+            )
     for path, image in image_settings(settings):
         if prod and "@sha256:" not in image:
             problems.append(
@@ -107,6 +114,9 @@ def image_settings(settings: StackSettings) -> list[tuple[list[str], str]]:
     return [
         (["api", "image"], settings.api.image),
         (["edge", "image"], settings.edge.image),
+        (["monitoring", "prometheusImage"], settings.monitoring.prometheus_image),
+        (["monitoring", "alertmanagerImage"], settings.monitoring.alertmanager_image),
+        (["monitoring", "blackboxImage"], settings.monitoring.blackbox_image),
         (["edge", "exporterImage"], settings.edge.exporter_image),
         (["postgres", "image"], settings.postgres.image),
         (["postgres", "exporterImage"], settings.postgres.exporter_image),
@@ -123,6 +133,10 @@ def declared_secret_keys(settings: StackSettings) -> dict[str, list[str]]:
         path = ["postgres", "backup", "repository", "s3"]
         declared[str(s3.key_config)] = [*path, "keyConfig"]
         declared[str(s3.secret_config)] = [*path, "secretConfig"]
+    for name in ("paging", "chat", "heartbeat"):
+        receiver = getattr(settings.monitoring.receivers, name)
+        if receiver.secret_config:
+            declared[receiver.secret_config] = ["monitoring", "receivers", name, "secretConfig"]
     certificate = settings.edge.certificate
     if certificate.source == "supplied":
         path = ["edge", "certificate"]

@@ -12,6 +12,7 @@ from pydantic import Field
 from components.api.settings import ApiSettings
 from components.edge.settings import EdgeSettings
 from components.images import REFERENCE_IMAGE
+from components.monitoring.settings import MonitoringSettings
 from components.platform.settings import DockerSettings, KubernetesSettings
 from components.postgres.settings import PostgresSettings
 from components.redis.settings import RedisSettings
@@ -41,6 +42,8 @@ class StackSettings(Settings):
 
     postgres: PostgresSettings
     redis: RedisSettings
+    monitoring: MonitoringSettings
+
     secrets: SecretsSettings
     kubernetes: KubernetesSettings
     docker: DockerSettings

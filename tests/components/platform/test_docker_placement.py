@@ -47,6 +47,9 @@ def test_every_container_is_hardened(dev: Recording) -> None:
         "doubles-store-exporter-0",
         "prodstack-dev-edge-0",
         "prodstack-dev-edge-exporter-0",
+        "prodstack-dev-prometheus-0",
+        "prodstack-dev-alertmanager-0",
+        "prodstack-dev-blackbox-0",
     }
     for name, spec in specs.items():
         user, group = spec["user"].split(":")
@@ -89,7 +92,16 @@ def test_tiers_map_to_networks(dev: Recording) -> None:
     assert network_names(specs["prodstack-dev-edge-0"]) == {"prodstack-dev-frontend"}
     for spec in specs.values():
         for network in spec.get("networksAdvanced", []):
-            assert network["aliases"] in (["api"], ["postgres"], ["redis"], ["store"], ["edge"])
+            assert network["aliases"][0] in (
+                "api",
+                "postgres",
+                "redis",
+                "store",
+                "edge",
+                "prometheus",
+                "alertmanager",
+                "blackbox",
+            )
 
 
 def test_sidecars_share_the_replica_network_namespace(dev: Recording) -> None:

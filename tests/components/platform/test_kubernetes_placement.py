@@ -66,6 +66,9 @@ def test_every_container_is_restricted(prod: Recording) -> None:
         "store",
         "edge",
         "store-backup",
+        "prometheus",
+        "alertmanager",
+        "blackbox",
     }
     for resource, spec in specs:
         pod = spec["securityContext"]
@@ -112,13 +115,27 @@ def test_api_probes_use_its_health_endpoints(prod: Recording) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": 8080}
 
 
-def test_pods_use_a_dedicated_service_account_without_token(prod: Recording) -> None:
+def test_pods_use_a_dedicated_service_account_token_only_with_declared_access(
+    prod: Recording,
+) -> None:
     accounts = {r.name: r.inputs for r in prod.of_type("kubernetes:core/v1:ServiceAccount")}
-    for _, spec in pod_specs(prod):
-        assert spec["automountServiceAccountToken"] is False
+    for resource, spec in pod_specs(prod):
         name = spec["serviceAccountName"]
         assert name != "default"
-        assert accounts[name]["automountServiceAccountToken"] is False
+        needs_api = resource.name == "prometheus"  # discovers the stack's pods
+        assert spec["automountServiceAccountToken"] is needs_api, resource.name
+        assert accounts[name]["automountServiceAccountToken"] is needs_api
+    (role,) = prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert role.name == "prometheus"
+    assert role.inputs["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["pods", "services", "endpoints"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    binding = one(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus")
+    assert binding.inputs["subjects"][0]["name"] == "prometheus"
 
 
 def test_rolling_updates_never_reduce_capacity_and_drain_before_stop(prod: Recording) -> None:

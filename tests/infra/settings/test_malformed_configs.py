@@ -240,6 +240,30 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         {},
         "prodstack:edgeCert: listed in prodstack:edge.certificate.certConfig but not set",
     ),
+    (
+        "prod-pages-nobody",
+        "prod",
+        {
+            **PROD,
+            "monitoring": {
+                **PROD["monitoring"],
+                "receivers": {
+                    "paging": {"kind": "none"},
+                    "chat": {"kind": "none"},
+                    "heartbeat": {"kind": "webhook", "url": "https://hb.example.com"},
+                },
+            },
+        },
+        {},
+        "prodstack:monitoring.receivers.paging.kind: must notify someone in prod, got 'none'",
+    ),
+    (
+        "slack-receiver-without-channel",
+        "dev",
+        {"monitoring": {"receivers": {"chat": {"kind": "slack", "secretConfig": "slackUrl"}}}},
+        {},
+        "prodstack:monitoring.receivers.chat: kind slack needs channel",
+    ),
 ]
 
 

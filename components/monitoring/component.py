@@ -1,0 +1,237 @@
+"""prodstack:index:Monitoring — Prometheus, Alertmanager and a blackbox exporter.
+
+Prometheus scrapes every workload of the stack (discovered on Kubernetes, by name on Docker),
+evaluates the rules of components/monitoring/rules.py and sends alerts to Alertmanager, which
+routes them to the receivers from settings. The blackbox exporter probes the public URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import yaml
+
+from components.images import version_label
+from components.monitoring import rules
+from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
+from components.monitoring.prometheus import PrometheusConfig, Target
+from components.monitoring.settings import MonitoringSettings, ReceiverSettings
+from components.platform.placement import Placement
+from components.workload import (
+    ANY_WORKLOAD,
+    CONFIG_DIR,
+    SECRETS_DIR,
+    ApiAccess,
+    Checks,
+    Container,
+    File,
+    Peer,
+    PersistentVolume,
+    Port,
+    Probe,
+    Resources,
+    Workload,
+)
+
+NOBODY = 65534  # the user the prom/* images run as
+PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
+KUBERNETES_API_PORTS = (443, 6443)
+NOTIFICATION_PORTS = (443, 587)
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    settings: MonitoringSettings
+    platform: str
+    namespace: str
+    targets: tuple[Target, ...]
+    probe_url: str
+    # The CA and name to check the probed certificate against, for a self-signed edge.
+    probe_ca_pem: pulumi.Input[str] | None
+    probe_server_name: str
+    receiver_secrets: Mapping[str, pulumi.Input[str]]
+    protect: bool
+
+
+class Monitoring(pulumi.ComponentResource):
+    prometheus_url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        placement: Placement,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("prodstack:index:Monitoring", name, None, opts)
+        for workload in (prometheus(args), alertmanager(args), blackbox(args)):
+            placed = placement.place(workload, parent=self)
+            if workload.name == "prometheus":
+                self.prometheus_url = pulumi.Output.from_input(
+                    f"http://{placed.host}:{PROMETHEUS_PORT}"
+                )
+        self.register_outputs({"prometheusUrl": self.prometheus_url})
+
+
+def http_check(port: int, path: str) -> Probe:
+    return Probe(
+        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"),
+        http_path=path,
+        port=port,
+        period_seconds=10,
+    )
+
+
+def prometheus(args: MonitoringArgs) -> Workload:
+    s = args.settings
+    config = PrometheusConfig(
+        platform=args.platform,
+        namespace=args.namespace,
+        targets=args.targets,
+        rule_files=(f"{CONFIG_DIR}/rules.yml",),
+        alertmanager=f"alertmanager:{ALERTMANAGER_PORT}",
+        public_url=args.probe_url,
+        blackbox=f"blackbox:{BLACKBOX_PORT}",
+        scrape_interval_seconds=s.scrape_interval_seconds,
+    )
+    kubernetes = args.platform == "kubernetes"
+    server = Container(
+        name="prometheus",
+        image=s.prometheus_image,
+        resources=Resources(200, 512, 1000, 2048),
+        checks=Checks.around(http_check(PROMETHEUS_PORT, "/-/ready"), startup_seconds=300),
+        args=(
+            f"--config.file={CONFIG_DIR}/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            f"--storage.tsdb.retention.time={s.retention_days}d",
+            f"--storage.tsdb.retention.size={s.retention_size_gib}GB",
+            f"--web.listen-address=:{PROMETHEUS_PORT}",
+        ),
+        ports=(Port("web", PROMETHEUS_PORT),),
+        config_files=(
+            File("prometheus.yml", config.render()),
+            File("rules.yml", rules.render(args.platform, s.runbook_base_url)),
+        ),
+        mounts=("data",),
+        run_as_user=NOBODY,
+    )
+    return Workload(
+        name="prometheus",
+        component="monitoring",
+        version=version_label(s.prometheus_image),
+        # Both networks on Docker: the edge's exporter is on the frontend one.
+        tier="app",
+
+        main=server,
+        volumes=(PersistentVolume("data", "/prometheus", s.storage_gib, protect=args.protect),),
+        # Scrapes every workload of the stack; on Kubernetes it discovers them from the API.
+        connects_to=(Peer(ANY_WORKLOAD, ()),),
+        egress_anywhere_ports=KUBERNETES_API_PORTS if kubernetes else (),
+        api_access=(ApiAccess(("",), ("pods", "services", "endpoints")),) if kubernetes else (),
+    )
+
+
+def receiver(name: str, settings: ReceiverSettings) -> tuple[Receiver, tuple[str, ...]]:
+    """The receiver, and the secret config key of its credential file (if any)."""
+    secret = settings.secret_config
+    return (
+        Receiver(
+            name=name,
+            kind=settings.kind,
+            secret_file=f"{SECRETS_DIR}/{name}-credential" if secret else None,
+            url=settings.url,
+            channel=settings.channel,
+            to=settings.to,
+            from_=settings.sender,
+            smarthost=settings.smarthost,
+            username=settings.username,
+        ),
+        (secret,) if secret else (),
+    )
+
+
+def alertmanager(args: MonitoringArgs) -> Workload:
+    s = args.settings
+    built = {n: receiver(n, getattr(s.receivers, n)) for n in ("paging", "chat", "heartbeat")}
+    config = AlertmanagerConfig(
+        paging=built["paging"][0], chat=built["chat"][0], heartbeat=built["heartbeat"][0]
+    )
+    credentials = tuple(
+        File(f"{name}-credential", args.receiver_secrets[key])
+        for name, (_, keys) in built.items()
+        for key in keys
+    )
+    server = Container(
+        name="alertmanager",
+        image=s.alertmanager_image,
+        resources=Resources(50, 64, 500, 256),
+        checks=Checks.around(http_check(ALERTMANAGER_PORT, "/-/ready"), startup_seconds=60),
+        args=(
+            f"--config.file={CONFIG_DIR}/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            f"--web.listen-address=:{ALERTMANAGER_PORT}",
+            "--cluster.listen-address=",  # one instance: no gossip port
+        ),
+        ports=(Port("web", ALERTMANAGER_PORT),),
+        config_files=(File("alertmanager.yml", config.render()),),
+        secret_files=credentials,
+        mounts=("data",),
+        run_as_user=NOBODY,
+    )
+    return Workload(
+        name="alertmanager",
+        component="monitoring",
+        version=version_label(s.alertmanager_image),
+        # Notifications leave the stack: the frontend network on Docker.
+        tier="app",
+        main=server,
+        volumes=(PersistentVolume("data", "/alertmanager", 1, protect=args.protect),),
+        allowed_clients=("prometheus",),
+        egress_anywhere_ports=NOTIFICATION_PORTS,
+    )
+
+
+def blackbox(args: MonitoringArgs) -> Workload:
+    s = args.settings
+    tls: dict[str, object] = {"server_name": args.probe_server_name}
+    files = []
+    if args.probe_ca_pem is not None:
+        tls["ca_file"] = f"{CONFIG_DIR}/probe-ca.crt"
+        files.append(File("probe-ca.crt", args.probe_ca_pem))
+    modules = {
+        "modules": {
+            "https_2xx": {
+                "prober": "http",
+                "timeout": "5s",
+                "http": {
+                    "method": "GET",
+                    "valid_status_codes": [200],
+                    "fail_if_not_ssl": True,
+                    "preferred_ip_protocol": "ip4",
+                    "tls_config": tls,
+                },
+            }
+        }
+    }
+    server = Container(
+        name="blackbox",
+        image=s.blackbox_image,
+        resources=Resources(25, 32, 250, 128),
+        checks=Checks.always(http_check(BLACKBOX_PORT, "/-/healthy")),
+        args=(f"--config.file={CONFIG_DIR}/blackbox.yml",),
+        ports=(Port("web", BLACKBOX_PORT),),
+        config_files=(File("blackbox.yml", yaml.safe_dump(modules, sort_keys=False)), *files),
+        run_as_user=NOBODY,
+    )
+    return Workload(
+        name="blackbox",
+        component="monitoring",
+        version=version_label(s.blackbox_image),
+        # It probes the public URL as a client would: from the frontend network on Docker.
+        tier="app",
+        main=server,
+        allowed_clients=("prometheus",),
+        egress_anywhere_ports=(443,),
+    )

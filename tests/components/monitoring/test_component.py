@@ -1,0 +1,107 @@
+"""The monitoring component in the stack: the configs it renders pass promtool and amtool,
+and its placement follows the platform's rules."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.render.mock_runtime import Recording
+from tests.live import rendered_files, require
+from tests.support import PROD, ROOT, one, render
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return render("dev", {})
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return render("prod", PROD)
+
+
+def test_rendered_prometheus_configuration_passes_promtool(dev: Recording, tmp_path: Path) -> None:
+    require("promtool")
+    files = rendered_files(dev, "prodstack-dev-prometheus-0")
+    (tmp_path / "rules.yml").write_text(files["rules.yml"])
+    # Only the rule file's path is adapted: /run/prodstack/config is the container's.
+    config = files["prometheus.yml"].replace(
+        "/run/prodstack/config/rules.yml", str(tmp_path / "rules.yml")
+    )
+    (tmp_path / "prometheus.yml").write_text(config)
+    result = subprocess.run(
+        ["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {j["job_name"]: j for j in yaml.safe_load(config)["scrape_configs"]}
+    assert jobs["api"]["static_configs"][0]["targets"] == ["api:8080"]
+    assert jobs["edge"]["static_configs"][0]["targets"] == ["edge:9113"]
+    assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres:9187", "postgres:9854"]
+
+
+def test_rendered_alertmanager_configuration_passes_amtool(dev: Recording, tmp_path: Path) -> None:
+    require("amtool")
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(rendered_files(dev, "prodstack-dev-alertmanager-0")["alertmanager.yml"])
+    result = subprocess.run(
+        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_rendered_runbook_url_names_an_existing_file(prod: Recording) -> None:
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
+        "data"
+    ]
+    for rule in yaml.safe_load(config["rules.yml"])["groups"][0]["rules"]:
+        url = rule["annotations"]["runbook_url"]
+        relative = url[url.index("docs/runbooks/") :]
+        assert (ROOT / relative).is_file(), url
+
+
+def test_prometheus_discovers_pods_with_a_read_only_token(prod: Recording) -> None:
+    policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus").inputs["spec"]
+    to_pods, to_api = policy["egress"]
+    assert to_pods == {"to": [{"podSelector": {}}]}
+    assert to_api == {"ports": [{"port": 443}, {"port": 6443}]}
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
+        "data"
+    ]
+    assert "kubernetes_sd_configs" in config["prometheus.yml"]
+
+
+def test_the_probe_checks_the_public_url(prod: Recording, dev: Recording) -> None:
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
+        "data"
+    ]
+    assert "https://api.example.com/health/ready" in config["prometheus.yml"]
+    blackbox = rendered_files(dev, "prodstack-dev-blackbox-0")
+    module = yaml.safe_load(blackbox["blackbox.yml"])["modules"]["https_2xx"]["http"]
+    # On Docker the edge is probed by name, against the stack's own CA.
+    assert module["tls_config"] == {
+        "server_name": "localhost",
+        "ca_file": "/run/prodstack/config/probe-ca.crt",
+    }
+    assert blackbox["probe-ca.crt"] == "certificate edge-tls-ca"
+
+
+def test_alertmanager_accepts_only_prometheus(prod: Recording) -> None:
+    policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "alertmanager").inputs[
+        "spec"
+    ]
+    (rule,) = policy["ingress"]
+    assert [p["podSelector"]["matchLabels"] for p in rule["from"]] == [
+        {"app.kubernetes.io/name": "prometheus"}
+    ]
+
+
+def test_prod_data_is_protected(prod: Recording) -> None:
+    assert one(prod, "kubernetes:apps/v1:StatefulSet", "prometheus").protect
+    assert one(prod, "kubernetes:apps/v1:StatefulSet", "alertmanager").protect
