@@ -160,6 +160,8 @@ def monitoring_args(
         Target("redis", f"redis:{REDIS_EXPORTER}", "redis-metrics"),
         Target("alertmanager", f"alertmanager:{ALERTMANAGER_PORT}", "web"),
         Target("prometheus", f"localhost:{PROMETHEUS_PORT}", "web"),
+        # Kubernetes only: discovered like the rest, never a Docker target.
+        Target("kube-state-metrics", "", "ksm-metrics"),
     )
     # On Docker the public URL is the host's; inside the stack the edge is reached by name.
     docker = settings.platform == "docker"

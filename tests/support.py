@@ -93,6 +93,7 @@ PROD = {
         "prometheusImage": pinned("prometheus"),
         "alertmanagerImage": pinned("alertmanager"),
         "blackboxImage": pinned("blackbox"),
+        "kubeStateMetricsImage": pinned("kube-state-metrics"),
         "receivers": {
             "paging": {"kind": "webhook", "url": "https://pager.example.com/hook"},
             "chat": {"kind": "none"},

@@ -66,7 +66,10 @@ class Monitoring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Monitoring", name, None, opts)
-        for workload in (prometheus(args), alertmanager(args), blackbox(args)):
+        workloads = [prometheus(args), alertmanager(args), blackbox(args)]
+        if args.platform == "kubernetes":
+            workloads.append(kube_state_metrics(args))
+        for workload in workloads:
             placed = placement.place(workload, parent=self)
             if workload.name == "prometheus":
                 self.prometheus_url = pulumi.Output.from_input(
@@ -123,7 +126,6 @@ def prometheus(args: MonitoringArgs) -> Workload:
         version=version_label(s.prometheus_image),
         # Both networks on Docker: the edge's exporter is on the frontend one.
         tier="app",
-
         main=server,
         volumes=(PersistentVolume("data", "/prometheus", s.storage_gib, protect=args.protect),),
         # Scrapes every workload of the stack; on Kubernetes it discovers them from the API.
@@ -193,7 +195,55 @@ def alertmanager(args: MonitoringArgs) -> Workload:
     )
 
 
+# What kube-state-metrics reads, in the stack's namespace only (--namespaces).
+KSM_ACCESS = (
+    ApiAccess(("",), ("pods", "services", "persistentvolumeclaims", "configmaps", "secrets")),
+    ApiAccess(("apps",), ("deployments", "statefulsets", "replicasets")),
+    ApiAccess(("batch",), ("jobs", "cronjobs")),
+    ApiAccess(("autoscaling",), ("horizontalpodautoscalers",)),
+    ApiAccess(("policy",), ("poddisruptionbudgets",)),
+)
+KSM_PORT = 8080
+
+
+def kube_state_metrics(args: MonitoringArgs) -> Workload:
+    """Pod, deployment, autoscaler and job state as metrics, for the Kubernetes alerts."""
+    s = args.settings
+    ready = Probe(
+        # The image is distroless: no command to run; Kubernetes probes it over HTTP.
+        command=("/kube-state-metrics", "--version"),
+        http_path="/healthz",
+        port=KSM_PORT,
+        period_seconds=10,
+    )
+    server = Container(
+        name="kube-state-metrics",
+        image=s.kube_state_metrics_image,
+        resources=Resources(50, 64, 250, 256),
+        checks=Checks.around(ready, startup_seconds=60),
+        args=(
+            f"--port={KSM_PORT}",
+            "--telemetry-port=8081",
+            f"--namespaces={args.namespace}",
+            "--metric-labels-allowlist=pods=[app.kubernetes.io/name]",
+        ),
+        ports=(Port("ksm-metrics", KSM_PORT),),
+        run_as_user=NOBODY,
+    )
+    return Workload(
+        name="kube-state-metrics",
+        component="monitoring",
+        version=version_label(s.kube_state_metrics_image),
+        tier="internal",
+        main=server,
+        allowed_clients=("prometheus",),
+        egress_anywhere_ports=KUBERNETES_API_PORTS,
+        api_access=KSM_ACCESS,
+    )
+
+
 def blackbox(args: MonitoringArgs) -> Workload:
+
     s = args.settings
     tls: dict[str, object] = {"server_name": args.probe_server_name}
     files = []

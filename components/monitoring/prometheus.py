@@ -18,7 +18,8 @@ PORT_NAME = "__meta_kubernetes_pod_container_port_name"
 @dataclass(frozen=True)
 class Target:
     job: str
-    address: str  # host:port on Docker
+    address: str  # host:port on Docker; empty for a workload that only Kubernetes runs
+
     port_name: str  # the container port's name, for Kubernetes discovery
     path: str = "/metrics"
 
@@ -37,7 +38,8 @@ class PrometheusConfig:
     def docker_jobs(self) -> list[dict[str, object]]:
         jobs: dict[tuple[str, str], list[str]] = {}
         for target in self.targets:
-            jobs.setdefault((target.job, target.path), []).append(target.address)
+            if target.address:  # none: a Kubernetes-only workload
+                jobs.setdefault((target.job, target.path), []).append(target.address)
         return [
             {
                 "job_name": job if path == "/metrics" else f"{job}{path.replace('/', '-')}",

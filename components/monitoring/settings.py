@@ -53,6 +53,10 @@ class MonitoringSettings(Settings):
     prometheus_image: str = Field(description="Prometheus image (by digest in prod).")
     alertmanager_image: str = Field(description="Alertmanager image (by digest in prod).")
     blackbox_image: str = Field(description="Blackbox exporter image (by digest in prod).")
+    kube_state_metrics_image: str = Field(
+        description="kube-state-metrics image, Kubernetes only (by digest in prod)."
+    )
+
     scrape_interval_seconds: int = Field(ge=5, le=120, description="Scrape and rule interval.")
     retention_days: int = Field(ge=1, le=3650, description="How long samples are kept.")
     retention_size_gib: int = Field(ge=1, le=10000, description="Most disk the samples use.")

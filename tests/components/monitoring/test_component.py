@@ -105,3 +105,10 @@ def test_alertmanager_accepts_only_prometheus(prod: Recording) -> None:
 def test_prod_data_is_protected(prod: Recording) -> None:
     assert one(prod, "kubernetes:apps/v1:StatefulSet", "prometheus").protect
     assert one(prod, "kubernetes:apps/v1:StatefulSet", "alertmanager").protect
+
+
+def test_kube_state_metrics_reads_only_the_stacks_namespace(prod: Recording, dev: Recording) -> None:
+    deployment = one(prod, "kubernetes:apps/v1:Deployment", "kube-state-metrics").inputs
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespaces=prodstack-prod" in args
+    assert not [r for r in dev.resources if "kube-state-metrics" in r.name]

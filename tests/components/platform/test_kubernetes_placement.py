@@ -69,6 +69,7 @@ def test_every_container_is_restricted(prod: Recording) -> None:
         "prometheus",
         "alertmanager",
         "blackbox",
+        "kube-state-metrics",
     }
     for resource, spec in specs:
         pod = spec["securityContext"]
@@ -122,11 +123,19 @@ def test_pods_use_a_dedicated_service_account_token_only_with_declared_access(
     for resource, spec in pod_specs(prod):
         name = spec["serviceAccountName"]
         assert name != "default"
-        needs_api = resource.name == "prometheus"  # discovers the stack's pods
+        # Prometheus discovers the stack's pods; kube-state-metrics reads their state.
+        needs_api = resource.name in ("prometheus", "kube-state-metrics")
         assert spec["automountServiceAccountToken"] is needs_api, resource.name
         assert accounts[name]["automountServiceAccountToken"] is needs_api
-    (role,) = prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
-    assert role.name == "prometheus"
+    roles = {r.name: r for r in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")}
+    assert set(roles) == {"prometheus", "kube-state-metrics"}
+    for role in roles.values():
+        assert {v for rule in role.inputs["rules"] for v in rule["verbs"]} == {
+            "get",
+            "list",
+            "watch",
+        }
+    role = roles["prometheus"]
     assert role.inputs["rules"] == [
         {
             "apiGroups": [""],
