@@ -15,6 +15,8 @@ import pulumi
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+_SUBDIR = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
+
 
 # Where every container finds its files, on both platforms.
 CONFIG_DIR = "/run/prodstack/config"
@@ -53,10 +55,18 @@ class File:
 
     name: str
     content: pulumi.Input[str]
+    # A subdirectory of CONFIG_DIR, for servers that read a directory layout (Grafana).
+    subdir: str = ""
 
     def __post_init__(self) -> None:
         if not _FILE_NAME.match(self.name):
             raise WorkloadError(f"file name {self.name!r} is not a plain file name")
+        if self.subdir and not _SUBDIR.match(self.subdir):
+            raise WorkloadError(f"subdirectory {self.subdir!r}: relative, plain names only")
+
+    @property
+    def relative_path(self) -> str:
+        return f"{self.subdir}/{self.name}" if self.subdir else self.name
 
 
 @dataclass(frozen=True)

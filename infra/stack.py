@@ -113,7 +113,7 @@ def build(
     )
     monitoring = Monitoring(
         "monitoring",
-        monitoring_args(settings, stack, api, edge, config_secrets),
+        monitoring_args(settings, api, edge, config_secrets, secrets["grafanaAdminPassword"]),
         placement=placement,
     )
     db = postgres.connection
@@ -145,10 +145,10 @@ def build(
 
 def monitoring_args(
     settings: StackSettings,
-    stack: str,
     api: Api,
     edge: Edge,
     config_secrets: Mapping[str, pulumi.Input[str]],
+    grafana_admin_password: pulumi.Input[str],
 ) -> MonitoringArgs:
     """What Prometheus scrapes and probes. Job names are the workloads' names, which the
     alert rules select on; port names are what Kubernetes discovery keeps."""
@@ -175,5 +175,6 @@ def monitoring_args(
         probe_ca_pem=edge.ca_cert_pem,
         probe_server_name=settings.domain,
         receiver_secrets=config_secrets,
+        grafana_admin_password=grafana_admin_password,
         protect=settings.protect_data,
     )

@@ -94,6 +94,7 @@ PROD = {
         "alertmanagerImage": pinned("alertmanager"),
         "blackboxImage": pinned("blackbox"),
         "kubeStateMetricsImage": pinned("kube-state-metrics"),
+        "grafanaImage": pinned("grafana"),
         "receivers": {
             "paging": {"kind": "webhook", "url": "https://pager.example.com/hook"},
             "chat": {"kind": "none"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import yaml
@@ -52,6 +53,7 @@ class MonitoringArgs:
     probe_ca_pem: pulumi.Input[str] | None
     probe_server_name: str
     receiver_secrets: Mapping[str, pulumi.Input[str]]
+    grafana_admin_password: pulumi.Input[str]
     protect: bool
 
 
@@ -66,7 +68,7 @@ class Monitoring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Monitoring", name, None, opts)
-        workloads = [prometheus(args), alertmanager(args), blackbox(args)]
+        workloads = [prometheus(args), alertmanager(args), blackbox(args), grafana(args)]
         if args.platform == "kubernetes":
             workloads.append(kube_state_metrics(args))
         for workload in workloads:
@@ -192,6 +194,83 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         volumes=(PersistentVolume("data", "/alertmanager", 1, protect=args.protect),),
         allowed_clients=("prometheus",),
         egress_anywhere_ports=NOTIFICATION_PORTS,
+    )
+
+
+DASHBOARDS = Path(__file__).with_name("dashboards")
+GRAFANA_PORT = 3000
+GRAFANA_UID = 472  # the grafana user of the official image
+
+
+def grafana(args: MonitoringArgs) -> Workload:
+    """Dashboards provisioned from components/monitoring/dashboards, Prometheus as the data
+    source. Reached only inside the stack (not published)."""
+    s = args.settings
+    datasource = {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": "prometheus",
+                "type": "prometheus",
+                "access": "proxy",
+                "url": f"http://prometheus:{PROMETHEUS_PORT}",
+                "isDefault": True,
+                "editable": False,
+            }
+        ],
+    }
+    provider = {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "prodstack",
+                "type": "file",
+                "disableDeletion": True,
+                "editable": False,
+                "options": {"path": f"{CONFIG_DIR}/dashboards"},
+            }
+        ],
+    }
+    dashboards = tuple(
+        File(path.name, path.read_text(), subdir="dashboards")
+        for path in sorted(DASHBOARDS.glob("*.json"))
+    )
+    server = Container(
+        name="grafana",
+        image=s.grafana_image,
+        resources=Resources(100, 128, 500, 512),
+        checks=Checks.around(http_check(GRAFANA_PORT, "/api/health"), startup_seconds=120),
+        env={
+            "GF_PATHS_PROVISIONING": f"{CONFIG_DIR}/provisioning",
+            "GF_PATHS_DATA": "/var/lib/grafana",
+            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
+            "GF_SECURITY_ADMIN_USER": "admin",
+            # Grafana reads any setting from a file with the __FILE suffix.
+            "GF_SECURITY_ADMIN_PASSWORD__FILE": f"{SECRETS_DIR}/grafana-admin-password",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        },
+        ports=(Port("web", GRAFANA_PORT),),
+        config_files=(
+            File("prometheus.yaml", yaml.safe_dump(datasource), subdir="provisioning/datasources"),
+            File("prodstack.yaml", yaml.safe_dump(provider), subdir="provisioning/dashboards"),
+            *dashboards,
+        ),
+        secret_files=(File("grafana-admin-password", args.grafana_admin_password),),
+        mounts=("data",),
+        run_as_user=GRAFANA_UID,
+    )
+    return Workload(
+        name="grafana",
+        component="monitoring",
+        version=version_label(s.grafana_image),
+        tier="internal",
+        main=server,
+        volumes=(PersistentVolume("data", "/var/lib/grafana", 1, protect=args.protect),),
+        connects_to=(Peer("prometheus", (PROMETHEUS_PORT,)),),
     )
 
 

@@ -53,6 +53,7 @@ class MonitoringSettings(Settings):
     prometheus_image: str = Field(description="Prometheus image (by digest in prod).")
     alertmanager_image: str = Field(description="Alertmanager image (by digest in prod).")
     blackbox_image: str = Field(description="Blackbox exporter image (by digest in prod).")
+    grafana_image: str = Field(description="Grafana image (by digest in prod).")
     kube_state_metrics_image: str = Field(
         description="kube-state-metrics image, Kubernetes only (by digest in prod)."
     )

@@ -270,7 +270,7 @@ class _WorkloadContainers:
         group = str(hardening.group_of(spec))
         files = [
             docker.ContainerUploadArgs(
-                file=f"{CONFIG_DIR}/{f.name}",
+                file=f"{CONFIG_DIR}/{f.relative_path}",
                 content=f.content,
                 owner="0",
                 group=group,

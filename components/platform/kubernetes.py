@@ -292,6 +292,13 @@ class _WorkloadResources:
                     config_map=core.ConfigMapVolumeSourceArgs(
                         name=f"{self.w.name}-{container.name}-config",
                         default_mode=CONFIG_FILE_MODE,
+                        # ConfigMap keys are flat; items put files in subdirectories.
+                        items=[
+                            core.KeyToPathArgs(key=f.name, path=f.relative_path)
+                            for f in container.config_files
+                        ]
+                        if any(f.subdir for f in container.config_files)
+                        else None,
                     ),
                 )
             )

@@ -35,7 +35,9 @@ GENERATED: tuple[Generated, ...] = (
     # 48 random bytes: 384 bits, above the 256 bits the seed plans ask of the signing key.
     Generated("signingKey", "bytes", 48),
     Generated("backupCipherPass", "password", 64, rotates_with_all=False),
+    Generated("grafanaAdminPassword", "password", 32),
 )
+
 assert {g.key for g in GENERATED} == set(get_args(GeneratedSecret))
 
 

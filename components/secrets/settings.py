@@ -16,6 +16,7 @@ GeneratedSecret = Literal[
     "redisExporterPassword",
     "signingKey",
     "backupCipherPass",
+    "grafanaAdminPassword",
 ]
 
 

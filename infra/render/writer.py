@@ -54,17 +54,21 @@ def manifest_of(resource: RecordedResource) -> dict[str, Any]:
     return {**ordered, **inputs}
 
 
+def is_config_file(path: str) -> bool:
+    return Path(path).is_relative_to(CONFIG_DIR)
+
+
 def config_files_of(resource: RecordedResource) -> dict[str, str]:
-    """Non-secret files a resource delivers, by file name."""
+    """Non-secret files a resource delivers, by path under the config directory."""
     if resource.type == "kubernetes:core/v1:ConfigMap":
         return {k: v for k, v in (resource.inputs.get("data") or {}).items() if v != REDACTED}
     if resource.type == "docker:index/container:Container":
         # The SDK marks the whole upload list secret when one file is; the config files are
         # the ones under CONFIG_DIR (the secret scan proves none of them holds a secret).
         return {
-            Path(upload["file"]).name: upload["content"]
+            str(Path(upload["file"]).relative_to(CONFIG_DIR)): upload["content"]
             for upload in resource.unredacted.get("uploads") or []
-            if Path(upload["file"]).parent == Path(CONFIG_DIR)
+            if is_config_file(upload["file"])
         }
     return {}
 
@@ -76,9 +80,7 @@ def docker_spec_of(resource: RecordedResource) -> dict[str, Any]:
     if resource.type != "docker:index/container:Container" or not uploads:
         return resource.inputs
     shown = [
-        upload
-        if Path(upload["file"]).parent == Path(CONFIG_DIR)
-        else {**upload, "content": REDACTED}
+        upload if is_config_file(upload["file"]) else {**upload, "content": REDACTED}
         for upload in uploads
     ]
     return {**resource.inputs, "uploads": shown}

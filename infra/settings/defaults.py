@@ -125,6 +125,7 @@ COMMON: Tree = {
         "prometheusImage": "prom/prometheus:v2.55.1",
         "alertmanagerImage": "prom/alertmanager:v0.27.0",
         "blackboxImage": "prom/blackbox-exporter:v0.25.0",
+        "grafanaImage": "grafana/grafana:11.3.0",
         "kubeStateMetricsImage": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0",
         # The seed plans: scrape every 10 to 15 s.
         "scrapeIntervalSeconds": 15,

@@ -117,6 +117,7 @@ def image_settings(settings: StackSettings) -> list[tuple[list[str], str]]:
         (["monitoring", "prometheusImage"], settings.monitoring.prometheus_image),
         (["monitoring", "alertmanagerImage"], settings.monitoring.alertmanager_image),
         (["monitoring", "blackboxImage"], settings.monitoring.blackbox_image),
+        (["monitoring", "grafanaImage"], settings.monitoring.grafana_image),
         (["monitoring", "kubeStateMetricsImage"], settings.monitoring.kube_state_metrics_image),
         (["edge", "exporterImage"], settings.edge.exporter_image),
         (["postgres", "image"], settings.postgres.image),

@@ -8,6 +8,8 @@ import json
 import subprocess
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ import yaml
 
 from components.monitoring import rules
 from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
+from components.monitoring.component import DASHBOARDS
 from components.monitoring.prometheus import PrometheusConfig, Target
 from tests.live import free_port, require
 
@@ -32,6 +35,7 @@ class Stub:
 
     used: float = 10.0
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    prometheus: str = ""
 
     def serve(self) -> ThreadingHTTPServer:
         stub = self
@@ -138,6 +142,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stub]:
             stderr=prom_log,
         ),
     ]
+    stub.prometheus = f"http://127.0.0.1:{prom_port}"
     try:
         yield stub
     finally:
@@ -176,3 +181,22 @@ def test_the_watchdog_reaches_the_heartbeat_receiver(pipeline: Stub) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"no Watchdog at /heartbeat: {pipeline.received}")
+
+
+def test_every_dashboard_panel_query_is_valid_promql(pipeline: Stub) -> None:
+    """Each panel's query, as Grafana would send it, evaluated by the live Prometheus."""
+    dashboards = sorted(DASHBOARDS.glob("*.json"))
+    assert len(dashboards) == 5
+    checked = 0
+    for path in dashboards:
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                query = target["expr"].replace("$__rate_interval", "1m")
+                url = f"{pipeline.prometheus}/api/v1/query?" + urllib.parse.urlencode(
+                    {"query": query}
+                )
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    answer = json.loads(response.read())
+                assert answer["status"] == "success", (path.name, panel["title"], answer)
+                checked += 1
+    assert checked >= 20

@@ -107,8 +107,35 @@ def test_prod_data_is_protected(prod: Recording) -> None:
     assert one(prod, "kubernetes:apps/v1:StatefulSet", "alertmanager").protect
 
 
-def test_kube_state_metrics_reads_only_the_stacks_namespace(prod: Recording, dev: Recording) -> None:
+def test_kube_state_metrics_reads_only_the_stacks_namespace(
+    prod: Recording, dev: Recording
+) -> None:
     deployment = one(prod, "kubernetes:apps/v1:Deployment", "kube-state-metrics").inputs
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespaces=prodstack-prod" in args
     assert not [r for r in dev.resources if "kube-state-metrics" in r.name]
+
+
+def test_grafana_is_provisioned_and_private(prod: Recording, dev: Recording) -> None:
+    deployment = one(prod, "kubernetes:apps/v1:StatefulSet", "grafana")
+    assert deployment.protect
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    config_volume = next(v for v in pod["volumes"] if v["name"] == "grafana-config")
+    paths = {item["path"] for item in config_volume["configMap"]["items"]}
+    assert {
+        "provisioning/datasources/prometheus.yaml",
+        "provisioning/dashboards/prodstack.yaml",
+        "dashboards/api.json",
+        "dashboards/postgres.json",
+    } <= paths
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert (
+        env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/prodstack/secrets/grafana-admin-password"
+    )
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    service = one(prod, "kubernetes:core/v1:Service", "grafana").inputs["spec"]
+    assert service["type"] == "ClusterIP"
+    files = rendered_files(dev, "prodstack-dev-grafana-0")
+    assert set(files) >= {"prometheus.yaml", "prodstack.yaml", "api.json", "grafana-admin-password"}
+    container = one(dev, "docker:index/container:Container", "prodstack-dev-grafana-0")
+    assert "ports" not in container.inputs

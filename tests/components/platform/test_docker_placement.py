@@ -50,6 +50,7 @@ def test_every_container_is_hardened(dev: Recording) -> None:
         "prodstack-dev-prometheus-0",
         "prodstack-dev-alertmanager-0",
         "prodstack-dev-blackbox-0",
+        "prodstack-dev-grafana-0",
     }
     for name, spec in specs.items():
         user, group = spec["user"].split(":")
@@ -101,6 +102,7 @@ def test_tiers_map_to_networks(dev: Recording) -> None:
                 "prometheus",
                 "alertmanager",
                 "blackbox",
+                "grafana",
             )
 
 

@@ -70,6 +70,7 @@ def test_every_container_is_restricted(prod: Recording) -> None:
         "alertmanager",
         "blackbox",
         "kube-state-metrics",
+        "grafana",
     }
     for resource, spec in specs:
         pod = spec["securityContext"]

@@ -47,7 +47,7 @@ def test_every_output_is_secret() -> None:
     }
     component = one(recording, "prodstack:index:Secrets", "secrets")
     generated = [r for r in recording.resources if r.type.startswith("random:")]
-    assert len(generated) == 7
+    assert len(generated) == 8
     assert all(r.parent == component.urn for r in generated)
 
 
@@ -56,7 +56,7 @@ def test_rotation_key_changes_every_keeper_but_the_backup_passphrase() -> None:
     after = by_name(render("dev", {"secrets": {"rotation": "2026-11-breach"}}))
     changed = {name for name in before if before[name]["keepers"] != after[name]["keepers"]}
     assert changed == set(before) - {"secrets-backup-cipher-pass"}
-    assert len(changed) == 6
+    assert len(changed) == 7
 
 
 def test_one_secret_rotates_alone() -> None:
