@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring import rules
-from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
 from components.monitoring.component import DASHBOARDS
-from components.monitoring.prometheus import PrometheusConfig, Target
-from tests.live import free_port, require
+from tests.live import free_port, rendered_files, require
+from tests.support import render
 
 pytestmark = pytest.mark.live
 ALERT = "RedisMemoryHigh"
@@ -93,29 +91,44 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stub]:
     hook = f"http://127.0.0.1:{server.server_address[1]}"
     am_port, prom_port = free_port(), free_port()
 
-    rule_document = yaml.safe_load(rules.render("docker", "docs/runbooks"))
+    # The stack's own files, with webhook receivers set in settings.
+    webhook = "https://hooks.example.com"
+    recording = render(
+        "dev",
+        {
+            "monitoring": {
+                "receivers": {
+                    name: {"kind": "webhook", "url": f"{webhook}/{name}"}
+                    for name in ("paging", "chat", "heartbeat")
+                }
+            }
+        },
+    )
+    files = rendered_files(recording, "prodstack-dev-prometheus-0")
+    alertmanager_yml = rendered_files(recording, "prodstack-dev-alertmanager-0")["alertmanager.yml"]
+
+    rule_document = yaml.safe_load(files["rules.yml"])
     for rule in rule_document["groups"][0]["rules"]:
         if rule["alert"] == ALERT:
-            rule["for"] = "2s"  # 5m in production
+            rule["for"] = "2s"  # 5m in production: shortened for the test
     (root / "rules.yml").write_text(yaml.safe_dump(rule_document))
 
-    config = PrometheusConfig(
-        "docker",
-        "test",
-        (Target("redis", f"127.0.0.1:{server.server_address[1]}", "redis-metrics"),),
-        (str(root / "rules.yml"),),
-        f"127.0.0.1:{am_port}",
-        "https://localhost/",
-        f"127.0.0.1:{free_port()}",
-        scrape_interval_seconds=1,
+    # Adapted: the scrape interval, the rule file's path, Alertmanager's address, and the
+    # redis job's target (the stub); the other jobs keep their in-stack names and stay down.
+    prometheus_yml = yaml.safe_load(files["prometheus.yml"])
+    prometheus_yml["global"].update({"scrape_interval": "1s", "evaluation_interval": "1s"})
+    prometheus_yml["rule_files"] = [str(root / "rules.yml")]
+    prometheus_yml["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        f"127.0.0.1:{am_port}"
+    ]
+    redis_job = next(j for j in prometheus_yml["scrape_configs"] if j["job_name"] == "redis")
+    redis_job["static_configs"][0]["targets"] = [f"127.0.0.1:{server.server_address[1]}"]
+    (root / "prometheus.yml").write_text(yaml.safe_dump(prometheus_yml))
+
+    # Adapted: the receivers' URLs (the local receiver) and the grouping timings.
+    (root / "alertmanager.yml").write_text(
+        yaml.safe_dump(fast(yaml.safe_load(alertmanager_yml.replace(webhook, hook))))
     )
-    (root / "prometheus.yml").write_text(yaml.safe_dump(config.document()))
-    alertmanager = AlertmanagerConfig(
-        paging=Receiver("paging", "webhook", url=f"{hook}/paging"),
-        chat=Receiver("chat", "webhook", url=f"{hook}/chat"),
-        heartbeat=Receiver("heartbeat", "webhook", url=f"{hook}/heartbeat"),
-    )
-    (root / "alertmanager.yml").write_text(yaml.safe_dump(fast(alertmanager.document())))
 
     am_log = (root / "am.log").open("w")
     prom_log = (root / "prom.log").open("w")
