@@ -9,9 +9,10 @@ import pulumi
 from components.api import Api, ApiArgs
 from components.edge.component import EXPORTER_PORT as EDGE_EXPORTER
 from components.edge.component import Edge, EdgeArgs
-from components.edge.nginx import HTTPS_PORT
+from components.edge.nginx import HTTPS_PORT, Route
 from components.monitoring.component import (
     ALERTMANAGER_PORT,
+    GRAFANA_PORT,
     PROMETHEUS_PORT,
     Monitoring,
     MonitoringArgs,
@@ -106,6 +107,7 @@ def build(
             namespace=settings.kubernetes.namespace,
             api_host=api.host,
             api_port=api.port,
+            extra_routes=grafana_route(settings, placement),
             supplied_cert=config_secrets.get(str(certificate.cert_config)),
             supplied_key=config_secrets.get(str(certificate.key_config)),
         ),
@@ -143,6 +145,22 @@ def build(
     }
 
 
+GRAFANA_PREFIX = "/grafana/"
+# Grafana's UI needs inline scripts and styles; the rest of the stack keeps the strict policy.
+GRAFANA_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def grafana_route(settings: StackSettings, placement: Placement) -> tuple[Route, ...]:
+    if not settings.monitoring.grafana_public:
+        return ()
+    address = f"{placement.host_of('grafana')}:{GRAFANA_PORT}"
+    return (Route("grafana", GRAFANA_PREFIX, address, GRAFANA_CSP),)
+
+
 def monitoring_args(
     settings: StackSettings,
     api: Api,
@@ -176,5 +194,6 @@ def monitoring_args(
         probe_server_name=settings.domain,
         receiver_secrets=config_secrets,
         grafana_admin_password=grafana_admin_password,
+        grafana_public_url=f"https://{settings.domain}{GRAFANA_PREFIX}",
         protect=settings.protect_data,
     )

@@ -13,7 +13,7 @@ import pulumi
 
 from components.edge import certificates
 from components.edge.certificates import TlsMaterial
-from components.edge.nginx import HTTP_PORT, HTTPS_PORT, STATUS_PORT, EdgeConfig, Rate
+from components.edge.nginx import HTTP_PORT, HTTPS_PORT, STATUS_PORT, EdgeConfig, Rate, Route
 from components.edge.settings import EdgeSettings
 from components.exporters import exporter_sidecar
 from components.images import version_label
@@ -46,6 +46,8 @@ class EdgeArgs:
     namespace: str
     api_host: str
     api_port: int
+    # In-stack services published under a path (Grafana, when settings say so).
+    extra_routes: tuple[Route, ...] = ()
     # PEM chain and key, when the certificate source is `supplied`.
     supplied_cert: pulumi.Input[str] | None = None
     supplied_key: pulumi.Input[str] | None = None
@@ -121,6 +123,7 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
         allow=tuple(s.allow),
         deny=tuple(s.deny),
         trusted_proxies=tuple(s.trusted_proxies),
+        extra_routes=args.extra_routes,
     )
 
 
@@ -174,7 +177,10 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         sidecars=(exporter,),
         scaling=workload_scaling(s.replicas, s.autoscaling),
         allowed_clients=("prometheus",),
-        connects_to=(Peer("api", (args.api_port,)),),
+        connects_to=(
+            Peer("api", (args.api_port,)),
+            *(Peer(r.name, (int(r.address.rsplit(":", 1)[1]),)) for r in args.extra_routes),
+        ),
         pre_stop_seconds=5,
         shutdown_grace_seconds=30,
     )

@@ -67,6 +67,16 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Another in-stack service published under a path prefix (Grafana, when enabled)."""
+
+    name: str
+    prefix: str
+    address: str  # host:port
+    csp: str
+
+
+@dataclass(frozen=True)
 class EdgeConfig:
     nginx_version: tuple[int, int]
     server_names: tuple[str, ...]
@@ -97,6 +107,7 @@ class EdgeConfig:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    extra_routes: tuple[Route, ...] = ()
     http_port: int = HTTP_PORT
     https_port: int = HTTPS_PORT
     status_port: int = STATUS_PORT
@@ -125,7 +136,7 @@ class EdgeConfig:
             directives += [d("ssl_stapling", "on"), d("ssl_stapling_verify", "on")]
         return directives
 
-    def security_headers(self) -> list[Directive | Block | Comment]:
+    def security_headers(self, csp: str | None = None) -> list[Directive | Block | Comment]:
         hsts = f"max-age={self.hsts_max_age}"
         if self.hsts_include_subdomains:
             hsts += "; includeSubDomains"
@@ -137,12 +148,12 @@ class EdgeConfig:
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "strict-origin-when-cross-origin",
             "Permissions-Policy": self.permissions_policy,
-            "Content-Security-Policy": self.content_security_policy,
+            "Content-Security-Policy": csp or self.content_security_policy,
             "Cross-Origin-Opener-Policy": "same-origin",
             "X-Request-ID": "$request_id_out",
         }
-        # `always`: on error replies too. Only here: a location with its own add_header
-        # would silently drop these, so no location adds any.
+        # `always`: on error replies too. A location with an add_header of its own drops the
+        # server's, so a route with its own CSP repeats them all (extra_routes).
         return [
             Comment("security headers, on every reply including errors"),
             *(d("add_header", name, value, "always") for name, value in headers.items()),
@@ -156,11 +167,11 @@ class EdgeConfig:
             rules.append(d("deny", "all"))
         return rules
 
-    def proxy(self, rates: list[Rate]) -> list[Directive | Block | Comment]:
+    def proxy(self, rates: list[Rate], upstream: str = "api") -> list[Directive | Block | Comment]:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
             *(d("limit_req", f"zone={r.zone}", f"burst={r.nginx_burst}", "nodelay") for r in rates),
-            d("proxy_pass", "http://api"),
+            d("proxy_pass", f"http://{upstream}"),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),
             d("proxy_set_header", "Host", "$host"),
@@ -201,6 +212,14 @@ class EdgeConfig:
         locations = [
             Block("location", ("^~", path), self.proxy([self.auth_rate, self.api_rate]))
             for path in self.auth_paths
+        ]
+        locations += [
+            Block(
+                "location",
+                ("^~", route.prefix),
+                [*self.security_headers(route.csp), *self.proxy([self.api_rate], route.name)],
+            )
+            for route in self.extra_routes
         ]
         return Block(
             "server",
@@ -292,6 +311,10 @@ class EdgeConfig:
                     d("server", self.upstream),
                     d("keepalive", self.upstream_keepalive),
                 ],
+            ),
+            *(
+                Block("upstream", (route.name,), [d("server", route.address), d("keepalive", 8)])
+                for route in self.extra_routes
             ),
             self.http_server(),
             self.https_server(),

@@ -55,6 +55,8 @@ class MonitoringArgs:
     receiver_secrets: Mapping[str, pulumi.Input[str]]
     grafana_admin_password: pulumi.Input[str]
     protect: bool
+    # The public URL Grafana answers under when settings publish it through the edge.
+    grafana_public_url: str = ""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -252,6 +254,14 @@ def grafana(args: MonitoringArgs) -> Workload:
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+            **(
+                {
+                    "GF_SERVER_ROOT_URL": args.grafana_public_url,
+                    "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
+                }
+                if s.grafana_public
+                else {}
+            ),
         },
         ports=(Port("web", GRAFANA_PORT),),
         config_files=(
@@ -267,9 +277,11 @@ def grafana(args: MonitoringArgs) -> Workload:
         name="grafana",
         component="monitoring",
         version=version_label(s.grafana_image),
-        tier="internal",
+        # Published: the edge (frontend network on Docker) is its only client.
+        tier="app" if s.grafana_public else "internal",
         main=server,
         volumes=(PersistentVolume("data", "/var/lib/grafana", 1, protect=args.protect),),
+        allowed_clients=("edge",) if s.grafana_public else (),
         connects_to=(Peer("prometheus", (PROMETHEUS_PORT,)),),
     )
 

@@ -67,3 +67,6 @@ class MonitoringSettings(Settings):
         description="Where docs/runbooks is served; alerts link to <base>/<file>.md.",
     )
     receivers: Receivers
+    grafana_public: bool = Field(
+        description="Publish Grafana through the edge under /grafana/ (TLS, rate limits)."
+    )

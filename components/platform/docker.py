@@ -96,11 +96,14 @@ class DockerPlacement:
         self._args = args
         self._networks = networks
 
+    def host_of(self, workload: str) -> str:
+        return workload  # the network alias every replica carries
+
     def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
         _WorkloadContainers(workload, self._args, self._networks, parent).create()
         return PlacedWorkload(
             name=workload.name,
-            host=workload.name,  # the network alias every replica carries
+            host=self.host_of(workload.name),
             ports={p.name: p.port for p in workload.ports},
         )
 

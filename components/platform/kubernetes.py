@@ -112,11 +112,14 @@ class KubernetesPlacement:
         self._args = args
         self._namespace = namespace
 
+    def host_of(self, workload: str) -> str:
+        return f"{workload}.{self._args.namespace}.svc.cluster.local"
+
     def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
         _WorkloadResources(workload, self._args, self._namespace, parent).create()
         return PlacedWorkload(
             name=workload.name,
-            host=f"{workload.name}.{self._args.namespace}.svc.cluster.local",
+            host=self.host_of(workload.name),
             ports={p.name: p.port for p in workload.ports},
         )
 

@@ -26,3 +26,7 @@ class Placement(Protocol):
     def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
         """Create the workload's resources, parented to `parent`."""
         ...
+
+    def host_of(self, workload: str) -> str:
+        """The name other workloads reach `workload` by, before or after it is placed."""
+        ...

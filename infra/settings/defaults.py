@@ -133,6 +133,7 @@ COMMON: Tree = {
         "retentionSizeGib": 8,
         "storageGib": 10,
         "runbookBaseUrl": "docs/runbooks",
+        "grafanaPublic": False,
         # Alerts stay in Alertmanager until receivers are set (prod must set them).
         "receivers": {
             "paging": {"kind": "none"},

@@ -22,9 +22,14 @@ def require_nginx() -> None:
     require("/usr/sbin/nginx", "openssl")
 
 
-def stack_files(values: dict[str, object] | None = None) -> dict[str, str]:
+def stack_files(
+    values: dict[str, object] | None = None, monitoring: dict[str, object] | None = None
+) -> dict[str, str]:
     """The edge's files as the dev stack renders them, for Debian's nginx version."""
-    recording = render("dev", {"edge": {"nginxVersion": DEBIAN_NGINX, **(values or {})}})
+    recording = render(
+        "dev",
+        {"edge": {"nginxVersion": DEBIAN_NGINX, **(values or {})}, "monitoring": monitoring or {}},
+    )
     return rendered_files(recording, "prodstack-dev-edge-0")
 
 

@@ -126,9 +126,13 @@ def shipped_files(stack: str) -> dict[str, str]:
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev-with-grafana"])
 def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setup) -> None:
-    files = shipped_files(stack)
+    files = (
+        stack_files({}, {"grafanaPublic": True})
+        if stack == "dev-with-grafana"
+        else shipped_files(stack)
+    )
     conf = replace_exact(
         files["nginx.conf"],
         {
@@ -141,6 +145,12 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
             "_temp_path /tmp/": f"_temp_path {setup.root}/",
             # the upstream: the API's in-stack address, here the reference API on loopback
             upstream_of(files["nginx.conf"]): f"server {setup.edge.upstream};",
+            # Grafana's in-stack address, when the route exists: any live upstream will do.
+            **(
+                {"server grafana:3000;": f"server {setup.edge.upstream};"}
+                if "server grafana:3000;" in files["nginx.conf"]
+                else {}
+            ),
         },
     )
 

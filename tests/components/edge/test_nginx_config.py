@@ -111,3 +111,20 @@ def test_directive_quoting() -> None:
     assert "'~^x{1,2}$' 1;" in text
     assert "return 200 'ok\\n';" in text
     assert 'add_header X "a\'b";' in render([d("add_header", "X", "a'b")], "t")
+
+
+def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
+    from components.edge.nginx import Route
+
+    route = Route("grafana", "/grafana/", "grafana:3000", "default-src 'self' 'unsafe-inline'")
+    text = dataclasses.replace(BASE, extra_routes=(route,)).render()
+    block = text[text.index("location ^~ /grafana/ {") :]
+    block = block[: block.index("\n        }")]
+    headers = [line.strip() for line in block.splitlines() if "add_header" in line]
+    assert len(headers) == len([line for line in lines(BASE) if line.startswith("add_header")])
+    assert (
+        "add_header Content-Security-Policy \"default-src 'self' 'unsafe-inline'\" always;"
+        in headers
+    )
+    assert "proxy_pass http://grafana;" in block
+    assert "upstream grafana {" in text

@@ -175,3 +175,26 @@ def test_shipped_stacks_rules_and_alertmanager_pass_the_tools(stack: str, tmp_pa
     assert am_check.returncode == 0, am_check.stdout + am_check.stderr
     # prometheus.yml: promtool checks dev's (above); Debian's promtool lacks Kubernetes
     # discovery, so prod's scrape configuration is checked by structure only.
+
+
+def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
+    values = {**PROD, "monitoring": {**PROD["monitoring"], "grafanaPublic": True}}
+    recording = render("prod", values)
+    config = one(recording, "kubernetes:core/v1:ConfigMap", "edge-edge-config").inputs["data"]
+    assert "location ^~ /grafana/ {" in config["nginx.conf"]
+    assert "server grafana.prodstack-prod.svc.cluster.local:3000;" in config["nginx.conf"]
+    policy = one(recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "grafana").inputs[
+        "spec"
+    ]
+    assert [p["podSelector"]["matchLabels"] for p in policy["ingress"][0]["from"]] == [
+        {"app.kubernetes.io/name": "edge"}
+    ]
+    pod = one(recording, "kubernetes:apps/v1:StatefulSet", "grafana").inputs["spec"]["template"][
+        "spec"
+    ]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["GF_SERVER_ROOT_URL"] == "https://api.example.com/grafana/"
+    services = {
+        r.name: r.inputs["spec"]["type"] for r in recording.of_type("kubernetes:core/v1:Service")
+    }
+    assert services["grafana"] == "ClusterIP"  # still only the edge is public
