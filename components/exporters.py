@@ -24,13 +24,8 @@ def exporter_sidecar(
 ) -> Container:
     """An exporter probed on its /metrics. Docker runs `docker_check`, by default wget (in
     images that have it); Kubernetes probes over HTTP."""
-    ready = Probe(
-        command=docker_check
-        or ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/metrics"),
-        http_path="/metrics",
-        port=port,
-        period_seconds=30,
-    )
+    ready = Probe.http(port, "/metrics", period_seconds=30, command=docker_check)
+
     return Container(
         name="exporter",
         image=image,

@@ -122,9 +122,27 @@ class Probe:
     timeout_seconds: int = 3
     failure_threshold: int = 3
 
+    @classmethod
+    def http(
+        cls,
+        port: int,
+        path: str,
+        period_seconds: int = 10,
+        command: tuple[str, ...] | None = None,
+    ) -> Probe:
+        """An HTTP check: Kubernetes gets it over HTTP; Docker runs `command`, by default
+        wget (in the images that have it)."""
+        return cls(
+            command=command or ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"),
+            http_path=path,
+            port=port,
+            period_seconds=period_seconds,
+        )
+
     def __post_init__(self) -> None:
         if not self.command:
             raise WorkloadError("a probe needs a command (Docker runs it as the healthcheck)")
+
         if self.http_path is not None and self.port is None:
             raise WorkloadError("an HTTP probe needs a port")
 

@@ -129,12 +129,8 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
 
 def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
     s = args.settings
-    healthy = Probe(
-        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{STATUS_PORT}/healthz"),
-        http_path="/healthz",
-        port=STATUS_PORT,
-        period_seconds=5,
-    )
+    healthy = Probe.http(STATUS_PORT, "/healthz", period_seconds=5)
+
     server = Container(
         name="edge",
         image=s.image,

@@ -82,15 +82,6 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs({"prometheusUrl": self.prometheus_url})
 
 
-def http_check(port: int, path: str) -> Probe:
-    return Probe(
-        command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"),
-        http_path=path,
-        port=port,
-        period_seconds=10,
-    )
-
-
 def prometheus(args: MonitoringArgs) -> Workload:
     s = args.settings
     config = PrometheusConfig(
@@ -108,7 +99,7 @@ def prometheus(args: MonitoringArgs) -> Workload:
         name="prometheus",
         image=s.prometheus_image,
         resources=Resources(200, 512, 1000, 2048),
-        checks=Checks.around(http_check(PROMETHEUS_PORT, "/-/ready"), startup_seconds=300),
+        checks=Checks.around(Probe.http(PROMETHEUS_PORT, "/-/ready"), startup_seconds=300),
         args=(
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             "--storage.tsdb.path=/prometheus",
@@ -173,7 +164,7 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         name="alertmanager",
         image=s.alertmanager_image,
         resources=Resources(50, 64, 500, 256),
-        checks=Checks.around(http_check(ALERTMANAGER_PORT, "/-/ready"), startup_seconds=60),
+        checks=Checks.around(Probe.http(ALERTMANAGER_PORT, "/-/ready"), startup_seconds=60),
         args=(
             f"--config.file={CONFIG_DIR}/alertmanager.yml",
             "--storage.path=/alertmanager",
@@ -242,7 +233,7 @@ def grafana(args: MonitoringArgs) -> Workload:
         name="grafana",
         image=s.grafana_image,
         resources=Resources(100, 128, 500, 512),
-        checks=Checks.around(http_check(GRAFANA_PORT, "/api/health"), startup_seconds=120),
+        checks=Checks.around(Probe.http(GRAFANA_PORT, "/api/health"), startup_seconds=120),
         env={
             "GF_PATHS_PROVISIONING": f"{CONFIG_DIR}/provisioning",
             "GF_PATHS_DATA": "/var/lib/grafana",
@@ -300,13 +291,8 @@ KSM_PORT = 8080
 def kube_state_metrics(args: MonitoringArgs) -> Workload:
     """Pod, deployment, autoscaler and job state as metrics, for the Kubernetes alerts."""
     s = args.settings
-    ready = Probe(
-        # The image is distroless: no command to run; Kubernetes probes it over HTTP.
-        command=("/kube-state-metrics", "--version"),
-        http_path="/healthz",
-        port=KSM_PORT,
-        period_seconds=10,
-    )
+    # The image is distroless: nothing for Docker to run (KSM runs on Kubernetes only).
+    ready = Probe.http(KSM_PORT, "/healthz", command=("/kube-state-metrics", "--version"))
     server = Container(
         name="kube-state-metrics",
         image=s.kube_state_metrics_image,
@@ -360,7 +346,7 @@ def blackbox(args: MonitoringArgs) -> Workload:
         name="blackbox",
         image=s.blackbox_image,
         resources=Resources(25, 32, 250, 128),
-        checks=Checks.always(http_check(BLACKBOX_PORT, "/-/healthy")),
+        checks=Checks.always(Probe.http(BLACKBOX_PORT, "/-/healthy")),
         args=(f"--config.file={CONFIG_DIR}/blackbox.yml",),
         ports=(Port("web", BLACKBOX_PORT),),
         config_files=(File("blackbox.yml", yaml.safe_dump(modules, sort_keys=False)), *files),

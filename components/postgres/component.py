@@ -173,12 +173,14 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         run_as_user=POSTGRES_UID,
     )
     schedule = settings.backup.schedule
-    agent_alive = Probe(
-        command=("python3", "-c", _http_check(AGENT_PORT, "/health")),
-        http_path="/health",
-        port=AGENT_PORT,
+    # The Postgres image has python3 but no wget.
+    agent_alive = Probe.http(
+        AGENT_PORT,
+        "/health",
         period_seconds=30,
+        command=("python3", "-c", _http_check(AGENT_PORT, "/health")),
     )
+
     agent = Container(
         name="backup-agent",
         image=image,
