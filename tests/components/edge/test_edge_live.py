@@ -107,23 +107,23 @@ def upstream_of(conf: str) -> str:
 
 
 def shipped_files(stack: str) -> dict[str, str]:
-    """A shipped stack's edge files, with only the nginx version set to Debian's."""
+    """A shipped stack's edge files, with only the nginx version set to Debian's: from the
+    container on Docker (dev), from the ConfigMap on Kubernetes (prod)."""
     config = load_stack_config(ROOT, stack)
     edge = json.loads(config.values.get("prodstack:edge", "{}"))
     config.values["prodstack:edge"] = json.dumps({**edge, "nginxVersion": DEBIAN_NGINX})
-    platform = json.loads(json.dumps(config.values.get("prodstack:platform", "docker")))
-    if platform == "kubernetes":
-        config.values["prodstack:platform"] = "docker"  # to read the files from a container
-        edge_settings = json.loads(config.values["prodstack:edge"])
-        edge_settings["certificate"] = {"source": "supplied", "certConfig": "c", "keyConfig": "k"}
-        config.values["prodstack:edge"] = json.dumps(edge_settings)
-        for key in ("c", "k"):
-            config.values[f"prodstack:{key}"] = "pem"
-            config.secret_keys.add(f"prodstack:{key}")
     recording = run_program(config, program_main)
-    return rendered_files(
-        recording, "prodstack-dev-edge-0" if stack == "dev" else "prodstack-prod-edge-0"
-    )
+    if stack == "dev":
+        return rendered_files(recording, "prodstack-dev-edge-0")
+    configmap = next(r for r in recording.resources if r.name == "edge-edge-config")
+    return dict(configmap.inputs["data"])
+
+
+def certificate_paths(conf: str, cert: Path, key: Path) -> dict[str, str]:
+    """The certificate's paths, wherever the stack's source puts them (secret files, or
+    cert-manager's Secret)."""
+    directory = next(d for d in ("/run/prodstack/secrets", "/run/prodstack/tls") if d in conf)
+    return {f"{directory}/tls.crt": str(cert), f"{directory}/tls.key": str(key)}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "dev-with-grafana"])
@@ -139,8 +139,7 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
             "listen 8080 default_server;": f"listen 127.0.0.1:{free_port()} default_server;",
             "listen 8443 ssl": f"listen 127.0.0.1:{free_port()} ssl",
             "listen 8081;": f"listen 127.0.0.1:{free_port()};",
-            "/run/prodstack/secrets/tls.crt": str(setup.edge.cert),
-            "/run/prodstack/secrets/tls.key": str(setup.edge.key),
+            **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
             "pid /tmp/": f"pid {setup.root}/",
             "_temp_path /tmp/": f"_temp_path {setup.root}/",
             # the upstream: the API's in-stack address, here the reference API on loopback
