@@ -9,7 +9,9 @@ import pwd
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -56,7 +58,10 @@ def owned_tempdir(base: Path, user: str) -> Path:
     if os.geteuid() == 0:
         entry = pwd.getpwnam(user)
         for path in [base, *base.rglob("*")]:
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+            # A server already running under `base` may remove its own files meanwhile.
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
     return base
 
 
@@ -82,3 +87,27 @@ def adapt(
             raise AssertionError(f"{key} is not in the rendered configuration")
         text = regex.sub(line.format(key=key, value=value).replace("\\", "\\\\"), text)
     return text
+
+
+def signal_group(process: subprocess.Popen[bytes], sig: int, timeout: float = 30) -> None:
+    """Signal a server started with start_new_session and wait until every process in its
+    group has exited. Waiting for the leader alone is not enough under runuser: the server
+    is runuser's child and may still hold its port for a moment after runuser is reaped."""
+    os.killpg(process.pid, sig)
+    process.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while _group_alive(process.pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process group {process.pid} still running after {sig}")
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies have released everything)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The command name in parentheses may contain spaces; fields follow the last ')'.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False

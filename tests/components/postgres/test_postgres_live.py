@@ -53,9 +53,7 @@ def cluster() -> Iterator[Cluster]:
 def restores(cluster: Cluster) -> Path:
     """Where a test restores to: under the cluster's root, which the postgres user can reach.
     Kept short: a Unix socket path may not exceed 107 characters."""
-    path = Path(tempfile.mkdtemp(prefix="r", dir=cluster.root))
-    owned_tempdir(path.parent, "postgres")
-    return path
+    return owned_tempdir(Path(tempfile.mkdtemp(prefix="r", dir=cluster.root)), "postgres")
 
 
 def app_psql(
@@ -235,7 +233,9 @@ def test_restore_drill_reports_success_then_failure_on_a_corrupted_repository(
         if path.is_file() and path.suffix not in (".info", ".copy"):
             path.write_bytes(b"\0" * max(1, path.stat().st_size))
     cluster.write_pgbackrest(corrupted, cluster.config / f"pgbackrest-{corrupted.name}.conf")
-    owned_tempdir(cluster.root, "postgres")
+    owned_tempdir(corrupted, "postgres")
+    owned_tempdir(cluster.config, "postgres")
+
     failed = cluster.module("prodstack_pg.drill", env=cluster.env(corrupted), check=False)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert '"success": false' in failed.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ from tests.live import (
     rendered_files,
     require,
     server_root,
+    signal_group,
 )
 from tests.support import render
 
@@ -66,8 +66,7 @@ class RedisServer:
 
     def kill(self, sig: int) -> None:
         assert self.process is not None
-        os.killpg(self.process.pid, sig)
-        self.process.wait(timeout=30)
+        signal_group(self.process, sig)
 
     def cli(
         self, user: str | None, password: str | None, *command: str
