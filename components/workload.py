@@ -242,7 +242,8 @@ class Scaling:
 
 @dataclass(frozen=True)
 class Peer:
-    """Another workload of the stack and the ports of it that traffic may use.
+    """Another workload of the stack and the ports that traffic with it may use: its ports
+    when it is connected to, ours when it is a client. No ports: every port.
     ANY_WORKLOAD with no ports: every workload of the stack, on every port (Prometheus)."""
 
     workload: str
@@ -285,8 +286,9 @@ class Workload:
     scaling: Scaling = Scaling()
     volumes: tuple[PersistentVolume, ...] = ()
     scratch: tuple[Scratch, ...] = ()
-    # Who may open connections to this workload, and to whom it may open them.
-    allowed_clients: tuple[str, ...] = ()
+    # Who may open connections to this workload (on which of its ports; none: all of them),
+    # and to whom it may open them.
+    allowed_clients: tuple[Peer, ...] = ()
     connects_to: tuple[Peer, ...] = ()
     # Outside the stack: any address, on these ports only (a public URL, the Kubernetes API).
     egress_anywhere_ports: tuple[int, ...] = ()

@@ -18,13 +18,14 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Peer,
     Port,
     Probe,
     Workload,
 )
 
 # Workloads that open connections to the API: the edge proxies, Prometheus scrapes.
-API_CLIENTS = ("edge", "prometheus")
+API_CLIENTS = (Peer("edge", ()), Peer("prometheus", ()))
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         main=server,
         sidecars=(exporter,),
         scaling=workload_scaling(s.replicas, s.autoscaling),
-        allowed_clients=("prometheus",),
+        allowed_clients=(Peer("prometheus", (EXPORTER_PORT,)),),
         connects_to=(
             Peer("api", (args.api_port,)),
             *(Peer(r.name, (int(r.address.rsplit(":", 1)[1]),)) for r in args.extra_routes),

@@ -185,7 +185,7 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         tier="app",
         main=server,
         volumes=(PersistentVolume("data", "/alertmanager", 1, protect=args.protect),),
-        allowed_clients=("prometheus",),
+        allowed_clients=(Peer("prometheus", ()),),
         egress_anywhere_ports=NOTIFICATION_PORTS,
     )
 
@@ -272,7 +272,7 @@ def grafana(args: MonitoringArgs) -> Workload:
         tier="app" if s.grafana_public else "internal",
         main=server,
         volumes=(PersistentVolume("data", "/var/lib/grafana", 1, protect=args.protect),),
-        allowed_clients=("edge",) if s.grafana_public else (),
+        allowed_clients=(Peer("edge", ()),) if s.grafana_public else (),
         connects_to=(Peer("prometheus", (PROMETHEUS_PORT,)),),
     )
 
@@ -313,7 +313,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
         version=version_label(s.kube_state_metrics_image),
         tier="internal",
         main=server,
-        allowed_clients=("prometheus",),
+        allowed_clients=(Peer("prometheus", ()),),
         egress_anywhere_ports=KUBERNETES_API_PORTS,
         api_access=KSM_ACCESS,
     )
@@ -359,6 +359,6 @@ def blackbox(args: MonitoringArgs) -> Workload:
         # It probes the public URL as a client would: from the frontend network on Docker.
         tier="app",
         main=server,
-        allowed_clients=("prometheus",),
+        allowed_clients=(Peer("prometheus", ()),),
         egress_anywhere_ports=(443,),
     )

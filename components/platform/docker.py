@@ -14,7 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform import cron_runner, hardening
-from components.platform.labels import recommended_labels
+from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
 from components.platform.placement import PlacedWorkload
 from components.workload import (
     CONFIG_DIR,
@@ -125,8 +125,13 @@ class _WorkloadContainers:
             for k, v in recommended_labels(workload, args.stack).items()
         ]
 
-    def volume_labels(self) -> list[docker.VolumeLabelArgs]:
-        return [docker.VolumeLabelArgs(label=x.label, value=x.value) for x in self.labels]
+    def volume_labels(self, purpose: str) -> list[docker.VolumeLabelArgs]:
+        """The workload's labels and what the volume holds (data, scratch or files): the
+        policy pack holds data volumes to the protection rules."""
+        return [
+            *(docker.VolumeLabelArgs(label=x.label, value=x.value) for x in self.labels),
+            docker.VolumeLabelArgs(label=VOLUME_PURPOSE_LABEL, value=purpose),
+        ]
 
     def resource_name(self, *parts: str) -> str:
         return "-".join((self.args.name_prefix, self.w.name, *parts))
@@ -161,7 +166,7 @@ class _WorkloadContainers:
         return docker.Volume(
             self.resource_name(name),
             name=self.resource_name(name),
-            labels=self.volume_labels(),
+            labels=self.volume_labels("data"),
             opts=pulumi.ResourceOptions.merge(
                 self.opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
             ),
@@ -179,7 +184,7 @@ class _WorkloadContainers:
             name=self.resource_name(scratch.name, str(replica)),
             driver="local",
             driver_opts=options,
-            labels=self.volume_labels(),
+            labels=self.volume_labels("scratch"),
             opts=self.opts,
         )
 
@@ -187,7 +192,7 @@ class _WorkloadContainers:
         return docker.Volume(
             self.resource_name(container.name, "files"),
             name=self.resource_name(container.name, "files"),
-            labels=self.volume_labels(),
+            labels=self.volume_labels("files"),
             opts=self.opts,
         )
 

@@ -573,18 +573,22 @@ class _WorkloadResources:
                     ]
                 )
             )
-        if self.w.allowed_clients and self.w.ports:
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            pod_selector=meta.LabelSelectorArgs(match_labels={NAME: client})
-                        )
-                        for client in self.w.allowed_clients
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(port=p.port) for p in self.w.ports],
-                )
+        # One rule per client, so that each reaches only its own ports.
+        ingress += [
+            net.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    net.NetworkPolicyPeerArgs(
+                        pod_selector=meta.LabelSelectorArgs(match_labels={NAME: client.workload})
+                    )
+                ],
+                ports=[
+                    net.NetworkPolicyPortArgs(port=port)
+                    for port in client.ports or [p.port for p in self.w.ports]
+                ],
             )
+            for client in self.w.allowed_clients
+            if self.w.ports
+        ]
         egress = [
             net.NetworkPolicyEgressRuleArgs(
                 to=[

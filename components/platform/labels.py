@@ -27,3 +27,10 @@ def labels_for(name: str, component: str, version: str, stack: str) -> dict[str,
 
 def recommended_labels(workload: Workload, stack: str) -> dict[str, str]:
     return labels_for(workload.name, workload.component, workload.version, stack)
+
+
+# What a Docker volume holds (data, scratch or files); the policy pack protects data volumes.
+VOLUME_PURPOSE_LABEL = "prodstack.dev/volume"
+# Annotation (Kubernetes) or label (Docker) prefix by which a workload waives one advisory
+# policy rule, with its reason as the value (policies/view.py reads it).
+WAIVER_PREFIX = "waivers.prodstack.dev/"

@@ -30,6 +30,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Peer,
     PersistentVolume,
     Port,
     Probe,
@@ -46,8 +47,8 @@ POSTGRES_UID = 999  # the postgres user of the official image
 EXPORTER_UID = 65534
 DATA_MOUNT = "/var/lib/postgresql/data"
 SOCKET = Scratch("socket", pgconf.SOCKET_DIR, size_mib=1, in_memory=True)
-# Clients: the API, Prometheus (scrapes the agent and the exporter).
-CLIENTS = ("api", "prometheus")
+# Clients: the API on the database port; Prometheus scrapes the agent and the exporter only.
+CLIENTS = (Peer("api", (pgconf.PORT,)), Peer("prometheus", (EXPORTER_PORT, AGENT_PORT)))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Peer,
     PersistentVolume,
     Port,
     Probe,
@@ -31,7 +32,8 @@ APP_USER = "app"
 EXPORTER_PORT = 9121
 REDIS_UID = 999  # the redis user of the official image
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
-CLIENTS = ("api", "prometheus")
+# Clients: the API on the Redis port; Prometheus scrapes the exporter only.
+CLIENTS = (Peer("api", (PORT,)), Peer("prometheus", (EXPORTER_PORT,)))
 
 
 @dataclass(frozen=True)

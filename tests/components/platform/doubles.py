@@ -12,6 +12,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Peer,
     PersistentVolume,
     Port,
     Probe,
@@ -62,7 +63,7 @@ def store(protect: bool, with_job: bool) -> Workload:
             ),
         ),
         volumes=(PersistentVolume("data", "/var/lib/store", 10, protect=protect),),
-        allowed_clients=("api",),
+        allowed_clients=(Peer("api", ()),),
         jobs=(
             (
                 ScheduledJob(

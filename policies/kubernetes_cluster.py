@@ -1,0 +1,307 @@
+"""Kubernetes availability (prod) and networking: rules that relate several resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from policies.rule import EVERYWHERE, PROD_ONLY, Context, Violation, resource_rule, stack_rule
+from policies.view import (
+    HPA,
+    NETWORK_POLICY,
+    PDB,
+    SCALABLE_TYPES,
+    SERVICE,
+    UNKNOWN,
+    WORKLOAD_TYPES,
+    Subject,
+    entries,
+    get,
+    items,
+    pod_labels,
+    pod_spec,
+)
+
+EDGE_COMPONENT = "edge"
+DATA_STORE_COMPONENTS = ("database", "cache")
+DEFAULT_DATA_STORE_CLIENTS = {"postgres": ["api"], "redis": ["api"]}
+DEFAULT_DATA_PORTS = {"postgres": 5432, "redis": 6379}
+
+
+def _selects(selector: Any, labels: Mapping[str, str]) -> bool:
+    """Whether a matchLabels selector (empty selects all) selects pods with these labels."""
+    wanted = dict(entries(selector, "matchLabels"))
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _autoscaler(subject: Subject, subjects: Sequence[Subject]) -> Subject | None:
+    name = get(subject.props, "metadata", "name")
+    for s in subjects:
+        if s.type == HPA and get(s.props, "spec", "scaleTargetRef", "name") == name:
+            return s
+    return None
+
+
+def _replicas(subject: Subject) -> Any:
+    return get(subject.props, "spec", "replicas", default=1)
+
+
+@stack_rule(
+    "availability-replicas",
+    "Deployments and StatefulSets run at least 2 replicas, or an autoscaler with minReplicas at least 2 and maxReplicas above it. A workload that is one instance by design says why (a waiver).",
+    "One replica means every node drain, eviction or crash is an outage.",
+    PROD_ONLY,
+    (
+        "kube-score deployment-replicas",
+        "Pulumi kubernetes pack (minimum replicas)",
+        "Polaris (replicas)",
+    ),
+    waivable=True,
+)
+def replicas(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    for subject in subjects:
+        if subject.type not in SCALABLE_TYPES:
+            continue
+        hpa = _autoscaler(subject, subjects)
+        if hpa is not None:
+            low, high = (
+                get(hpa.props, "spec", "minReplicas", default=1),
+                get(hpa.props, "spec", "maxReplicas"),
+            )
+            if UNKNOWN in (low, high):
+                continue
+            if low < 2 or high <= low:
+                yield Violation(
+                    f"{subject.display} autoscales between {low} and {high}; needs a minimum of 2 and room above it",
+                    subject,
+                )
+            continue
+        count = _replicas(subject)
+        if count is not UNKNOWN and count < 2:
+            yield Violation(f"{subject.display} runs {count} replica", subject)
+
+
+@stack_rule(
+    "availability-disruption-budget",
+    "Every Deployment and StatefulSet has a PodDisruptionBudget that allows at least one disruption.",
+    "Without one a node drain may take every replica at once; a budget that allows none blocks drains forever.",
+    PROD_ONLY,
+    (
+        "kube-score pod-disruption-budget",
+        "kube-linter pdb-max-unavailable pdb-min-available",
+        "Polaris missingPodDisruptionBudget",
+    ),
+)
+def disruption_budget(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    budgets = [s for s in subjects if s.type == PDB]
+    for subject in subjects:
+        if subject.type not in SCALABLE_TYPES:
+            continue
+        labels = pod_labels(subject)
+        matching = [b for b in budgets if _selects(get(b.props, "spec", "selector"), labels)]
+        if not matching:
+            yield Violation(f"{subject.display} has no PodDisruptionBudget", subject)
+            continue
+        hpa = _autoscaler(subject, subjects)
+        count = get(hpa.props, "spec", "minReplicas", default=1) if hpa else _replicas(subject)
+        for budget in matching:
+            max_unavailable = get(budget.props, "spec", "maxUnavailable")
+            min_available = get(budget.props, "spec", "minAvailable")
+            if UNKNOWN in (max_unavailable, min_available, count):
+                continue
+            if (
+                max_unavailable in (0, "0%")
+                or (isinstance(min_available, int | float) and min_available >= count)
+                or min_available == "100%"
+            ):
+                yield Violation(
+                    f"{budget.display} allows no disruption of {subject.display}", subject
+                )
+
+
+@stack_rule(
+    "availability-spread",
+    "Workloads with more than one replica spread them over nodes (topologySpreadConstraints or pod anti-affinity).",
+    "Replicas that share a node fail together.",
+    PROD_ONLY,
+    (
+        "kube-score pod-topology-spread-constraints",
+        "Polaris topologySpreadConstraint",
+        "kube-linter no-anti-affinity",
+    ),
+)
+def spread(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    for subject in subjects:
+        if subject.type not in SCALABLE_TYPES:
+            continue
+        hpa = _autoscaler(subject, subjects)
+        count = get(hpa.props, "spec", "maxReplicas", default=1) if hpa else _replicas(subject)
+        if count is UNKNOWN or count < 2:
+            continue
+        spec = pod_spec(subject)
+        if (
+            not items(spec, "topologySpreadConstraints")
+            and get(spec, "affinity", "podAntiAffinity") is None
+        ):
+            yield Violation(
+                f"{subject.display} runs {count} replicas with no spread over nodes", subject
+            )
+
+
+@resource_rule(
+    "availability-rolling-update",
+    "Deployments roll out with RollingUpdate and maxUnavailable 0; StatefulSets with RollingUpdate.",
+    "maxUnavailable above 0 removes serving capacity before the new replicas are ready.",
+    PROD_ONLY,
+    SCALABLE_TYPES,
+    ("kube-score deployment-strategy (similar)",),
+)
+def rolling_update(subject: Subject, _: Context) -> Iterator[str]:
+    key = "strategy" if subject.kind == "Deployment" else "updateStrategy"
+    kind = get(subject.props, "spec", key, "type", default="RollingUpdate")
+    if kind not in ("RollingUpdate", UNKNOWN):
+        yield f"{subject.display} updates with {kind}"
+    if subject.kind == "Deployment":
+        unavailable = get(
+            subject.props, "spec", "strategy", "rollingUpdate", "maxUnavailable", default="25%"
+        )
+        if unavailable not in (0, "0", "0%", UNKNOWN):
+            yield f"{subject.display} allows {unavailable} unavailable during a rollout"
+
+
+@stack_rule(
+    "network-default-deny",
+    "Each namespace with workloads has a NetworkPolicy that selects every pod and denies ingress and egress by default.",
+    "Without a default deny, a pod nobody wrote a policy for can talk to and be reached by anything.",
+    EVERYWHERE,
+    ("kube-score pod-networkpolicy", "Checkov CKV_K8S_* (network policy)"),
+)
+def default_deny(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    namespaces = {
+        get(s.props, "metadata", "namespace") for s in subjects if s.type in WORKLOAD_TYPES
+    } - {UNKNOWN}
+    for namespace in sorted(n for n in namespaces if isinstance(n, str)):
+        denies = [
+            s
+            for s in subjects
+            if s.type == NETWORK_POLICY
+            and get(s.props, "metadata", "namespace") == namespace
+            and not dict(entries(s.props, "spec", "podSelector", "matchLabels"))
+            and not items(s.props, "spec", "podSelector", "matchExpressions")
+            and {"Ingress", "Egress"} <= set(items(s.props, "spec", "policyTypes"))
+            and not items(s.props, "spec", "ingress")
+            and not items(s.props, "spec", "egress")
+        ]
+        if not denies:
+            yield Violation(
+                f"namespace {namespace} has no default-deny NetworkPolicy for ingress and egress"
+            )
+
+
+@stack_rule(
+    "network-pods-selected",
+    "Every workload's pods are selected by a NetworkPolicy of their own (besides the default deny) covering ingress and egress.",
+    "A pod under the default deny alone cannot work; one without any policy is open. Each workload states whom it talks to.",
+    EVERYWHERE,
+    ("kube-score pod-networkpolicy",),
+)
+def pods_selected(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    policies = [s for s in subjects if s.type == NETWORK_POLICY]
+    for subject in subjects:
+        if subject.type not in WORKLOAD_TYPES:
+            continue
+        labels = pod_labels(subject)
+        types: set[str] = set()
+        for policy in policies:
+            selector = get(policy.props, "spec", "podSelector")
+            if dict(entries(selector, "matchLabels")) and _selects(selector, labels):
+                types |= set(items(policy.props, "spec", "policyTypes"))
+        missing = {"Ingress", "Egress"} - types
+        if missing:
+            yield Violation(
+                f"{subject.display}'s pods have no NetworkPolicy of their own for {', '.join(sorted(missing))}",
+                subject,
+            )
+
+
+@resource_rule(
+    "network-public-services",
+    "No Service is a NodePort or has external IPs; only the edge is a LoadBalancer.",
+    "Every public port is attack surface; the edge is where TLS, rate limits and headers are enforced.",
+    EVERYWHERE,
+    {SERVICE},
+    (
+        "Pulumi kubernetes pack (no LoadBalancer Services)",
+        "kube-linter exposed-services",
+        "Checkov CKV_K8S_* (NodePort)",
+    ),
+)
+def public_services(subject: Subject, _: Context) -> Iterator[str]:
+    kind = get(subject.props, "spec", "type", default="ClusterIP")
+    if kind == "NodePort":
+        yield f"{subject.display} is a NodePort Service"
+    if kind == "LoadBalancer" and subject.component != EDGE_COMPONENT:
+        yield f"{subject.display} is a LoadBalancer but not the edge"
+    if items(subject.props, "spec", "externalIPs"):
+        yield f"{subject.display} has external IPs"
+
+
+@stack_rule(
+    "network-data-store-clients",
+    "Data stores (Postgres, Redis) accept connections on their data port only from their declared clients (pack config: dataStoreClients).",
+    "A compromised workload that is not a client cannot reach the data at all.",
+    EVERYWHERE,
+    (),
+    config={
+        "dataStoreClients": {
+            "type": "object",
+            "default": DEFAULT_DATA_STORE_CLIENTS,
+            "description": "Workload names allowed on each data store's data port.",
+        },
+        "dataPorts": {
+            "type": "object",
+            "default": DEFAULT_DATA_PORTS,
+            "description": "The data port of each data store.",
+        },
+    },
+)
+def data_store_clients(subjects: Sequence[Subject], context: Context) -> Iterator[Violation]:
+    clients: Mapping[str, Sequence[str]] = context.config.get(
+        "dataStoreClients", DEFAULT_DATA_STORE_CLIENTS
+    )
+    ports: Mapping[str, int] = context.config.get("dataPorts", DEFAULT_DATA_PORTS)
+    policies = [s for s in subjects if s.type == NETWORK_POLICY]
+    for store in subjects:
+        if store.type not in WORKLOAD_TYPES or store.component not in DATA_STORE_COMPONENTS:
+            continue
+        allowed = set(clients.get(store.app, []))
+        port = ports.get(store.app)
+        labels = pod_labels(store)
+        for policy in policies:
+            if not _selects(get(policy.props, "spec", "podSelector"), labels):
+                continue
+            for rule in items(policy.props, "spec", "ingress"):
+                rule_ports = [get(p, "port") for p in items(rule, "ports")]
+                if rule_ports and port not in rule_ports:
+                    continue  # metrics ports only
+                peers = items(rule, "from")
+                if not peers:
+                    yield Violation(
+                        f"{policy.display} lets anyone reach {store.app} on its data port", store
+                    )
+                for peer in peers:
+                    name = get(peer, "podSelector", "matchLabels", "app.kubernetes.io/name")
+                    broad = (
+                        get(peer, "ipBlock") is not None
+                        or get(peer, "namespaceSelector") is not None
+                    )
+                    if broad or name is None:
+                        yield Violation(
+                            f"{policy.display} lets a network, a namespace or any pod reach {store.app} on {port}",
+                            store,
+                        )
+                    elif name is not UNKNOWN and name not in allowed:
+                        yield Violation(
+                            f"{policy.display} lets {name} reach {store.app} on {port}; its clients are {', '.join(sorted(allowed)) or 'none'}",
+                            store,
+                        )
