@@ -157,8 +157,13 @@ class Checks:
 
     @classmethod
     def always(cls, probe: Probe) -> Checks:
-        """One probe for all three, for helpers whose only state is up or down."""
-        return cls(startup=probe, readiness=probe, liveness=probe)
+        """One check for helpers whose only state is up or down. Liveness waits twice as long
+        as readiness, so a replica that is briefly unready is not restarted for it."""
+        return cls(
+            startup=probe,
+            readiness=probe,
+            liveness=replace(probe, failure_threshold=probe.failure_threshold * 2),
+        )
 
     @classmethod
     def around(
@@ -294,6 +299,10 @@ class Workload:
     egress_anywhere_ports: tuple[int, ...] = ()
     # Only workloads that declare access get a service account token (Kubernetes).
     api_access: tuple[ApiAccess, ...] = ()
+
+    # Why the workload runs one replica by design (one Postgres primary); recorded with it
+    # as a waiver of the policy pack's replicas rule. Empty: it scales like any other.
+    singleton: str = ""
 
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25

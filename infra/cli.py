@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"schema version to validate for (default: kubernetes.schemaVersion, {DEFAULT_VERSION})",
     )
+    check.add_argument(
+        "--policy-config",
+        type=Path,
+        default=None,
+        help="a --policy-pack-config file (default: the stack environment's levels, "
+        "policies/config/<environment>.json)",
+    )
     docs = commands.add_parser("settings-doc", help="write docs/settings.md from the model")
     docs.add_argument("--out", type=Path, default=None)
     return parser
@@ -59,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             from infra.render.check import run_check
 
-            report = run_check(root, args.stack, args.out, args.kubernetes_version)
+            report = run_check(
+                root,
+                args.stack,
+                args.out,
+                args.kubernetes_version,
+                policy_config=args.policy_config,
+            )
             print(report.text())
             return 0 if report.passed else EXIT_FAILED
         from infra.settings.docs import settings_markdown

@@ -178,6 +178,7 @@ def monitoring_args(
         Target("redis", f"redis:{REDIS_EXPORTER}", "redis-metrics"),
         Target("alertmanager", f"alertmanager:{ALERTMANAGER_PORT}", "web"),
         Target("prometheus", f"localhost:{PROMETHEUS_PORT}", "web"),
+        Target("grafana", f"grafana:{GRAFANA_PORT}", "web"),
         # Kubernetes only: discovered like the rest, never a Docker target.
         Target("kube-state-metrics", "", "ksm-metrics"),
     )

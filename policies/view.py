@@ -49,7 +49,7 @@ def get(value: Any, *path: str | int, default: Any = None) -> Any:
             if isinstance(value, Mapping) or (
                 isinstance(value, Sequence) and not isinstance(value, str) and isinstance(key, int)
             ):
-                value = value[key]
+                value = value[key]  # type: ignore[index]  # key is an int for a Sequence
             else:
                 return default
         except (KeyError, IndexError):
@@ -270,8 +270,12 @@ def workloads(subjects: Sequence[Subject]) -> list[Subject]:
 
 
 def command_line(container_spec: Any) -> list[str]:
-    """A container's command and args (Kubernetes) or command (Docker), known parts only."""
-    parts = [*items(container_spec, "command"), *items(container_spec, "args")]
+    """A container's command and args (Kubernetes) or entrypoint and command (Docker)."""
+    parts = [
+        *items(container_spec, "entrypoints"),
+        *items(container_spec, "command"),
+        *items(container_spec, "args"),
+    ]
     return [p for p in parts if isinstance(p, str)]
 
 

@@ -117,6 +117,7 @@ def prometheus(args: MonitoringArgs) -> Workload:
     )
     return Workload(
         name="prometheus",
+        singleton="one Prometheus server; a second would scrape and alert twice (HA needs Thanos or an agent pair)",
         component="monitoring",
         version=version_label(s.prometheus_image),
         # Both networks on Docker: the edge's exporter is on the frontend one.
@@ -179,6 +180,7 @@ def alertmanager(args: MonitoringArgs) -> Workload:
     )
     return Workload(
         name="alertmanager",
+        singleton="one Alertmanager; a cluster of them needs gossip peers, not yet configured",
         component="monitoring",
         version=version_label(s.alertmanager_image),
         # Notifications leave the stack: the frontend network on Docker.
@@ -266,6 +268,7 @@ def grafana(args: MonitoringArgs) -> Workload:
     )
     return Workload(
         name="grafana",
+        singleton="Grafana keeps its state in SQLite on one volume",
         component="monitoring",
         version=version_label(s.grafana_image),
         # Published: the edge (frontend network on Docker) is its only client.
@@ -309,6 +312,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
     )
     return Workload(
         name="kube-state-metrics",
+        singleton="a second kube-state-metrics would export every series twice",
         component="monitoring",
         version=version_label(s.kube_state_metrics_image),
         tier="internal",
@@ -354,6 +358,7 @@ def blackbox(args: MonitoringArgs) -> Workload:
     )
     return Workload(
         name="blackbox",
+        singleton="a second prober would report every probe twice; the target-down alert covers it",
         component="monitoring",
         version=version_label(s.blackbox_image),
         # It probes the public URL as a client would: from the frontend network on Docker.

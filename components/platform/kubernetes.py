@@ -12,7 +12,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import hardening
-from components.platform.labels import INSTANCE, NAME, recommended_labels, selector_labels
+from components.platform.labels import (
+    INSTANCE,
+    NAME,
+    WAIVER_PREFIX,
+    recommended_labels,
+    selector_labels,
+)
 from components.platform.placement import PlacedWorkload
 from components.quantities import format_cpu, format_memory
 from components.workload import (
@@ -146,6 +152,14 @@ class _WorkloadResources:
             name=name or self.w.name, namespace=self.namespace, labels=self.labels
         )
 
+    def controller_metadata(self) -> meta.ObjectMetaArgs:
+        """The Deployment's or StatefulSet's: a singleton by design says why, as a waiver of
+        the pack's replicas rule."""
+        metadata = self.metadata()
+        if self.w.singleton:
+            metadata.annotations = {WAIVER_PREFIX + "availability-replicas": self.w.singleton}
+        return metadata
+
     def create(self) -> None:
         self.service_account()
         for container in self.w.containers + tuple(j.container for j in self.w.jobs):
@@ -153,8 +167,8 @@ class _WorkloadResources:
         self.workload()
         if self.w.ports:
             self.service()
-        if self.w.scaling.baseline >= 2 or self.w.scaling.autoscale:
-            self.disruption_budget()
+        # Even a singleton's budget matters: it lets node drains evict it (one at a time).
+        self.disruption_budget()
         if self.w.scaling.autoscale:
             self.autoscaler()
         self.network_policy()
@@ -418,7 +432,7 @@ class _WorkloadResources:
         if not self.w.stateful:
             apps.Deployment(
                 self.w.name,
-                metadata=self.metadata(),
+                metadata=self.controller_metadata(),
                 spec=apps.DeploymentSpecArgs(
                     replicas=scaling.baseline,
                     revision_history_limit=5,
@@ -440,7 +454,7 @@ class _WorkloadResources:
         retention = "Retain" if protect else "Delete"
         apps.StatefulSet(
             self.w.name,
-            metadata=self.metadata(),
+            metadata=self.controller_metadata(),
             spec=apps.StatefulSetSpecArgs(
                 replicas=scaling.baseline,
                 service_name=self.w.name,

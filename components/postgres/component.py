@@ -226,6 +226,7 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         )
     return Workload(
         name=NAME,
+        singleton="one Postgres primary; recovery is the point-in-time restore from pgBackRest",
         component="database",
         version=str(settings.version),
         tier="internal",

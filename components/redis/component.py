@@ -133,6 +133,7 @@ def redis_workload(args: RedisArgs) -> Workload:
     )
     return Workload(
         name=NAME,
+        singleton="one Redis primary with append-only persistence; no replication configured",
         component="cache",
         version=version_label(settings.image),
         tier="internal",

@@ -15,7 +15,9 @@ from infra.render import kubernetes_schema, secret_scan
 from infra.render.render import RenderResult, render
 from infra.settings import SettingsError, parse_settings
 
-Level = Literal["error", "warning"]
+# error and mandatory fail the check; the others are reported.
+Level = Literal["error", "warning", "mandatory", "advisory", "waived", "not run"]
+FAILING = ("error", "mandatory")
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,16 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return not any(f.level == "error" for f in self.findings)
+        return not any(f.level in FAILING for f in self.findings)
 
     def text(self) -> str:
         lines = [f"prodstack check --stack {self.stack}"]
         for section in self.sections:
-            status = "FAIL" if any(f.level == "error" for f in section.findings) else "ok"
+            status = "FAIL" if any(f.level in FAILING for f in section.findings) else "ok"
             lines.append(f"  {section.name:<18} {status:<5} {section.summary}")
-            lines += [f"      {f.level}: {f.subject}: {f.message}" for f in section.findings]
+            lines += [
+                f"      {f.level} {f.check}: {f.subject}: {f.message}" for f in section.findings
+            ]
         lines.append(f"result: {'passed' if self.passed else 'FAILED'}")
         return "\n".join(lines)
 
@@ -105,6 +109,7 @@ def run_check(
     out: Path | None = None,
     kubernetes_version: str | None = None,
     extra_checkers: Sequence[Checker] = (),
+    policy_config: Path | None = None,
 ) -> Report:
     report = Report(stack)
     try:
@@ -133,7 +138,14 @@ def run_check(
     )
     settings, _ = parse_settings(result.config.values, result.config.secret_keys, stack)
     version = kubernetes_version or settings.kubernetes.schema_version
-    checkers: list[Checker] = [schema_checker(version), secrets_checker]
+    # Imported here: the policy checker builds on this module's findings.
+    from infra.render.policy_check import policy_checker
+
+    checkers: list[Checker] = [
+        schema_checker(version),
+        secrets_checker,
+        policy_checker(settings.environment, policy_config),
+    ]
     for checker in [*checkers, *extra_checkers]:
         report.sections.append(checker(result))
     return report

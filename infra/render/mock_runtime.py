@@ -42,6 +42,9 @@ class RecordedResource:
     # The inputs with secret values in place. Kept in memory for the writer to pick the
     # non-secret parts of a property the SDK marked secret as a whole; never written.
     unredacted: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Where the program marked inputs secret (paths of keys and list indexes), for the
+    # policy checks that need to know; the engine does not tell policies.
+    secret_paths: frozenset[tuple[str | int, ...]] = frozenset()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,10 @@ class Recording:
     # Every secret's plaintext (generated stand-ins and config placeholders), to prove none
     # reaches a rendered file.
     secret_values: set[str] = field(default_factory=set)
+    # Stack outputs in plaintext and which of them are secret, for the policy checks; the
+    # written outputs.json has them masked. Kept in memory only.
+    plain_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -103,6 +110,17 @@ def _unwrapped(value: Any) -> Any:
     if isinstance(value, list):
         return [_unwrapped(v) for v in value]
     return value
+
+
+def secret_paths(value: Any, path: tuple[str | int, ...] = ()) -> set[tuple[str | int, ...]]:
+    """The paths of every secret-wrapped value inside a deserialized property map."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return {path}
+        return {p for k, v in value.items() for p in secret_paths(v, (*path, k))}
+    if isinstance(value, list):
+        return {p for i, v in enumerate(value) for p in secret_paths(v, (*path, i))}
+    return set()
 
 
 def stand_in(resource_name: str, output: str) -> str:
@@ -176,15 +194,16 @@ class RecordingMonitor(mocks.MockMonitor):
                 depends_on=sorted(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
                 unredacted=_unwrapped(raw),
+                secret_paths=frozenset(secret_paths(raw)),
             )
         )
         return response
 
 
-async def _resolve(value: Any) -> Any:
+async def _resolve(value: Any) -> tuple[Any, bool]:
+    """An output's value and whether it is secret."""
     output = pulumi.Output.from_input(value)
-    resolved = await output.future()
-    return _mask(resolved) if await output.is_secret() else resolved
+    return await output.future(), await output.is_secret()
 
 
 _loops_to_close: set[asyncio.AbstractEventLoop] = set()
@@ -238,7 +257,11 @@ class MockRun:
             outputs = program()
             loop.run_until_complete(wait_for_rpcs())
             for key, value in outputs.items():
-                self.recording.outputs[key] = loop.run_until_complete(_resolve(value))
+                resolved, secret = loop.run_until_complete(_resolve(value))
+                self.recording.plain_outputs[key] = resolved
+                self.recording.outputs[key] = _mask(resolved) if secret else resolved
+                if secret:
+                    self.recording.secret_outputs.add(key)
         finally:
             loop.run_until_complete(wait_for_rpcs())
         return self.recording

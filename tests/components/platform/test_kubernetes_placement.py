@@ -172,10 +172,13 @@ def test_autoscaled_replicas_are_left_to_the_autoscaler(prod: Recording) -> None
     assert one(prod, DEPLOYMENT, "api").ignore_changes == ["spec.replicas"]
 
 
-def test_one_replica_stacks_have_no_pdb_or_hpa() -> None:
+def test_one_replica_stacks_have_no_hpa_and_budgets_that_let_drains_evict() -> None:
     values = {**PROD, "environment": "ephemeral", "platform": "kubernetes"}
     recording = render("pr-1", values)
-    assert recording.of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
+    budgets = recording.of_type("kubernetes:policy/v1:PodDisruptionBudget")
+    controllers = recording.of_type(DEPLOYMENT) + recording.of_type(STATEFULSET)
+    assert {b.name for b in budgets} == {c.name for c in controllers}
+    assert all(b.inputs["spec"]["maxUnavailable"] == 1 for b in budgets)
     assert recording.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") == []
 
 
