@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a --policy-pack-config file (default: the stack environment's levels, "
         "policies/config/<environment>.json)",
     )
+    commands.add_parser(
+        "policies-doc", help="write docs/policies.md and policies/config/*.json from the pack"
+    )
     docs = commands.add_parser("settings-doc", help="write docs/settings.md from the model")
     docs.add_argument("--out", type=Path, default=None)
     return parser
@@ -75,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(report.text())
             return 0 if report.passed else EXIT_FAILED
+        if args.command == "policies-doc":
+            from policies.docs import policies_markdown
+            from policies.pack import write_configs
+
+            (root / "docs" / "policies.md").write_text(policies_markdown())
+            written = write_configs(root / "policies" / "config")
+            print(f"wrote docs/policies.md and {len(written)} pack config files")
+            return 0
         from infra.settings.docs import settings_markdown
 
         target = args.out or root / "docs" / "settings.md"

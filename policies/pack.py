@@ -8,11 +8,14 @@ file the pack enforces prod's levels: the stricter choice is the default.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
@@ -96,7 +99,7 @@ def _common(rule: Rule) -> dict[str, Any]:
     }
 
 
-def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def policies() -> list[Policy]:
     return [_stack_policy(r) if r.is_stack_rule else _resource_policy(r) for r in RULES]
 
 
@@ -107,3 +110,13 @@ def pack_config(environment: str) -> dict[str, Any]:
             f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
         )
     return {rule.id: {"enforcementLevel": rule.levels.of(environment).value} for rule in RULES}
+
+
+def write_configs(directory: Path) -> list[Path]:
+    """policies/config/<environment>.json for every environment."""
+    written = []
+    for environment in ENVIRONMENTS:
+        target = directory / f"{environment}.json"
+        target.write_text(json.dumps(pack_config(environment), indent=2) + "\n")
+        written.append(target)
+    return written
