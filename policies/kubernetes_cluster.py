@@ -16,6 +16,7 @@ from policies.view import (
     WORKLOAD_TYPES,
     Subject,
     entries,
+    fmt,
     get,
     items,
     pod_labels,
@@ -72,13 +73,13 @@ def replicas(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
                 continue
             if low < 2 or high <= low:
                 yield Violation(
-                    f"{subject.display} autoscales between {low} and {high}; needs a minimum of 2 and room above it",
+                    f"{subject.display} autoscales between {fmt(low)} and {fmt(high)}; needs a minimum of 2 and room above it",
                     subject,
                 )
             continue
         count = _replicas(subject)
         if count is not UNKNOWN and count < 2:
-            yield Violation(f"{subject.display} runs {count} replica", subject)
+            yield Violation(f"{subject.display} runs {fmt(count)} replica", subject)
 
 
 @stack_rule(
@@ -144,7 +145,7 @@ def spread(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
             and get(spec, "affinity", "podAntiAffinity") is None
         ):
             yield Violation(
-                f"{subject.display} runs {count} replicas with no spread over nodes", subject
+                f"{subject.display} runs {fmt(count)} replicas with no spread over nodes", subject
             )
 
 
@@ -166,7 +167,7 @@ def rolling_update(subject: Subject, _: Context) -> Iterator[str]:
             subject.props, "spec", "strategy", "rollingUpdate", "maxUnavailable", default="25%"
         )
         if unavailable not in (0, "0", "0%", UNKNOWN):
-            yield f"{subject.display} allows {unavailable} unavailable during a rollout"
+            yield f"{subject.display} allows {fmt(unavailable)} unavailable during a rollout"
 
 
 @stack_rule(

@@ -17,6 +17,7 @@ from policies.view import (
     containers,
     get,
     items,
+    plain,
     pod_spec,
 )
 
@@ -167,12 +168,12 @@ def read_only_root_filesystem(subject: Subject, _: Context) -> Iterator[str]:
 )
 def drop_all_capabilities(subject: Subject, _: Context) -> Iterator[str]:
     for c in containers(subject):
-        drops = get(c.spec, "securityContext", "capabilities", "drop")
-        if drops is UNKNOWN:
+        capabilities = plain(get(c.spec, "securityContext", "capabilities"))
+        if capabilities is UNKNOWN:
             continue
-        if "ALL" not in items(c.spec, "securityContext", "capabilities", "drop"):
+        if "ALL" not in (capabilities or {}).get("drop", []):
             yield f"container {c.name} does not drop ALL capabilities"
-        added = set(items(c.spec, "securityContext", "capabilities", "add")) - ALLOWED_CAPABILITIES
+        added = set((capabilities or {}).get("add", [])) - ALLOWED_CAPABILITIES
         if added:
             yield f"container {c.name} adds capabilities {', '.join(sorted(map(str, added)))}"
 

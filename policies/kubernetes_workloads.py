@@ -28,6 +28,7 @@ from policies.view import (
     entries,
     get,
     items,
+    plain,
     pod_labels,
     pod_spec,
 )
@@ -154,10 +155,11 @@ def _window(probe: object) -> float:
 )
 def probes_differ(subject: Subject, _: Context) -> Iterator[str]:
     for c in containers(subject):
-        liveness, readiness = get(c.spec, "livenessProbe"), get(c.spec, "readinessProbe")
+        liveness = plain(get(c.spec, "livenessProbe"))
+        readiness = plain(get(c.spec, "readinessProbe"))
         if liveness is None or readiness is None or UNKNOWN in (liveness, readiness):
             continue
-        if dict(entries(liveness)) == dict(entries(readiness)):
+        if liveness == readiness:
             yield f"container {c.name} has identical liveness and readiness probes"
         elif _window(liveness) < _window(readiness):
             yield f"container {c.name} restarts ({_window(liveness):.0f} s) before it is taken out of rotation ({_window(readiness):.0f} s)"

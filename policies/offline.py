@@ -101,7 +101,7 @@ def evaluate(
     ]
     options = [_options(r) for r in resources]
     for rule in rules:
-        overrides = dict((config or {}).get(rule.id, {}))
+        overrides = _overrides(config or {}, rule.id)
         level = Level(overrides.pop("enforcementLevel", rule.levels.of(environment)))
         properties = {**rule.defaults(), **overrides}
         if level == Level.DISABLED:
@@ -124,6 +124,19 @@ def evaluate(
                 (rule.id, s.display, reason) for s in subjects if (reason := s.waiver(rule.id))
             ]
     return evaluation
+
+
+def _overrides(config: Mapping[str, Any], rule_id: str) -> dict[str, Any]:
+    """A rule's entry of a --policy-pack-config file: `"all"` sets every rule's level, and
+    a level alone may stand for `{"enforcementLevel": level}`, as in CrossGuard."""
+    entries = [config.get("all"), config.get(rule_id)]
+    merged: dict[str, Any] = {}
+    for entry in entries:
+        if isinstance(entry, str):
+            merged["enforcementLevel"] = entry
+        elif isinstance(entry, Mapping):
+            merged.update(entry)
+    return merged
 
 
 def _run_stack_policy(

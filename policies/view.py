@@ -287,3 +287,26 @@ def flag(arguments: Sequence[str], name: str) -> str | None:
         if argument.startswith(name + "="):
             return argument.split("=", 1)[1]
     return None
+
+
+def fmt(value: Any) -> str:
+    """A value for a message; the engine sends every number as a float."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def plain(value: Any) -> Any:
+    """A value as plain dicts and lists, or UNKNOWN when any part of it is unknown."""
+    if isinstance(value, Mapping):
+        converted = {}
+        for key in list(value):
+            inner = plain(get(value, key))
+            if inner is UNKNOWN:
+                return UNKNOWN
+            converted[key] = inner
+        return converted
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        elements = [plain(get(value, index)) for index in range(len(value))]
+        return UNKNOWN if any(e is UNKNOWN for e in elements) else elements
+    return value
