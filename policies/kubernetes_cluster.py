@@ -35,12 +35,28 @@ def _selects(selector: Any, labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-def _autoscaler(subject: Subject, subjects: Sequence[Subject]) -> Subject | None:
-    name = get(subject.props, "metadata", "name")
-    for s in subjects:
-        if s.type == HPA and get(s.props, "spec", "scaleTargetRef", "name") == name:
-            return s
-    return None
+def _autoscalers(subjects: Sequence[Subject]) -> dict[Any, Subject]:
+    """Autoscalers by the name of the workload they scale (one pass, so rules stay linear)."""
+    return {get(s.props, "spec", "scaleTargetRef", "name"): s for s in subjects if s.type == HPA}
+
+
+def _by_selected_name(
+    selectors: Sequence[tuple[Subject, Any]],
+) -> dict[Any, list[tuple[Subject, Any]]]:
+    """Selecting resources by the app name their selector names (None: selects by other labels)."""
+    index: dict[Any, list[tuple[Subject, Any]]] = {}
+    for owner, selector in selectors:
+        index.setdefault(get(selector, "matchLabels", "app.kubernetes.io/name"), []).append(
+            (owner, selector)
+        )
+    return index
+
+
+def _selecting(
+    index: dict[Any, list[tuple[Subject, Any]]], labels: Mapping[str, str]
+) -> list[Subject]:
+    candidates = index.get(labels.get("app.kubernetes.io/name"), []) + index.get(None, [])
+    return [owner for owner, selector in candidates if _selects(selector, labels)]
 
 
 def _replicas(subject: Subject) -> Any:
@@ -60,10 +76,11 @@ def _replicas(subject: Subject) -> Any:
     waivable=True,
 )
 def replicas(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    autoscalers = _autoscalers(subjects)
     for subject in subjects:
         if subject.type not in SCALABLE_TYPES:
             continue
-        hpa = _autoscaler(subject, subjects)
+        hpa = autoscalers.get(get(subject.props, "metadata", "name"))
         if hpa is not None:
             low, high = (
                 get(hpa.props, "spec", "minReplicas", default=1),
@@ -94,16 +111,19 @@ def replicas(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
     ),
 )
 def disruption_budget(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
-    budgets = [s for s in subjects if s.type == PDB]
+    budgets = _by_selected_name(
+        [(s, get(s.props, "spec", "selector")) for s in subjects if s.type == PDB]
+    )
+    autoscalers = _autoscalers(subjects)
     for subject in subjects:
         if subject.type not in SCALABLE_TYPES:
             continue
         labels = pod_labels(subject)
-        matching = [b for b in budgets if _selects(get(b.props, "spec", "selector"), labels)]
+        matching = _selecting(budgets, labels)
         if not matching:
             yield Violation(f"{subject.display} has no PodDisruptionBudget", subject)
             continue
-        hpa = _autoscaler(subject, subjects)
+        hpa = autoscalers.get(get(subject.props, "metadata", "name"))
         count = get(hpa.props, "spec", "minReplicas", default=1) if hpa else _replicas(subject)
         for budget in matching:
             max_unavailable = get(budget.props, "spec", "maxUnavailable")
@@ -132,10 +152,11 @@ def disruption_budget(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     ),
 )
 def spread(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    autoscalers = _autoscalers(subjects)
     for subject in subjects:
         if subject.type not in SCALABLE_TYPES:
             continue
-        hpa = _autoscaler(subject, subjects)
+        hpa = autoscalers.get(get(subject.props, "metadata", "name"))
         count = get(hpa.props, "spec", "maxReplicas", default=1) if hpa else _replicas(subject)
         if count is UNKNOWN or count < 2:
             continue
@@ -207,16 +228,21 @@ def default_deny(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]
     ("kube-score pod-networkpolicy",),
 )
 def pods_selected(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
-    policies = [s for s in subjects if s.type == NETWORK_POLICY]
+    own = _by_selected_name(
+        [
+            (s, get(s.props, "spec", "podSelector"))
+            for s in subjects
+            if s.type == NETWORK_POLICY
+            and dict(entries(s.props, "spec", "podSelector", "matchLabels"))
+        ]
+    )
     for subject in subjects:
         if subject.type not in WORKLOAD_TYPES:
             continue
         labels = pod_labels(subject)
         types: set[str] = set()
-        for policy in policies:
-            selector = get(policy.props, "spec", "podSelector")
-            if dict(entries(selector, "matchLabels")) and _selects(selector, labels):
-                types |= set(items(policy.props, "spec", "policyTypes"))
+        for policy in _selecting(own, labels):
+            types |= set(items(policy.props, "spec", "policyTypes"))
         missing = {"Ingress", "Egress"} - types
         if missing:
             yield Violation(
