@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from policies.rule import (
     EVERYWHERE,
@@ -18,10 +19,9 @@ from policies.rule import (
     stack_rule,
 )
 from policies.view import (
-    CONFIG_MAP,
     DOCKER_CONTAINER,
     DOCKER_VOLUME,
-    SECRET,
+    FILE_CARRIERS,
     UNKNOWN,
     Subject,
     command_line,
@@ -34,7 +34,6 @@ from policies.view import (
     workloads,
 )
 
-FILE_CARRIERS = {CONFIG_MAP, SECRET, DOCKER_CONTAINER}
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 VOLUME_PURPOSE_LABEL = "prodstack.dev/volume"
 BACKUP_AGENT = "prodstack_pg.agent"
@@ -172,6 +171,17 @@ def _data_volume(subject: Subject) -> bool:
     return subject.labels.get(VOLUME_PURPOSE_LABEL) == "data"
 
 
+def _claim_retention(subject: Subject) -> Any:
+    """What happens to a StatefulSet's volume claims when it is deleted (Kubernetes: Retain)."""
+    return get(
+        subject.props,
+        "spec",
+        "persistentVolumeClaimRetentionPolicy",
+        "whenDeleted",
+        default="Retain",
+    )
+
+
 @resource_rule(
     "durability-data-protected",
     "In prod, data volumes (StatefulSets with volume claims, Docker data volumes) are protected, and claims are retained when the StatefulSet is deleted.",
@@ -186,13 +196,7 @@ def data_protected(subject: Subject, _: Context) -> Iterator[str]:
     if not subject.protect:
         yield f"{subject.display} holds data but is not protected"
     if subject.type == STATEFULSET:
-        retention = get(
-            subject.props,
-            "spec",
-            "persistentVolumeClaimRetentionPolicy",
-            "whenDeleted",
-            default="Retain",
-        )
+        retention = _claim_retention(subject)
         if retention not in ("Retain", UNKNOWN):
             yield f"{subject.display} deletes its volume claims with it"
 
@@ -209,13 +213,7 @@ def ephemeral_unprotected(subject: Subject, _: Context) -> Iterator[str]:
     if subject.protect:
         yield f"{subject.display} is protected in an ephemeral stack"
     if subject.type == STATEFULSET and _data_volume(subject):
-        retention = get(
-            subject.props,
-            "spec",
-            "persistentVolumeClaimRetentionPolicy",
-            "whenDeleted",
-            default="Retain",
-        )
+        retention = _claim_retention(subject)
         if retention == "Retain":
             yield f"{subject.display} keeps its volume claims after the stack is destroyed"
 

@@ -9,9 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from policies.rule import EVERYWHERE, PROD_ONLY, Context, Violation, resource_rule, stack_rule
-from policies.view import CONFIG_MAP, DOCKER_CONTAINER, SECRET, Subject, files, get
+from policies.view import FILE_CARRIERS, Subject, files, get
 
-FILE_CARRIERS = {CONFIG_MAP, SECRET, DOCKER_CONTAINER}
 MODERN_TLS = {"TLSv1.2", "TLSv1.3"}
 ONE_YEAR = 31536000
 REQUIRED_HEADERS = (

@@ -22,9 +22,8 @@ from policies.rule import (
 )
 from policies.secrets import looks_secret
 from policies.view import (
-    CONFIG_MAP,
     DOCKER_CONTAINER,
-    SECRET,
+    FILE_CARRIERS,
     WORKLOAD_TYPES,
     Subject,
     containers,
@@ -35,7 +34,6 @@ from policies.view import (
     pod_labels,
 )
 
-FILE_CARRIERS = {CONFIG_MAP, SECRET, DOCKER_CONTAINER}
 REPOSITORY = Path(__file__).resolve().parents[1]
 INLINE_CREDENTIALS = {
     "api_url": "api_url_file",

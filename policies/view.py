@@ -180,6 +180,8 @@ DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_NETWORK = "docker:index/network:Network"
 DOCKER_VOLUME = "docker:index/volume:Volume"
 STACK = "pulumi:pulumi:Stack"
+# Resources that carry config files: see `files`.
+FILE_CARRIERS = frozenset({CONFIG_MAP, SECRET, DOCKER_CONTAINER})
 
 
 def pod_template(subject: Subject) -> Any:
@@ -255,7 +257,7 @@ def files_named(subjects: Sequence[Subject], name: str) -> list[tuple[Subject, s
     return [
         (s, text)
         for s in subjects
-        if s.type in (CONFIG_MAP, SECRET, DOCKER_CONTAINER)
+        if s.type in FILE_CARRIERS
         for file, text in files(s).items()
         if file == name
     ]

@@ -134,3 +134,12 @@ def test_check_exits_non_zero_on_a_mandatory_violation(tmp_path: Any) -> None:
         "mandatory observability-severities-routed: Container prodstack-dev-alertmanager-0"
         in failed.stdout
     )
+
+
+def test_pack_and_components_agree_on_the_labels_they_share() -> None:
+    """The pack runs in its own virtualenv without the components, so it names them itself."""
+    from components.platform import labels
+    from policies import durability, view
+
+    assert view.WAIVER_PREFIX == labels.WAIVER_PREFIX
+    assert durability.VOLUME_PURPOSE_LABEL == labels.VOLUME_PURPOSE_LABEL
