@@ -6,6 +6,7 @@ placements in components/platform say *how*, and add the hardening once for ever
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -281,6 +282,35 @@ class ScheduledJob:
 
 
 @dataclass(frozen=True)
+class ReleaseTask:
+    """A container run to completion once per release, before the workload rolls out (a
+    database migration). The rollout waits for it; a failure stops the rollout.
+
+    A release is the task's image and command: the same release never runs it twice."""
+
+    name: str
+    container: Container
+    deadline_seconds: int = 600
+
+    def __post_init__(self) -> None:
+        _check_name("task", self.name)
+        if not self.container.command:
+            raise WorkloadError(f"task {self.name}: needs a command")
+        if self.container.ports:
+            raise WorkloadError(f"task {self.name}: runs to completion and serves no ports")
+
+    def release(self) -> pulumi.Output[str]:
+        """12 hex digits naming this release of the task: its image, command and arguments."""
+        spec = self.container
+
+        def digest(image: str) -> str:
+            text = "\0".join((image, *spec.command, "\0", *spec.args))
+            return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+        return pulumi.Output.from_input(spec.image).apply(digest)
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     component: str
@@ -307,10 +337,13 @@ class Workload:
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25
     jobs: tuple[ScheduledJob, ...] = ()
+    release_task: ReleaseTask | None = None
 
     def __post_init__(self) -> None:
         _check_name("workload", self.name)
         names = [c.name for c in self.containers]
+        if self.release_task is not None:
+            names.append(self.release_task.container.name)
         if len(names) != len(set(names)):
             raise WorkloadError(f"workload {self.name}: duplicate container names")
         volume_names = {v.name for v in self.volumes} | {s.name for s in self.scratch}

@@ -94,6 +94,8 @@ def build(
             settings=settings.api,
             secret_files=secrets.api_files(),
             connections=(postgres.connection, redis.connection),
+            # A migration starts once the stores it migrates are up.
+            migrate_after=(postgres, redis),
         ),
         placement=placement,
     )

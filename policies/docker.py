@@ -12,7 +12,15 @@ from policies.rule import (
     resource_rule,
     stack_rule,
 )
-from policies.view import DOCKER_CONTAINER, DOCKER_NETWORK, UNKNOWN, Subject, get, items
+from policies.view import (
+    DOCKER_CONTAINER,
+    DOCKER_NETWORK,
+    UNKNOWN,
+    Subject,
+    get,
+    items,
+    runs_to_completion,
+)
 
 CONTAINER = {DOCKER_CONTAINER}
 ALLOWED_CAPABILITIES = {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
@@ -136,13 +144,15 @@ def resource_limits(subject: Subject, _: Context) -> Iterator[str]:
 
 @resource_rule(
     "docker-healthcheck",
-    "Every container has a healthcheck.",
+    "Every long-running container has a healthcheck (one-shot release tasks run to completion).",
     "Without one Docker reports a hung server as running, and dependants start against it.",
     ADVISE_ALL_ENFORCE_PROD,
     CONTAINER,
     ("docker-bench 4.6", "Checkov CKV_DOCKER_2"),
 )
 def healthcheck(subject: Subject, _: Context) -> Iterator[str]:
+    if runs_to_completion(subject):
+        return
     tests = items(subject.props, "healthcheck", "tests")
     if get(subject.props, "healthcheck") is UNKNOWN:
         return
@@ -152,13 +162,15 @@ def healthcheck(subject: Subject, _: Context) -> Iterator[str]:
 
 @resource_rule(
     "docker-restart-policy",
-    "Every container has a restart policy (unless-stopped, always or on-failure).",
+    "Every long-running container has a restart policy (unless-stopped, always or on-failure).",
     "A crashed or rebooted host otherwise leaves the stack down until someone notices.",
     ADVISE_ALL_ENFORCE_PROD,
     CONTAINER,
     ("docker-bench 5.15",),
 )
 def restart_policy(subject: Subject, _: Context) -> Iterator[str]:
+    if runs_to_completion(subject):
+        return
     policy = get(subject.props, "restart", default="no")
     if policy is not UNKNOWN and not str(policy).startswith(
         ("unless-stopped", "always", "on-failure")

@@ -18,6 +18,7 @@ from policies.rule import (
 )
 from policies.view import (
     CRONJOB,
+    JOB_TYPES,
     NAMESPACE,
     POD,
     POD_TEMPLATE_TYPES,
@@ -115,7 +116,7 @@ def memory_limits(subject: Subject, _: Context) -> Iterator[str]:
     "Every long-running container has a liveness and a readiness probe.",
     "Without readiness a replica gets traffic before it can serve; without liveness a hung one is never restarted.",
     ADVISE_ALL_ENFORCE_PROD,
-    WORKLOAD_TYPES - {CRONJOB, "kubernetes:batch/v1:Job"},
+    WORKLOAD_TYPES - JOB_TYPES,
     (
         "kube-score container-probes",
         "Polaris livenessProbeMissing readinessProbeMissing",
@@ -150,7 +151,7 @@ def _window(probe: object) -> float:
     "Liveness is not the readiness probe: it differs in what it checks or waits longer before acting.",
     "An identical liveness probe restarts a replica that is only briefly unready (a slow dependency), turning a blip into a restart storm.",
     ADVISE_ALL,
-    WORKLOAD_TYPES - {CRONJOB, "kubernetes:batch/v1:Job"},
+    WORKLOAD_TYPES - JOB_TYPES,
     ("kube-score container-probes (identical probes)",),
 )
 def probes_differ(subject: Subject, _: Context) -> Iterator[str]:
@@ -361,6 +362,8 @@ def recommended_labels(subject: Subject, _: Context) -> Iterator[str]:
     ("kube-linter mismatching-selector",),
 )
 def selector_matches_template(subject: Subject, _: Context) -> Iterator[str]:
+    if subject.type in JOB_TYPES and get(subject.props, "spec", "manualSelector") is not True:
+        return  # the API server gives a Job a selector of its own (its controller uid)
     selector = get(subject.props, "spec", "selector", "matchLabels")
     if selector is UNKNOWN:
         return

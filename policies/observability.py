@@ -32,6 +32,7 @@ from policies.view import (
     get,
     items,
     pod_labels,
+    runs_to_completion,
 )
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -291,6 +292,8 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     if not configs:
         return
     for subject in subjects:
+        if runs_to_completion(subject):
+            continue  # a Job or a one-shot task has nothing to scrape
         if subject.type in WORKLOAD_TYPES:
             kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
             ports = [get(p, "name") for c in containers(subject) for p in items(c.spec, "ports")]

@@ -168,6 +168,7 @@ POD_TEMPLATE_TYPES = frozenset(
 CRONJOB = "kubernetes:batch/v1:CronJob"
 POD = "kubernetes:core/v1:Pod"
 WORKLOAD_TYPES = POD_TEMPLATE_TYPES | {CRONJOB, POD}
+JOB_TYPES = frozenset({"kubernetes:batch/v1:Job", CRONJOB})
 SCALABLE_TYPES = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"
@@ -212,6 +213,19 @@ class ContainerRef:
     def name(self) -> str:
         name = get(self.spec, "name")
         return name if isinstance(name, str) else "?"
+
+
+def runs_to_completion(subject: Subject) -> bool:
+    """A Job, a CronJob or a one-shot Docker container (Pulumi attaches and waits for its
+    exit: a release task like a migration). It serves nothing, so the rules about health
+    checks, restarts and scraping do not apply to it."""
+    if subject.type in JOB_TYPES:
+        return True
+    return (
+        subject.type == DOCKER_CONTAINER
+        and get(subject.props, "attach") is True
+        and get(subject.props, "mustRun") is False
+    )
 
 
 def containers(subject: Subject) -> Iterator[ContainerRef]:

@@ -51,7 +51,7 @@ def one(recording: Recording, type_: str, name: str | None = None) -> RecordedRe
 
 
 def pod_specs(recording: Recording) -> list[tuple[RecordedResource, dict[str, Any]]]:
-    """Every pod spec, wherever it lives (Deployment, StatefulSet, CronJob)."""
+    """Every pod spec, wherever it lives (Deployment, StatefulSet, CronJob, Job)."""
     specs = []
     for resource in recording.resources:
         spec = resource.inputs.get("spec") or {}
@@ -59,6 +59,8 @@ def pod_specs(recording: Recording) -> list[tuple[RecordedResource, dict[str, An
             specs.append((resource, spec["template"]["spec"]))
         elif resource.type == "kubernetes:batch/v1:CronJob":
             specs.append((resource, spec["jobTemplate"]["spec"]["template"]["spec"]))
+        elif resource.type == "kubernetes:batch/v1:Job":
+            specs.append((resource, spec["template"]["spec"]))
     return specs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -21,6 +21,7 @@ from components.workload import (
     Peer,
     Port,
     Probe,
+    ReleaseTask,
     Workload,
 )
 
@@ -33,6 +34,8 @@ class ApiArgs:
     settings: ApiSettings
     secret_files: tuple[File, ...]
     connections: tuple[ServiceConnection, ...] = ()
+    # What the migration (settings.migration) waits for: the data stores it migrates.
+    migrate_after: tuple[pulumi.Resource, ...] = ()
 
 
 class Api(pulumi.ComponentResource):
@@ -54,7 +57,7 @@ class Api(pulumi.ComponentResource):
         settings = args.settings
         image = image_for(settings.image, "api", parent=self)
         workload = api_workload(name, args, image, version_label(settings.image))
-        placed = placement.place(workload, parent=self)
+        placed = placement.place(workload, parent=self, after=args.migrate_after)
         self.image = image
         self.host, self.port = placed.host, settings.port
         self.url = pulumi.Output.from_input(f"http://{placed.host}:{settings.port}")
@@ -97,9 +100,24 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
         config_files=(File(CONFIG_FILE, config.render()),),
         secret_files=args.secret_files + tuple(f for c in args.connections for f in c.secret_files),
     )
+    migration = settings.migration
     return Workload(
         name=name,
         component="api",
+        # The migration runs the API's own image with the API's files and network access.
+        release_task=None
+        if migration is None
+        else ReleaseTask(
+            name="migrate",
+            container=replace(
+                container,
+                name="migrate",
+                command=tuple(migration.command),
+                args=(),
+                ports=(),
+            ),
+            deadline_seconds=migration.timeout_seconds,
+        ),
         version=version,
         tier="app",
         main=container,

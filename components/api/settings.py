@@ -48,6 +48,23 @@ def _check_env(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+class Migration(Settings):
+    command: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1,
+        description=(
+            "The program and arguments in the API image that migrate the database, like "
+            "[alembic, upgrade, head]. It reads the same files as the API (api.json, the "
+            "database secrets) and must be safe to run again."
+        ),
+    )
+    timeout_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=86400,
+        description="How long the migration may run before the release is stopped.",
+    )
+
+
 class ApiSettings(Settings):
     image: Annotated[str, AfterValidator(_check_image)] = Field(
         description=(
@@ -77,4 +94,12 @@ class ApiSettings(Settings):
     )
     shutdown_grace_seconds: int = Field(
         ge=1, le=600, description="Time the API has to finish requests after SIGTERM."
+    )
+    migration: Migration | None = Field(
+        default=None,
+        description=(
+            "A database migration run once per release (image and command), before the API "
+            "rolls out: a Kubernetes Job or a one-shot Docker container. The rollout waits "
+            "for it and a failed migration stops it. Unset: no migration."
+        ),
     )

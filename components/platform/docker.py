@@ -7,14 +7,16 @@ carries the API, the data stores and monitoring. Only the edge tier publishes ho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
 from components.platform import cron_runner, hardening
-from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
+from components.platform.labels import TASK_LABEL, VOLUME_PURPOSE_LABEL, recommended_labels
 from components.platform.placement import PlacedWorkload
 from components.workload import (
     CONFIG_DIR,
@@ -23,6 +25,7 @@ from components.workload import (
     Container,
     File,
     Probe,
+    ReleaseTask,
     ScheduledJob,
     Scratch,
     Tier,
@@ -37,12 +40,18 @@ FILES_ROOT = "/run/prodstack"
 assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
 
 CRON_RUNNER_FILE = "prodstack-cron.py"
+# On a workload's containers: the release its release task completed (components/workload.py).
+RELEASE_LABEL = "prodstack.dev/release"
 
 NETWORKS_OF_TIER: dict[Tier, tuple[str, ...]] = {
     "edge": ("frontend",),
     "app": ("frontend", "backend"),
     "internal": ("backend",),
 }
+
+
+class ReleaseTaskError(RuntimeError):
+    """A release task (a migration) exited non-zero: the release stops before the rollout."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,13 @@ class DockerPlacement:
     def host_of(self, workload: str) -> str:
         return workload  # the network alias every replica carries
 
-    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
-        _WorkloadContainers(workload, self._args, self._networks, parent).create()
+    def place(
+        self,
+        workload: Workload,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> PlacedWorkload:
+        _WorkloadContainers(workload, self._args, self._networks, parent).create(after)
         return PlacedWorkload(
             name=workload.name,
             host=self.host_of(workload.name),
@@ -136,7 +150,7 @@ class _WorkloadContainers:
     def resource_name(self, *parts: str) -> str:
         return "-".join((self.args.name_prefix, self.w.name, *parts))
 
-    def create(self) -> None:
+    def create(self, after: Sequence[pulumi.Resource]) -> None:
         mounted = [c.name for c in self.w.containers if c.existing_secrets]
         if mounted:
             raise WorkloadError(
@@ -151,12 +165,16 @@ class _WorkloadContainers:
         }
         schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
         file_volumes.update({c.name: self.files_volume(c) for c in schedulers})
+        task = self.w.release_task
+        gate = None if task is None else self.release_gate(task, after)
         for replica in range(self.w.scaling.baseline):
             # Scratch is per replica, like an emptyDir is per pod.
             volumes = data_volumes | {
                 s.name: self.scratch_volume(s, replica) for s in self.w.scratch
             }
-            main = self.container(self.w.main, replica, volumes, file_volumes.get(self.w.main.name))
+            main = self.container(
+                self.w.main, replica, volumes, file_volumes.get(self.w.main.name), gate=gate
+            )
             # Jobs run once per schedule, so only beside the first replica.
             sidecars = self.w.sidecars + (schedulers if replica == 0 else ())
             for sidecar in sidecars:
@@ -203,9 +221,86 @@ class _WorkloadContainers:
         data_volumes: dict[str, docker.Volume],
         files_volume: docker.Volume | None,
         pod: docker.Container | None = None,
+        gate: pulumi.Output[str] | None = None,
     ) -> docker.Container:
+        """A long-running container of one replica. `gate` is the release the release task
+        completed: the container is not created or replaced until the task succeeded."""
         suffix = (str(replica),) if pod is None else (spec.name, str(replica))
         name = self.resource_name(*suffix)
+        labels = self.labels
+        if gate is not None:
+            labels = [*labels, docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate)]
+        return docker.Container(
+            name,
+            **self.hardened(spec, name, data_volumes, files_volume),
+            restart="unless-stopped",
+            healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
+            wait=True,
+            wait_timeout=180,
+            stop_timeout=self.w.pre_stop_seconds + self.w.shutdown_grace_seconds,
+            labels=labels,
+            # Sidecars join the replica's network namespace, so they reach it on localhost.
+            network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else None,
+            networks_advanced=None if pod else self.attachments(),
+            ports=None if pod else self.published_ports(spec),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts, pulumi.ResourceOptions(depends_on=[pod] if pod else None)
+            ),
+        )
+
+    def release_gate(
+        self, task: ReleaseTask, after: Sequence[pulumi.Resource]
+    ) -> pulumi.Output[str]:
+        """Run the release task once, as a one-shot container that Pulumi waits for, and
+        return its release once it exited 0. A failure raises here, so the workload's
+        containers are never registered with the new release: the old ones keep serving."""
+        spec = task.container
+        name = self.resource_name(task.name)
+        one_shot = docker.Container(
+            name,
+            **self.hardened(spec, name, {}, self.files_volume(spec)),
+            # Runs to completion: Pulumi attaches, waits for the exit and records its code.
+            restart="no",
+            must_run=False,
+            attach=True,
+            logs=True,
+            healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
+            labels=[*self.labels, docker.ContainerLabelArgs(label=TASK_LABEL, value=task.name)],
+            # Not under the workload's name: nothing must send it the workload's traffic.
+            networks_advanced=self.attachments(aliases=False),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts,
+                pulumi.ResourceOptions(
+                    depends_on=list(after),
+                    # Its name is fixed, so the next release's container replaces it in turn.
+                    delete_before_replace=True,
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{task.deadline_seconds + 120}s"),
+                ),
+            ),
+        )
+
+        def succeeded(release: str, exit_code: int | None) -> str:
+            if exit_code != 0:
+                raise ReleaseTaskError(
+                    f"{self.w.name}: the {task.name} task of release {release} exited with "
+                    f"{exit_code}; {self.w.name} was not rolled out. Its output: "
+                    f"`docker logs {name}`"
+                )
+            return release
+
+        return pulumi.Output.all(task.release(), one_shot.exit_code).apply(
+            lambda values: succeeded(values[0], values[1])
+        )
+
+    def hardened(
+        self,
+        spec: Container,
+        name: str,
+        data_volumes: dict[str, docker.Volume],
+        files_volume: docker.Volume | None,
+    ) -> dict[str, Any]:
+        """What every container of the stack gets, serving or one-shot: a non-root user, a
+        read-only root, no capabilities, no new privileges, limits, rotated logs, its files."""
         mounts = [
             docker.ContainerMountArgs(
                 type="volume",
@@ -221,48 +316,39 @@ class _WorkloadContainers:
                 )
             )
         r = spec.resources
-        return docker.Container(
-            name,
-            name=name,
-            image=spec.image,
-            entrypoints=list(spec.command) or None,
-            command=list(spec.args) or None,
-            envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())] or None,
-            user=f"{spec.run_as_user}:{hardening.group_of(spec)}",
-            read_only=True,
-            tmpfs={path: hardening.TMPFS_OPTIONS for path in spec.tmpfs},
-            capabilities=docker.ContainerCapabilitiesArgs(
+        return {
+            "name": name,
+            "image": spec.image,
+            "entrypoints": list(spec.command) or None,
+            "command": list(spec.args) or None,
+            "envs": [pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())] or None,
+            "user": f"{spec.run_as_user}:{hardening.group_of(spec)}",
+            "read_only": True,
+            "tmpfs": {path: hardening.TMPFS_OPTIONS for path in spec.tmpfs},
+            "capabilities": docker.ContainerCapabilitiesArgs(
                 drops=list(hardening.DROPPED_CAPABILITIES)
             ),
-            security_opts=["no-new-privileges:true"],
-            privileged=False,
-            memory=r.memory_limit_mib,
-            memory_reservation=r.memory_request_mib,
+            "security_opts": ["no-new-privileges:true"],
+            "privileged": False,
+            "memory": r.memory_limit_mib,
+            "memory_reservation": r.memory_request_mib,
             # No swap beyond the memory limit, as on Kubernetes.
-            memory_swap=r.memory_limit_mib,
-            cpus=f"{r.cpu_limit_millicores / 1000:g}",
-            restart="unless-stopped",
-            log_driver="json-file",
-            log_opts={"max-size": self.args.log_max_size, "max-file": str(self.args.log_max_files)},
-            healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
-            wait=True,
-            wait_timeout=180,
-            stop_timeout=self.w.pre_stop_seconds + self.w.shutdown_grace_seconds,
-            labels=self.labels,
-            mounts=mounts,
-            uploads=self.uploads(spec),
-            # Sidecars join the replica's network namespace, so they reach it on localhost.
-            network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else None,
-            networks_advanced=None if pod else self.attachments(),
-            ports=None if pod else self.published_ports(spec),
-            opts=pulumi.ResourceOptions.merge(
-                self.opts, pulumi.ResourceOptions(depends_on=[pod] if pod else None)
-            ),
-        )
+            "memory_swap": r.memory_limit_mib,
+            "cpus": f"{r.cpu_limit_millicores / 1000:g}",
+            "log_driver": "json-file",
+            "log_opts": {
+                "max-size": self.args.log_max_size,
+                "max-file": str(self.args.log_max_files),
+            },
+            "mounts": mounts,
+            "uploads": self.uploads(spec),
+        }
 
-    def attachments(self) -> list[docker.ContainerNetworksAdvancedArgs]:
+    def attachments(self, aliases: bool = True) -> list[docker.ContainerNetworksAdvancedArgs]:
         return [
-            docker.ContainerNetworksAdvancedArgs(name=self.networks[network], aliases=[self.w.name])
+            docker.ContainerNetworksAdvancedArgs(
+                name=self.networks[network], aliases=[self.w.name] if aliases else None
+            )
             for network in NETWORKS_OF_TIER[self.w.tier]
         ]
 

@@ -6,6 +6,7 @@ HorizontalPodAutoscaler, NetworkPolicy and CronJobs, each hardened the same way.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -15,6 +16,7 @@ from components.platform import hardening
 from components.platform.labels import (
     INSTANCE,
     NAME,
+    TASK_LABEL,
     WAIVER_PREFIX,
     recommended_labels,
     selector_labels,
@@ -27,6 +29,7 @@ from components.workload import (
     SECRETS_DIR,
     Container,
     Probe,
+    ReleaseTask,
     ScheduledJob,
     Workload,
 )
@@ -42,6 +45,7 @@ POD_SECURITY_LABELS = {
 FILES_DIGEST_ANNOTATION = "prodstack.dev/files-sha256"
 SECRET_FILE_MODE = 0o440
 CONFIG_FILE_MODE = 0o444
+RELEASE_JOB_TTL_SECONDS = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,13 @@ class KubernetesPlacement:
     def host_of(self, workload: str) -> str:
         return f"{workload}.{self._args.namespace}.svc.cluster.local"
 
-    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
-        _WorkloadResources(workload, self._args, self._namespace, parent).create()
+    def place(
+        self,
+        workload: Workload,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> PlacedWorkload:
+        _WorkloadResources(workload, self._args, self._namespace, parent).create(after)
         return PlacedWorkload(
             name=workload.name,
             host=self.host_of(workload.name),
@@ -160,11 +169,16 @@ class _WorkloadResources:
             metadata.annotations = {WAIVER_PREFIX + "availability-replicas": self.w.singleton}
         return metadata
 
-    def create(self) -> None:
+    def create(self, after: Sequence[pulumi.Resource]) -> None:
         self.service_account()
         for container in self.w.containers + tuple(j.container for j in self.w.jobs):
             self.files(container)
-        self.workload()
+        task = self.w.release_task
+        if task is not None:
+            self.files(task.container)
+        # The rollout waits for the release task: Pulumi awaits the Job's completion and
+        # fails the update, leaving the running release alone, when the Job fails.
+        self.workload(depends_on=[self.release_job(task, after)] if task else [])
         if self.w.ports:
             self.service()
         # Even a singleton's budget matters: it lets node drains evict it (one at a time).
@@ -425,10 +439,13 @@ class _WorkloadResources:
 
     # -- controllers ------------------------------------------------------------------------
 
-    def workload(self) -> None:
+    def workload(self, depends_on: list[pulumi.Resource]) -> None:
         scaling = self.w.scaling
         # The autoscaler owns the replica count once it exists; `pulumi up` must not reset it.
         ignore = ["spec.replicas"] if scaling.autoscale else None
+        opts = pulumi.ResourceOptions.merge(
+            self.opts, pulumi.ResourceOptions(ignore_changes=ignore, depends_on=depends_on)
+        )
         if not self.w.stateful:
             apps.Deployment(
                 self.w.name,
@@ -445,9 +462,7 @@ class _WorkloadResources:
                     ),
                     template=self.pod_template(),
                 ),
-                opts=pulumi.ResourceOptions.merge(
-                    self.opts, pulumi.ResourceOptions(ignore_changes=ignore)
-                ),
+                opts=opts,
             )
             return
         protect = any(v.protect for v in self.w.volumes)
@@ -479,10 +494,7 @@ class _WorkloadResources:
                 ],
             ),
             opts=pulumi.ResourceOptions.merge(
-                self.opts,
-                pulumi.ResourceOptions(
-                    protect=protect, retain_on_delete=protect, ignore_changes=ignore
-                ),
+                opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
             ),
         )
 
@@ -518,7 +530,14 @@ class _WorkloadResources:
             metadata=self.metadata(),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1,
-                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                # A release task's pod has no scalable controller; counted, it would stop
+                # the budget from allowing any eviction.
+                selector=meta.LabelSelectorArgs(
+                    match_labels=self.selector,
+                    match_expressions=[
+                        meta.LabelSelectorRequirementArgs(key=TASK_LABEL, operator="DoesNotExist")
+                    ],
+                ),
             ),
             opts=self.opts,
         )
@@ -638,6 +657,45 @@ class _WorkloadResources:
                 egress=egress or None,
             ),
             opts=self.opts,
+        )
+
+    def release_job(self, task: ReleaseTask, after: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """One Job per release, named after it: a new release is a new Job, and the same
+        release is never run twice. Its pod runs as the workload (same account, files and
+        network access) without serving: it has no ports, so no Service sends it traffic."""
+        batch = k8s.batch.v1
+        name = f"{self.w.name}-{task.name}"
+        labels = {**self.labels, TASK_LABEL: task.name}
+        return batch.Job(
+            name,
+            metadata=meta.ObjectMetaArgs(
+                name=task.release().apply(lambda release: f"{name}-{release}"),
+                namespace=self.namespace,
+                labels=labels,
+            ),
+            spec=batch.JobSpecArgs(
+                # A failed migration is for a person to read, not to run again on its own.
+                backoff_limit=0,
+                active_deadline_seconds=task.deadline_seconds,
+                # Kept a week for its logs. If it is gone when `pulumi up --refresh` runs,
+                # the release's migration runs again, which a migration must allow.
+                ttl_seconds_after_finished=RELEASE_JOB_TTL_SECONDS,
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=labels),
+                    spec=self.pod_spec((task.container,), restart_policy="Never"),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts,
+                pulumi.ResourceOptions(
+                    depends_on=list(after),
+                    # Pulumi waits for the Job a little longer than the Job may run.
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=f"{task.deadline_seconds + 120}s",
+                        update=f"{task.deadline_seconds + 120}s",
+                    ),
+                ),
+            ),
         )
 
     def cron_job(self, job: ScheduledJob) -> None:

@@ -34,3 +34,6 @@ VOLUME_PURPOSE_LABEL = "prodstack.dev/volume"
 # Annotation (Kubernetes) or label (Docker) prefix by which a workload waives one advisory
 # policy rule, with its reason as the value (policies/view.py reads it).
 WAIVER_PREFIX = "waivers.prodstack.dev/"
+# On the pods of a workload's release task (a migration): they share the workload's identity
+# (and so its network access) but are no replicas of it, so its disruption budget skips them.
+TASK_LABEL = "prodstack.dev/task"

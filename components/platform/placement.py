@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,8 +24,14 @@ class Placement(Protocol):
     platform: str
     stack: str
 
-    def place(self, workload: Workload, parent: pulumi.Resource) -> PlacedWorkload:
-        """Create the workload's resources, parented to `parent`."""
+    def place(
+        self,
+        workload: Workload,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> PlacedWorkload:
+        """Create the workload's resources, parented to `parent`. Its release task starts
+        only once `after` (the data stores it migrates) is up."""
         ...
 
     def host_of(self, workload: str) -> str:

@@ -131,9 +131,12 @@ def stand_in(resource_name: str, output: str) -> str:
 class StackMocks(mocks.Mocks):
     """Provider stand-ins: echo inputs as state, and give generated values stable fakes."""
 
-    def __init__(self) -> None:
+    def __init__(self, one_shot_exit_code: int = 0) -> None:
         # Every secret value the stand-ins generate: what must never reach a rendered file.
         self.generated_secrets: set[str] = set()
+        # What a one-shot Docker container (a release task) exits with: 0 models a successful
+        # migration; tests pass another code to prove a failure stops the rollout.
+        self.one_shot_exit_code = one_shot_exit_code
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(_unwrapped(args.inputs))
@@ -144,6 +147,8 @@ class StackMocks(mocks.Mocks):
             state["hex"] = stand_in(args.name, "hex")
         elif args.typ == "docker:index/image:Image":
             state["repoDigest"] = ""
+        elif args.typ == "docker:index/container:Container" and state.get("attach"):
+            state["exitCode"] = self.one_shot_exit_code
         elif args.typ == "tls:index/privateKey:PrivateKey":
             state["privateKeyPem"] = stand_in(args.name, "private-key-pem")
             state["publicKeyPem"] = f"public key of {args.name}"
@@ -233,9 +238,9 @@ class MockRun:
     """One run of a program under mocks. `recording` is kept even when the program raises,
     so a test can prove a rejected config registered nothing."""
 
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackConfig, one_shot_exit_code: int = 0) -> None:
         self.config = config
-        self.mocks = StackMocks()
+        self.mocks = StackMocks(one_shot_exit_code)
         self.monitor = RecordingMonitor(self.mocks)
         self.recording = self.monitor.recording
         self.recording.secret_values.update(config.placeholders)
@@ -263,8 +268,23 @@ class MockRun:
                 if secret:
                     self.recording.secret_outputs.add(key)
         finally:
-            loop.run_until_complete(wait_for_rpcs())
+            _settle(loop)
         return self.recording
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Let every outstanding registration finish. A failed run (a release task that failed)
+    leaves its error in the SDK's RPC manager, which would fail the next run in this
+    process: it has already been raised to this run's caller, so it is dropped here."""
+    manager = runtime_settings._get_rpc_manager()
+    for _ in range(1000):
+        try:
+            loop.run_until_complete(wait_for_rpcs())
+            break
+        except Exception:
+            manager.unhandled_exception = None
+            manager.exception_traceback = None
+    manager.clear()
 
 
 def run_program(config: StackConfig, program: Callable[[], Mapping[str, Any]]) -> Recording:

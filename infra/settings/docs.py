@@ -27,10 +27,21 @@ def _lookup(tree: dict[str, Any], path: list[str]) -> Any:
     return node
 
 
-def _show(value: Any) -> str:
-    if value is None:
+def _show(value: Any, info: FieldInfo) -> str:
+    if value is None and info.is_required():
         return "**required**"
-    return f"`{json.dumps(value)}`"
+    if value is None:
+        value = info.get_default()
+    return "unset" if value is None else f"`{json.dumps(value)}`"
+
+
+def _optional_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of an optional group of keys (`Migration | None`), which may be left unset."""
+    args = get_args(annotation)
+    if type(None) not in args:
+        return None
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    return models[0] if models else None
 
 
 def _constraints(info: FieldInfo) -> str:
@@ -57,8 +68,19 @@ def _rows(model: type[BaseModel], prefix: list[str]) -> list[list[str]]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += _rows(annotation, path)
             continue
+        optional = _optional_model(annotation)
+        if optional is not None:
+            rows.append(
+                [
+                    f"`prodstack:{'.'.join(path)}`",
+                    info.description or "",
+                    *["unset"] * len(ENVIRONMENTS),
+                ]
+            )
+            rows += _rows(optional, path)
+            continue
         defaults = [
-            _show(_lookup(defaults_for(env, EXAMPLE_STACK), path))
+            _show(_lookup(defaults_for(env, EXAMPLE_STACK), path), info)
             if path != ["environment"]
             else "the stack name if `dev` or `prod`, else **required**"
             for env in ENVIRONMENTS
@@ -92,7 +114,9 @@ def settings_markdown() -> str:
     lines += [
         "",
         f"`{EXAMPLE_STACK}` stands for the stack's name. In prod, `api.image` must be pinned by",
-        "digest, `protectData` must stay true and `domain` must be a public host name.",
+        "digest, `protectData` must stay true and `domain` must be a public host name. A key",
+        "marked **required** under a group that is unset by default (like `api.migration`) is",
+        "required only when the group is set.",
         "",
     ]
     return "\n".join(lines)
