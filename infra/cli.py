@@ -49,12 +49,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     docs = commands.add_parser("settings-doc", help="write docs/settings.md from the model")
     docs.add_argument("--out", type=Path, default=None)
+    smoke = commands.add_parser(
+        "smoke", help="check a deployed stack's public endpoint; non-zero when a check fails"
+    )
+    smoke.add_argument("--url", required=True, help="the public URL, like https://api.example.com")
+    smoke.add_argument("--ca", type=Path, default=None, help="CA to trust (dev, ephemeral)")
+    smoke.add_argument(
+        "--http-url", default=None, help="where plain HTTP is served (default: the host, port 80)"
+    )
+    smoke.add_argument("--ready-path", default="/health/ready")
+    smoke.add_argument("--auth-path", default="/api/auth/login", help="a rate-limited route")
+    smoke.add_argument(
+        "--min-days", type=int, default=14, help="fewest days the certificate must still be valid"
+    )
     return parser
+
+
+def smoke(args: argparse.Namespace) -> int:
+    from infra.ops.smoke import Target, report, run_checks, validate_url
+
+    target = Target(
+        url=validate_url(args.url),
+        ca_file=args.ca,
+        http_url=args.http_url,
+        ready_path=args.ready_path,
+        auth_path=args.auth_path,
+        min_certificate_days=args.min_days,
+    )
+    checks = run_checks(target)
+    print(report(target, checks))
+    return 0 if all(c.passed for c in checks) else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "smoke":
+            return smoke(args)  # needs no project: it runs against a URL
         root = args.root or _project_root(Path.cwd())
         if args.command == "render":
             from infra.render.render import render

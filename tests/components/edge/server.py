@@ -9,10 +9,13 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.live import as_user, free_port, owned_tempdir, rendered_files, require
+from tests.images.reference_api import RunningApi, start_api
+from tests.live import as_user, free_port, owned_tempdir, rendered_files, require, server_root
 from tests.support import render
 
 DEBIAN_NGINX = "1.22"
@@ -230,3 +233,33 @@ class Edge:
             context.minimum_version = version
             context.maximum_version = version
         return context
+
+
+@dataclass
+class EdgeAndApi:
+    edge: Edge
+    ca: tuple[Path, Path]
+    api: RunningApi
+    root: Path
+
+
+@contextmanager
+def edge_in_front_of_api(reload_seconds: int = 30) -> Iterator[EdgeAndApi]:
+    """The dev stack's edge on loopback, certified by a fresh test CA, in front of the
+    reference API; both stopped on exit."""
+    require_nginx()
+    with server_root("www-data") as root:
+        ca = make_ca(root)
+        (root / "api").mkdir()
+        api = start_api(root / "api", [])
+        edge = Edge(root / "edge", stack_files(), f"127.0.0.1:{api.base.rsplit(':', 1)[1]}")
+        (root / "edge").mkdir()
+        owned_tempdir(root, "www-data")
+        edge.prepare(ca)
+        edge.start(reload_seconds=reload_seconds)
+        try:
+            yield EdgeAndApi(edge, ca, api, root)
+        finally:
+            edge.stop()
+            api.process.kill()
+            api.process.wait()

@@ -22,14 +22,13 @@ from infra.render.stack_config import load_stack_config
 from tests.components.edge.server import (
     DEBIAN_NGINX,
     Edge,
+    edge_in_front_of_api,
     issue,
-    make_ca,
     replace_exact,
-    require_nginx,
     stack_files,
 )
-from tests.images.reference_api import RunningApi, start_api
-from tests.live import free_port, owned_tempdir, rendered_files, server_root
+from tests.images.reference_api import RunningApi
+from tests.live import free_port, rendered_files
 from tests.support import ROOT
 
 pytestmark = pytest.mark.live
@@ -80,22 +79,8 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
-    require_nginx()
-    with server_root("www-data") as root:
-        ca = make_ca(root)
-        (root / "api").mkdir()
-        api = start_api(root / "api", [])
-        edge = Edge(root / "edge", stack_files(), f"127.0.0.1:{api.base.rsplit(':', 1)[1]}")
-        (root / "edge").mkdir()
-        owned_tempdir(root, "www-data")
-        edge.prepare(ca)
-        edge.start(reload_seconds=1)
-        try:
-            yield Setup(edge, ca, api, root)
-        finally:
-            edge.stop()
-            api.process.kill()
-            api.process.wait()
+    with edge_in_front_of_api(reload_seconds=1) as running:
+        yield Setup(running.edge, running.ca, running.api, running.root)
 
 
 def upstream_of(conf: str) -> str:
