@@ -39,6 +39,7 @@ def platform_for(
                 stack=stack,
                 namespace=settings.kubernetes.namespace,
                 topology_keys=tuple(settings.kubernetes.topology_keys),
+                expires_at=settings.expires_at,
             ),
         )
         return k8s, k8s.placement
@@ -49,6 +50,7 @@ def platform_for(
             name_prefix=settings.docker.name_prefix,
             log_max_size=settings.docker.log_max_size,
             log_max_files=settings.docker.log_max_files,
+            expires_at=settings.expires_at,
         ),
     )
     return host, host.placement

@@ -71,7 +71,10 @@ class Edge(pulumi.ComponentResource):
         tls = self._certificate(name, args)
         self.host = placement.place(edge_workload(args, tls), parent=self).host
 
-        self.url = pulumi.Output.from_input(f"https://{args.domain}")
+        https = args.settings.public_ports.https
+        self.url = pulumi.Output.from_input(
+            f"https://{args.domain}" + ("" if https == 443 else f":{https}")
+        )
         self.ca_cert_pem = tls.ca_cert_pem
         self.register_outputs({"url": self.url, "caCertPem": self.ca_cert_pem})
 
@@ -139,8 +142,8 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         command=("sh", f"{CONFIG_DIR}/edge-entrypoint.sh"),
         args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
         ports=(
-            Port("http", HTTP_PORT, public_port=80),
-            Port("https", HTTPS_PORT, public_port=443),
+            Port("http", HTTP_PORT, public_port=s.public_ports.http),
+            Port("https", HTTPS_PORT, public_port=s.public_ports.https),
             Port("status", STATUS_PORT),
         ),
         config_files=(

@@ -107,6 +107,17 @@ class Certificate(Settings):
         return self
 
 
+class PublicPorts(Settings):
+    http: int = Field(ge=1, le=65535, description="Plain HTTP (only redirects to HTTPS).")
+    https: int = Field(ge=1, le=65535, description="HTTPS.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PublicPorts:
+        if self.http == self.https:
+            raise ValueError(f"http and https must differ, both are {self.http}")
+        return self
+
+
 class EdgeSettings(Settings):
     image: str = Field(description="Unprivileged nginx image (by digest in prod).")
     nginx_version: str = Field(
@@ -137,3 +148,9 @@ class EdgeSettings(Settings):
         description="Proxies in front of the edge whose X-Forwarded-For names the real client."
     )
     certificate: Certificate
+    public_ports: PublicPorts = Field(
+        description=(
+            "Ports the Docker host publishes (or the LoadBalancer serves): 80 and 443, or "
+            "others so that several stacks share one host (ephemeral stacks pick their own)."
+        )
+    )

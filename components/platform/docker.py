@@ -16,7 +16,12 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform import cron_runner, hardening
-from components.platform.labels import TASK_LABEL, VOLUME_PURPOSE_LABEL, recommended_labels
+from components.platform.labels import (
+    TASK_LABEL,
+    VOLUME_PURPOSE_LABEL,
+    recommended_labels,
+    stack_labels,
+)
 from components.platform.placement import PlacedWorkload
 from components.workload import (
     CONFIG_DIR,
@@ -60,6 +65,7 @@ class DockerPlatformArgs:
     name_prefix: str
     log_max_size: str
     log_max_files: int
+    expires_at: str | None = None
 
 
 class DockerPlatform(pulumi.ComponentResource):
@@ -73,7 +79,10 @@ class DockerPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:DockerPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = [docker.NetworkLabelArgs(label="app.kubernetes.io/instance", value=args.stack)]
+        labels = [
+            docker.NetworkLabelArgs(label=k, value=v)
+            for k, v in stack_labels(args.stack, args.expires_at).items()
+        ]
         frontend = docker.Network(
             f"{name}-frontend",
             name=f"{args.name_prefix}-frontend",

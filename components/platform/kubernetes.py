@@ -14,12 +14,12 @@ import pulumi_kubernetes as k8s
 
 from components.platform import hardening
 from components.platform.labels import (
-    INSTANCE,
     NAME,
     TASK_LABEL,
     WAIVER_PREFIX,
     recommended_labels,
     selector_labels,
+    stack_labels,
 )
 from components.platform.placement import PlacedWorkload
 from components.quantities import format_cpu, format_memory
@@ -53,6 +53,7 @@ class KubernetesPlatformArgs:
     stack: str
     namespace: str
     topology_keys: tuple[str, ...]
+    expires_at: str | None = None
 
 
 class KubernetesPlatform(pulumi.ComponentResource):
@@ -69,7 +70,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
             name,
             metadata=meta.ObjectMetaArgs(
                 name=args.namespace,
-                labels={**POD_SECURITY_LABELS, INSTANCE: args.stack},
+                labels={**POD_SECURITY_LABELS, **stack_labels(args.stack, args.expires_at)},
             ),
             opts=child,
         )

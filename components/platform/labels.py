@@ -15,6 +15,16 @@ def selector_labels(workload_name: str, stack: str) -> dict[str, str]:
     return {NAME: workload_name, INSTANCE: stack}
 
 
+# When an ephemeral stack may be destroyed (UTC, 20261122T180000Z: a valid label value).
+EXPIRES_LABEL = "prodstack.dev/expires-at"
+
+
+def stack_labels(stack: str, expires_at: str | None) -> dict[str, str]:
+    """On the roots of a stack (its Docker networks, its namespace): which stack, and when
+    an ephemeral one expires, so a sweep finds what was left behind without Pulumi."""
+    return {INSTANCE: stack, **({EXPIRES_LABEL: expires_at} if expires_at else {})}
+
+
 def labels_for(name: str, component: str, version: str, stack: str) -> dict[str, str]:
     return {
         **selector_labels(name, stack),

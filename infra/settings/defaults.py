@@ -120,6 +120,7 @@ COMMON: Tree = {
         "deny": [],
         "trustedProxies": [],
         "certificate": {"source": "self-signed"},
+        "publicPorts": {"http": 80, "https": 443},
     },
     "monitoring": {
         "prometheusImage": "prom/prometheus:v2.55.1",

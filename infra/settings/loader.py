@@ -77,6 +77,11 @@ def _environment_rules(settings: StackSettings) -> list[str]:
         problems.append(
             f"{key_path(['domain'])}: must be the public host name in prod, got 'localhost'"
         )
+    if settings.expires_at is not None and settings.environment != "ephemeral":
+        problems.append(
+            f"{key_path(['expiresAt'])}: only ephemeral stacks expire, this one is "
+            f"{settings.environment}"
+        )
     certificate = settings.edge.certificate
     if certificate.source == "cert-manager" and settings.platform != "kubernetes":
         problems.append(

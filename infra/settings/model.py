@@ -37,6 +37,14 @@ class StackSettings(Settings):
         pattern=_HOSTNAME, max_length=253, description="Public host name of the stack."
     )
     protect_data: bool = Field(description="Protect data volumes from deletion.")
+    expires_at: str | None = Field(
+        default=None,
+        pattern=hinted(r"^\d{8}T\d{6}Z$", "a UTC time like 20261122T180000Z"),
+        description=(
+            "Ephemeral stacks: when the stack may be destroyed (UTC, like 20261122T180000Z), "
+            "labelled on the Docker networks or the namespace. `prodstack ephemeral up` sets it."
+        ),
+    )
     api: ApiSettings
     edge: EdgeSettings
 
