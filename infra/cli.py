@@ -1,4 +1,5 @@
-"""The `prodstack` command: offline render and check of a stack, without the Pulumi CLI."""
+"""The `prodstack` command: offline render and check of a stack (no Pulumi CLI needed),
+the smoke test of a deployed one, and ephemeral test stacks."""
 
 from __future__ import annotations
 
@@ -62,7 +63,47 @@ def _parser() -> argparse.ArgumentParser:
     smoke.add_argument(
         "--min-days", type=int, default=14, help="fewest days the certificate must still be valid"
     )
+    ephemeral = commands.add_parser(
+        "ephemeral", help="create or destroy a test stack derived from dev (Pulumi Automation API)"
+    )
+    actions = ephemeral.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("up", "create or update ephemeral-NAME, then smoke-test it"),
+        ("down", "destroy every resource of ephemeral-NAME and remove the stack"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("name", help="like pr-123; the stack is ephemeral-NAME")
+        sub.add_argument(
+            "--logged-in",
+            action="store_true",
+            help="use the backend of `pulumi login` (default: the local file backend)",
+        )
+        if action == "up":
+            sub.add_argument("--ttl", default="24h", help="when it expires: 90m, 4h, 2d (24h)")
+            sub.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
     return parser
+
+
+def ephemeral(args: argparse.Namespace, root: Path) -> int:
+    from pulumi import automation as auto
+
+    from infra.ops import ephemeral as stacks
+
+    backend = stacks.from_environment(args.logged_in)
+    try:
+        if args.action == "up":
+            return stacks.up(root, args.name, args.ttl, backend, smoke=not args.no_smoke)
+        return stacks.down(root, args.name, backend)
+    except FileNotFoundError as error:
+        print(
+            f"prodstack: {error.filename or 'pulumi'} not found: install the Pulumi CLI "
+            "(https://www.pulumi.com/docs/install/)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except auto.CommandError as error:
+        print(f"prodstack: a pulumi command failed:\n{error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def smoke(args: argparse.Namespace) -> int:
@@ -87,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "smoke":
             return smoke(args)  # needs no project: it runs against a URL
         root = args.root or _project_root(Path.cwd())
+        if args.command == "ephemeral":
+            return ephemeral(args, root)
         if args.command == "render":
             from infra.render.render import render
 
