@@ -107,7 +107,7 @@ def ephemeral(args: argparse.Namespace, root: Path) -> int:
 
 
 def smoke(args: argparse.Namespace) -> int:
-    from infra.ops.smoke import Target, report, run_checks, validate_url
+    from infra.ops.smoke import Target, run, validate_url
 
     target = Target(
         url=validate_url(args.url),
@@ -117,9 +117,7 @@ def smoke(args: argparse.Namespace) -> int:
         auth_path=args.auth_path,
         min_certificate_days=args.min_days,
     )
-    checks = run_checks(target)
-    print(report(target, checks))
-    return 0 if all(c.passed for c in checks) else EXIT_FAILED
+    return run(target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from infra.program import main as program_main
 from infra.render.mock_runtime import RecordedResource, Recording, run_program
-from infra.render.stack_config import StackConfig, load_stack_config
+from infra.render.stack_config import StackConfig, as_config_text, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,10 +19,7 @@ def config_of(
     """A stack config as the CLI would hand it over: prodstack:-prefixed, JSON for objects."""
     config = StackConfig(project="prodstack", stack=stack)
     for key, value in values.items():
-        text = json.dumps(value) if isinstance(value, dict | list) else str(value)
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        config.values[f"prodstack:{key}"] = text
+        config.values[f"prodstack:{key}"] = as_config_text(value)
     for key, value in secrets.items():
         config.values[f"prodstack:{key}"] = value
         config.secret_keys.add(f"prodstack:{key}")

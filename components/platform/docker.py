@@ -124,11 +124,7 @@ class DockerPlacement:
         after: Sequence[pulumi.Resource] = (),
     ) -> PlacedWorkload:
         _WorkloadContainers(workload, self._args, self._networks, parent).create(after)
-        return PlacedWorkload(
-            name=workload.name,
-            host=self.host_of(workload.name),
-            ports={p.name: p.port for p in workload.ports},
-        )
+        return PlacedWorkload.at(workload, self.host_of(workload.name))
 
 
 class _WorkloadContainers:

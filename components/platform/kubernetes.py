@@ -133,11 +133,7 @@ class KubernetesPlacement:
         after: Sequence[pulumi.Resource] = (),
     ) -> PlacedWorkload:
         _WorkloadResources(workload, self._args, self._namespace, parent).create(after)
-        return PlacedWorkload(
-            name=workload.name,
-            host=self.host_of(workload.name),
-            ports={p.name: p.port for p in workload.ports},
-        )
+        return PlacedWorkload.at(workload, self.host_of(workload.name))
 
 
 class _WorkloadResources:

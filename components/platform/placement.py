@@ -19,6 +19,10 @@ class PlacedWorkload:
     host: str
     ports: dict[str, int]
 
+    @classmethod
+    def at(cls, workload: Workload, host: str) -> PlacedWorkload:
+        return cls(name=workload.name, host=host, ports={p.name: p.port for p in workload.ports})
+
 
 class Placement(Protocol):
     platform: str

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from pulumi import automation as auto
 
+from infra.ops import smoke as smoke_test
 from infra.ops.ephemeral_config import EXPIRES_TAG, derive, parse_ttl, stack_name
-from infra.ops.smoke import Target, report, run_checks
 from infra.render.stack_config import load_stack_config
 
 Print = Callable[[str], None]
@@ -95,14 +95,12 @@ def up(
     with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca:
         ca.write(str(result.outputs["caCertPem"].value))
         ca.flush()
-        target = Target(
+        target = smoke_test.Target(
             url=url,
             ca_file=Path(ca.name),
             http_url=f"http://{urlsplit(url).hostname}:{spec.http_port}",
         )
-        checks = run_checks(target)
-    out(report(target, checks))
-    return 0 if all(c.passed for c in checks) else 1
+        return smoke_test.run(target, out)
 
 
 def down(root: Path, name: str, backend: Backend, out: Print = print) -> int:

@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from infra.render.stack_config import StackConfig
+from infra.render.stack_config import StackConfig, as_config_text
 from infra.settings.defaults import merged
+from infra.settings.loader import parse_config_text
 
 STACK_PREFIX = "ephemeral-"
 # A Pulumi stack tag (at most 40 characters) holding the expiry, as ISO 8601 UTC.
@@ -96,21 +97,6 @@ def public_ports(name: str) -> dict[str, int]:
     return {"http": https + 1, "https": https}
 
 
-def _value(text: str) -> Any:
-    stripped = text.strip()
-    if stripped[:1] in ("{", "["):
-        return json.loads(stripped)
-    return text
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
 def derive(dev: StackConfig, name: str, ttl: dt.timedelta, now: dt.datetime) -> EphemeralStack:
     """The ephemeral stack `name` from the dev stack's config."""
     stack_name(name)
@@ -123,7 +109,7 @@ def derive(dev: StackConfig, name: str, ttl: dt.timedelta, now: dt.datetime) -> 
             f"--secret KEY VALUE --stack {stack_name(name)}` and `prodstack ephemeral up` again"
         )
     expires_at = (now + ttl).astimezone(dt.UTC).replace(microsecond=0)
-    values: dict[str, Any] = {key: _value(text) for key, text in dev.values.items()}
+    values: dict[str, Any] = {key: parse_config_text(text) for key, text in dev.values.items()}
     ours = {
         **OVERRIDES,
         "expiresAt": label_time(expires_at),
@@ -139,5 +125,5 @@ def derive(dev: StackConfig, name: str, ttl: dt.timedelta, now: dt.datetime) -> 
     return EphemeralStack(
         name=name,
         expires_at=expires_at,
-        config={key: _text(value) for key, value in sorted(values.items())},
+        config={key: as_config_text(value) for key, value in sorted(values.items())},
     )

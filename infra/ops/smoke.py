@@ -211,3 +211,10 @@ def report(target: Target, checks: list[Check]) -> str:
     passed = sum(c.passed for c in checks)
     lines.append(f"{passed} of {len(checks)} checks passed")
     return "\n".join(lines)
+
+
+def run(target: Target, out: Callable[[str], None] = print) -> int:
+    """Run every check, print the report; 0 when all passed, else 1."""
+    checks = run_checks(target)
+    out(report(target, checks))
+    return 0 if all(c.passed for c in checks) else 1

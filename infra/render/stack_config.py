@@ -42,7 +42,7 @@ def _replace_secure(value: Any, key: str, found: list[str]) -> Any:
     return value
 
 
-def _as_config_text(value: Any) -> str:
+def as_config_text(value: Any) -> str:
     """Pulumi hands scalars to programs as text and structured values as JSON text."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -72,7 +72,7 @@ def load_stack_config(root: Path, stack: str) -> StackConfig:
     for key, value in (document.get("config") or {}).items():
         found: list[str] = []
         replaced = _replace_secure(value, str(key), found)
-        config.values[str(key)] = _as_config_text(replaced)
+        config.values[str(key)] = as_config_text(replaced)
         if found:
             config.secret_keys.add(str(key))
             config.placeholders.update(found)

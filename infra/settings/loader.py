@@ -18,7 +18,7 @@ from infra.settings.errors import NAMESPACE, SettingsError, key_path, problems_o
 from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
 
 
-def _parse(value: str) -> Any:
+def parse_config_text(value: str) -> Any:
     """Structured config arrives as JSON text; plain strings, numbers and booleans as text."""
     text = value.strip()
     if text[:1] in ("{", "["):
@@ -43,7 +43,7 @@ def split_config(
         if full_key in secret_keys:
             secret[key] = value
         else:
-            plain[key] = _parse(value)
+            plain[key] = parse_config_text(value)
     return plain, secret
 
 
