@@ -49,9 +49,13 @@ INLINE_CREDENTIALS = {
 }
 
 
+# libyaml when the wheel has it: the pack parses every rule and alerting file several times.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError:
         return None
 
