@@ -295,11 +295,13 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     configs = [text for _, text in files_named(subjects, "prometheus.yml")]
     if not configs:
         return
+    # Each configuration is parsed once, not once per workload: a stack's time stays linear.
+    kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
+    hosts: set[str] = set().union(*map(_static_hosts, configs))
     for subject in subjects:
         if runs_to_completion(subject):
             continue  # a Job or a one-shot task has nothing to scrape
         if subject.type in WORKLOAD_TYPES:
-            kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
             ports = [get(p, "name") for c in containers(subject) for p in items(c.spec, "ports")]
             labels = pod_labels(subject)
             scraped = any(
@@ -317,7 +319,6 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
             aliases = {
                 a for n in items(subject.props, "networksAdvanced") for a in items(n, "aliases")
             }
-            hosts: set[str] = set().union(*map(_static_hosts, configs))
             if subject.app == "prometheus" and "localhost" in hosts:
                 continue  # Prometheus scrapes itself
             if names and not (aliases & hosts):
