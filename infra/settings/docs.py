@@ -66,6 +66,14 @@ def _rows(model: type[BaseModel], prefix: list[str]) -> list[list[str]]:
         path = [*prefix, key]
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if info.description:  # what holds for the whole group, like how limits combine
+                rows.append(
+                    [
+                        f"`prodstack:{'.'.join(path)}`",
+                        info.description,
+                        *["(the keys below)"] * len(ENVIRONMENTS),
+                    ]
+                )
             rows += _rows(annotation, path)
             continue
         optional = _optional_model(annotation)

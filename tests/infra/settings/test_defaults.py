@@ -87,3 +87,12 @@ def test_project_config_schema_describes_every_top_level_key() -> None:
 def test_settings_doc_is_up_to_date() -> None:
     """docs/settings.md is generated; regenerate it with `make settings-doc`."""
     assert (ROOT / "docs" / "settings.md").read_text() == settings_markdown()
+
+
+def test_settings_doc_says_how_rate_limits_combine_with_edge_replicas() -> None:
+    """A group's own description (what holds for all its keys) is documented with it."""
+    rows = [
+        line for line in settings_markdown().splitlines() if "`prodstack:edge.rateLimits`" in line
+    ]
+    assert len(rows) == 1
+    assert "per edge replica" in rows[0] and "N times the rate" in rows[0]
