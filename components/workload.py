@@ -261,11 +261,13 @@ ANY_WORKLOAD = "*"
 
 @dataclass(frozen=True)
 class ApiAccess:
-    """Read access a workload needs to the Kubernetes API in its namespace (discovery)."""
+    """Read access a workload needs to the Kubernetes API: in its namespace (discovery), or
+    cluster-wide for what has no namespace (nodes and their metrics)."""
 
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...] = ("get", "list", "watch")
+    cluster: bool = False
 
 
 @dataclass(frozen=True)

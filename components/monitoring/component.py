@@ -39,6 +39,12 @@ from components.workload import (
 NOBODY = 65534  # the user the prom/* images run as
 PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
 KUBERNETES_API_PORTS = (443, 6443)
+KUBELET_PORT = 10250
+# Node discovery and the kubelets' metrics have no namespace: the one cluster-wide grant.
+KUBELET_ACCESS = (
+    ApiAccess(("",), ("nodes",), ("list", "watch"), cluster=True),
+    ApiAccess(("",), ("nodes/metrics",), ("get",), cluster=True),
+)
 NOTIFICATION_PORTS = (443, 587)
 
 
@@ -93,8 +99,10 @@ def prometheus(args: MonitoringArgs) -> Workload:
         public_url=args.probe_url,
         blackbox=f"blackbox:{BLACKBOX_PORT}",
         scrape_interval_seconds=s.scrape_interval_seconds,
+        kubelet_metrics=s.kubelet_metrics if args.platform == "kubernetes" else "off",
     )
     kubernetes = args.platform == "kubernetes"
+    kubelets = config.kubelet_metrics != "off"
     server = Container(
         name="prometheus",
         image=s.prometheus_image,
@@ -126,8 +134,17 @@ def prometheus(args: MonitoringArgs) -> Workload:
         volumes=(PersistentVolume("data", "/prometheus", s.storage_gib, protect=args.protect),),
         # Scrapes every workload of the stack; on Kubernetes it discovers them from the API.
         connects_to=(Peer(ANY_WORKLOAD, ()),),
-        egress_anywhere_ports=KUBERNETES_API_PORTS if kubernetes else (),
-        api_access=(ApiAccess(("",), ("pods", "services", "endpoints")),) if kubernetes else (),
+        egress_anywhere_ports=(
+            (*KUBERNETES_API_PORTS, *((KUBELET_PORT,) if kubelets else ())) if kubernetes else ()
+        ),
+        api_access=(
+            (
+                ApiAccess(("",), ("pods", "services", "endpoints")),
+                *(KUBELET_ACCESS if kubelets else ()),
+            )
+            if kubernetes
+            else ()
+        ),
     )
 
 

@@ -2,7 +2,8 @@
 
 On Docker the targets are the containers' names on the backend network; on Kubernetes they are
 discovered from the stack's pods. Either way each target's `job` is its workload's name (api,
-edge, postgres, redis), which is what the alert rules select on.
+edge, postgres, redis), which is what the alert rules select on. On Kubernetes the kubelets are
+scraped too (job `kubelet`), for the volume statistics of the stack's claims.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import yaml
 
 POD_NAME_LABEL = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
 PORT_NAME = "__meta_kubernetes_pod_container_port_name"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Of all a kubelet exports, only what the volume-filling alert needs.
+KUBELET_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class PrometheusConfig:
     public_url: str
     blackbox: str  # host:port of the blackbox exporter
     scrape_interval_seconds: int = 15
+    kubelet_metrics: str = "off"  # verify, skip-verify or off (settings: monitoring)
 
     def docker_jobs(self) -> list[dict[str, object]]:
         jobs: dict[tuple[str, str], list[str]] = {}
@@ -50,26 +55,48 @@ class PrometheusConfig:
         ]
 
     def kubernetes_jobs(self) -> list[dict[str, object]]:
+        return [self.pods_job(), *([self.kubelet_job()] if self.kubelet_metrics != "off" else [])]
+
+    def kubelet_job(self) -> dict[str, object]:
+        """The kubelets' volume statistics, for this stack's claims only: the nodes are
+        shared with other tenants, whose volumes are none of this stack's business."""
+        tls: dict[str, object] = (
+            {"ca_file": f"{SERVICE_ACCOUNT_DIR}/ca.crt"}
+            if self.kubelet_metrics == "verify"
+            else {"insecure_skip_verify": True}
+        )
+        return {
+            "job_name": "kubelet",
+            "scheme": "https",
+            "authorization": {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"},
+            "tls_config": tls,
+            "kubernetes_sd_configs": [{"role": "node"}],
+            "relabel_configs": [
+                {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "node"}
+            ],
+            "metric_relabel_configs": [
+                {"source_labels": ["__name__"], "regex": KUBELET_METRICS, "action": "keep"},
+                {"source_labels": ["namespace"], "regex": self.namespace, "action": "keep"},
+            ],
+        }
+
+    def pods_job(self) -> dict[str, object]:
         ports = "|".join(sorted({t.port_name for t in self.targets}))
-        return [
-            {
-                "job_name": "pods",
-                "kubernetes_sd_configs": [
-                    {"role": "pod", "namespaces": {"names": [self.namespace]}}
-                ],
-                "relabel_configs": [
-                    {
-                        "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"],
-                        "regex": "prodstack",
-                        "action": "keep",
-                    },
-                    {"source_labels": [PORT_NAME], "regex": f"({ports})", "action": "keep"},
-                    {"source_labels": [POD_NAME_LABEL], "target_label": "job"},
-                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                    {"source_labels": [PORT_NAME], "target_label": "port"},
-                ],
-            }
-        ]
+        return {
+            "job_name": "pods",
+            "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [self.namespace]}}],
+            "relabel_configs": [
+                {
+                    "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"],
+                    "regex": "prodstack",
+                    "action": "keep",
+                },
+                {"source_labels": [PORT_NAME], "regex": f"({ports})", "action": "keep"},
+                {"source_labels": [POD_NAME_LABEL], "target_label": "job"},
+                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                {"source_labels": [PORT_NAME], "target_label": "port"},
+            ],
+        }
 
     def document(self) -> dict[str, object]:
         interval = f"{self.scrape_interval_seconds}s"

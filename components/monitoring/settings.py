@@ -70,3 +70,12 @@ class MonitoringSettings(Settings):
     grafana_public: bool = Field(
         description="Publish Grafana through the edge under /grafana/ (TLS, rate limits)."
     )
+    kubelet_metrics: Literal["verify", "skip-verify", "off"] = Field(
+        description=(
+            "Kubernetes: scrape the kubelets' volume statistics of the stack's claims, which the "
+            "volume-filling alert needs. Adds a ClusterRole reading nodes and nodes/metrics and "
+            "egress to the nodes' port 10250. verify checks the kubelets' certificates against "
+            "the cluster CA; skip-verify is for kubelets with self-signed serving certificates; "
+            "off leaves the volume-filling alert without data."
+        )
+    )

@@ -27,6 +27,7 @@ from components.workload import (
     ANY_WORKLOAD,
     CONFIG_DIR,
     SECRETS_DIR,
+    ApiAccess,
     Container,
     Probe,
     ReleaseTask,
@@ -190,32 +191,53 @@ class _WorkloadResources:
 
     def service_account(self) -> None:
         """A dedicated account; a token only for a workload that declares API access, with a
-        Role granting exactly that access in the namespace."""
+        Role granting exactly that access in the namespace, and a ClusterRole for what has no
+        namespace."""
         core.ServiceAccount(
             self.w.name,
             metadata=self.metadata(),
             automount_service_account_token=bool(self.w.api_access),
             opts=self.opts,
         )
-        if not self.w.api_access:
-            return
         rbac = k8s.rbac.v1
-        rbac.Role(
-            self.w.name,
-            metadata=self.metadata(),
+        namespaced = [a for a in self.w.api_access if not a.cluster]
+        if namespaced:
+            self.grant(rbac.Role, rbac.RoleBinding, self.w.name, self.metadata(), namespaced)
+        cluster = [a for a in self.w.api_access if a.cluster]
+        if cluster:
+            # Cluster-scoped names are shared by every stack in the cluster: prefix the namespace.
+            name = f"{self.args.namespace}-{self.w.name}"
+            metadata = meta.ObjectMetaArgs(name=name, labels=self.labels)
+            self.grant(rbac.ClusterRole, rbac.ClusterRoleBinding, name, metadata, cluster)
+
+    def grant(
+        self,
+        role: type[k8s.rbac.v1.Role] | type[k8s.rbac.v1.ClusterRole],
+        binding: type[k8s.rbac.v1.RoleBinding] | type[k8s.rbac.v1.ClusterRoleBinding],
+        name: str,
+        metadata: meta.ObjectMetaArgs,
+        access: Sequence[ApiAccess],
+    ) -> None:
+        rbac = k8s.rbac.v1
+        role(
+            name,
+            metadata=metadata,
             rules=[
                 rbac.PolicyRuleArgs(
                     api_groups=list(a.api_groups), resources=list(a.resources), verbs=list(a.verbs)
                 )
-                for a in self.w.api_access
+                for a in access
             ],
             opts=self.opts,
         )
-        rbac.RoleBinding(
-            self.w.name,
-            metadata=self.metadata(),
+        binding(
+            name,
+            metadata=metadata,
             role_ref=rbac.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="Role", name=self.w.name
+                # The SDK's classes are named after the kinds: Role or ClusterRole.
+                api_group="rbac.authorization.k8s.io",
+                kind=role.__name__,
+                name=name,
             ),
             subjects=[
                 rbac.SubjectArgs(kind="ServiceAccount", name=self.w.name, namespace=self.namespace)

@@ -135,6 +135,7 @@ COMMON: Tree = {
         "storageGib": 10,
         "runbookBaseUrl": "docs/runbooks",
         "grafanaPublic": False,
+        "kubeletMetrics": "verify",
         # Alerts stay in Alertmanager until receivers are set (prod must set them).
         "receivers": {
             "paging": {"kind": "none"},

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.monitoring.prometheus import SERVICE_ACCOUNT_DIR
 from infra.render.mock_runtime import Recording
+from tests.components.edge.server import make_ca
 from tests.live import rendered_files, require
 from tests.support import PROD, ROOT, one, render, render_shipped
 
@@ -68,13 +70,61 @@ def test_every_rendered_runbook_url_names_an_existing_file(prod: Recording) -> N
 
 def test_prometheus_discovers_pods_with_a_read_only_token(prod: Recording) -> None:
     policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus").inputs["spec"]
-    to_pods, to_api = policy["egress"]
+    to_pods, to_api_and_kubelets = policy["egress"]
     assert to_pods == {"to": [{"podSelector": {}}]}
-    assert to_api == {"ports": [{"port": 443}, {"port": 6443}]}
+    assert to_api_and_kubelets == {"ports": [{"port": 443}, {"port": 6443}, {"port": 10250}]}
     config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
         "data"
     ]
     assert "kubernetes_sd_configs" in config["prometheus.yml"]
+
+
+def test_kubelet_metrics_need_one_read_only_cluster_role(prod: Recording) -> None:
+    role = one(
+        prod, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "prodstack-prod-prometheus"
+    )
+    assert role.inputs["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+    ]
+    binding = one(
+        prod,
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        "prodstack-prod-prometheus",
+    )
+    assert binding.inputs["roleRef"]["name"] == "prodstack-prod-prometheus"
+    assert binding.inputs["subjects"] == [
+        {"kind": "ServiceAccount", "name": "prometheus", "namespace": "prodstack-prod"}
+    ]
+    # The only cluster-wide grant of the stack: everything else is a namespaced Role.
+    cluster_roles = prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    assert [r.name for r in cluster_roles] == ["prodstack-prod-prometheus"]
+
+
+@pytest.mark.parametrize("mode", ["skip-verify", "off"])
+def test_kubelet_metrics_can_skip_verification_or_be_turned_off(mode: str) -> None:
+    values = {**PROD, "monitoring": {**PROD["monitoring"], "kubeletMetrics": mode}}
+    recording = render("prod", values)
+    data = one(recording, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
+        "data"
+    ]
+    jobs = {j["job_name"]: j for j in yaml.safe_load(data["prometheus.yml"])["scrape_configs"]}
+    policy = one(recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus")
+    egress_ports = [p["port"] for p in policy.inputs["spec"]["egress"][1]["ports"]]
+    cluster_roles = recording.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    if mode == "off":
+        assert "kubelet" not in jobs
+        assert 10250 not in egress_ports
+        assert cluster_roles == []
+    else:
+        assert jobs["kubelet"]["tls_config"] == {"insecure_skip_verify": True}
+        assert 10250 in egress_ports
+
+
+def test_docker_stacks_scrape_no_kubelet() -> None:
+    recording = render("dev", {"monitoring": {"kubeletMetrics": "verify"}})
+    config = rendered_files(recording, "prodstack-dev-prometheus-0")["prometheus.yml"]
+    assert "kubelet" not in config
 
 
 def test_the_probe_checks_the_public_url(prod: Recording, dev: Recording) -> None:
@@ -184,10 +234,14 @@ def test_prods_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
         render_shipped("prod"), "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config"
     ).inputs["data"]
     (tmp_path / "rules.yml").write_text(data["rules.yml"])
+    # Paths adapted: the rule file, and the service account's token and CA, which promtool
+    # opens (the pod gets them from Kubernetes).
+    (tmp_path / "token").write_text("a token")
+    make_ca(tmp_path)
     document = yaml.safe_load(
-        data["prometheus.yml"].replace(
-            "/run/prodstack/config/rules.yml", str(tmp_path / "rules.yml")
-        )
+        data["prometheus.yml"]
+        .replace("/run/prodstack/config/rules.yml", str(tmp_path / "rules.yml"))
+        .replace(f"{SERVICE_ACCOUNT_DIR}/", f"{tmp_path}/")
     )
     path = tmp_path / "prometheus.yml"
 
@@ -199,14 +253,19 @@ def test_prods_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
 
     result = promtool()
     if "field kubernetes_sd_configs not found" in result.stderr:
-        pods = document["scrape_configs"][0]
-        assert pods.pop("kubernetes_sd_configs") == [
-            {"role": "pod", "namespaces": {"names": ["prodstack-prod"]}}
-        ]
-        pods["file_sd_configs"] = [{"files": [str(tmp_path / "targets.json")]}]
+        discovery = {}
+        for job in document["scrape_configs"]:
+            if "kubernetes_sd_configs" in job:
+                discovery[job["job_name"]] = job.pop("kubernetes_sd_configs")
+                job["file_sd_configs"] = [{"files": [str(tmp_path / "targets.json")]}]
+        assert discovery == {
+            "pods": [{"role": "pod", "namespaces": {"names": ["prodstack-prod"]}}],
+            "kubelet": [{"role": "node"}],
+        }
         result = promtool()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [job["job_name"] for job in document["scrape_configs"]] == ["pods", "blackbox"]
+    jobs = [job["job_name"] for job in document["scrape_configs"]]
+    assert jobs == ["pods", "kubelet", "blackbox"]
 
 
 def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
