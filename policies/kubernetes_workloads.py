@@ -283,6 +283,37 @@ def no_token_automount(subjects: Sequence[Subject], _: Context) -> Iterator[Viol
             )
 
 
+READ_VERBS = {"get", "list", "watch"}
+ROLE_TYPES = {
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+}
+
+
+@resource_rule(
+    "k8s-rbac-read-only",
+    "Roles and ClusterRoles grant only get, list and watch, name their resources (no wildcards), and a ClusterRole never reads Secrets.",
+    "The stack's workloads only discover and read; a write or wildcard grant turns one compromised pod into control of the namespace, and a cluster-wide Secret read into every tenant's credentials.",
+    EVERYWHERE,
+    ROLE_TYPES,
+    ("kube-linter (wildcard-in-rules, access-to-secrets)", "Checkov CKV_K8S_49, CKV_K8S_155"),
+)
+def rbac_read_only(subject: Subject, _: Context) -> Iterator[str]:
+    cluster_wide = subject.type.endswith(":ClusterRole")
+    for rule in items(subject.props, "rules"):
+        verbs, resources = items(rule, "verbs"), items(rule, "resources")
+        if UNKNOWN in verbs or UNKNOWN in resources:
+            continue
+        wildcards = [v for v in (*verbs, *resources, *items(rule, "apiGroups")) if v == "*"]
+        if wildcards:
+            yield f"{subject.display} grants a wildcard ({', '.join(resources)}: {', '.join(verbs)})"
+        writes = sorted(set(verbs) - READ_VERBS - {"*"})
+        if writes:
+            yield f"{subject.display} grants {', '.join(writes)} on {', '.join(resources)}"
+        if cluster_wide and "secrets" in resources:
+            yield f"{subject.display} reads Secrets in every namespace"
+
+
 @resource_rule(
     "k8s-namespace",
     "Namespaced resources name a namespace other than default, kube-system, kube-public or kube-node-lease.",

@@ -232,6 +232,26 @@ CASES = [
         "mounts an API token for api",
     ),
     Case(
+        "k8s-rbac-read-only",
+        "prod",
+        lambda r: props(r, ":ClusterRole", "prodstack-prod-prometheus")["rules"].append(
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+        ),
+        "reads Secrets in every namespace",
+    ),
+    Case(
+        "k8s-rbac-read-only",
+        "prod",
+        lambda r: props(r, ":Role", "kube-state-metrics")["rules"][0].update(verbs=["*"]),
+        "grants a wildcard",
+    ),
+    Case(
+        "k8s-rbac-read-only",
+        "prod",
+        lambda r: props(r, ":Role", "prometheus")["rules"][0]["verbs"].append("delete"),
+        "grants delete on pods",
+    ),
+    Case(
         "k8s-namespace",
         "prod",
         lambda r: props(r, D, "api")["metadata"].update(namespace="default"),
@@ -625,7 +645,8 @@ def findings(resources: Resources, rule_id: str, environment: str) -> list[str]:
 
 
 def test_every_rule_has_a_case() -> None:
-    assert sorted(c.rule for c in CASES) == sorted(r.id for r in RULES)
+    """At least one weakening per rule; a rule with several branches has one case each."""
+    assert {c.rule for c in CASES} == {r.id for r in RULES}
     assert len(RULES) >= 55
 
 
