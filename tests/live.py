@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,16 @@ def require(*paths: str) -> None:
     missing = [p for p in paths if shutil.which(p) is None and not Path(p).exists()]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)} (scripts/test installs them)")
+
+
+def answer_metrics(handler: BaseHTTPRequestHandler, text: str) -> None:
+    """Answer a scrape, as an exporter does, from a stand-in target."""
+    body = text.encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain; version=0.0.4")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def free_port() -> int:

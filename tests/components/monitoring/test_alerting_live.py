@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from components.monitoring.component import DASHBOARDS
-from tests.live import free_port, rendered_files, require
+from tests.live import answer_metrics, free_port, rendered_files, require
 from tests.support import render
 
 pytestmark = pytest.mark.live
@@ -40,14 +40,9 @@ class Stub:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = (
-                    f"redis_memory_used_bytes {stub.used}\nredis_memory_max_bytes 100\n"
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_metrics(
+                    self, f"redis_memory_used_bytes {stub.used}\nredis_memory_max_bytes 100\n"
+                )
 
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])

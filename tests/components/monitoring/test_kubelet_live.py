@@ -24,7 +24,7 @@ import yaml
 
 from components.monitoring.prometheus import SERVICE_ACCOUNT_DIR
 from tests.components.edge.server import issue, make_ca
-from tests.live import free_port, require
+from tests.live import answer_metrics, free_port, require
 from tests.support import one, render_shipped
 
 pytestmark = pytest.mark.live
@@ -57,12 +57,7 @@ class Kubelet:
                     self.send_response(401)
                     self.end_headers()
                     return
-                body = KUBELET_METRICS.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_metrics(self, KUBELET_METRICS)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
