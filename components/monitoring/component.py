@@ -40,6 +40,7 @@ NOBODY = 65534  # the user the prom/* images run as
 PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
 KUBERNETES_API_PORTS = (443, 6443)
 KUBELET_PORT = 10250
+POD_DISCOVERY = ApiAccess(("",), ("pods", "services", "endpoints"))
 # Node discovery and the kubelets' metrics have no namespace: the one cluster-wide grant.
 KUBELET_ACCESS = (
     ApiAccess(("",), ("nodes",), ("list", "watch"), cluster=True),
@@ -101,8 +102,13 @@ def prometheus(args: MonitoringArgs) -> Workload:
         scrape_interval_seconds=s.scrape_interval_seconds,
         kubelet_metrics=s.kubelet_metrics if args.platform == "kubernetes" else "off",
     )
-    kubernetes = args.platform == "kubernetes"
-    kubelets = config.kubelet_metrics != "off"
+    # On Kubernetes it discovers the stack's pods (and the kubelets) from the API.
+    egress_ports: tuple[int, ...] = ()
+    api_access: tuple[ApiAccess, ...] = ()
+    if args.platform == "kubernetes":
+        egress_ports, api_access = KUBERNETES_API_PORTS, (POD_DISCOVERY,)
+    if config.kubelet_metrics != "off":
+        egress_ports, api_access = (*egress_ports, KUBELET_PORT), (*api_access, *KUBELET_ACCESS)
     server = Container(
         name="prometheus",
         image=s.prometheus_image,
@@ -132,19 +138,10 @@ def prometheus(args: MonitoringArgs) -> Workload:
         tier="app",
         main=server,
         volumes=(PersistentVolume("data", "/prometheus", s.storage_gib, protect=args.protect),),
-        # Scrapes every workload of the stack; on Kubernetes it discovers them from the API.
+        # Scrapes every workload of the stack.
         connects_to=(Peer(ANY_WORKLOAD, ()),),
-        egress_anywhere_ports=(
-            (*KUBERNETES_API_PORTS, *((KUBELET_PORT,) if kubelets else ())) if kubernetes else ()
-        ),
-        api_access=(
-            (
-                ApiAccess(("",), ("pods", "services", "endpoints")),
-                *(KUBELET_ACCESS if kubelets else ()),
-            )
-            if kubernetes
-            else ()
-        ),
+        egress_anywhere_ports=egress_ports,
+        api_access=api_access,
     )
 
 

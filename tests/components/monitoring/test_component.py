@@ -16,6 +16,11 @@ from tests.live import rendered_files, require
 from tests.support import PROD, ROOT, one, render, render_shipped
 
 
+def tool(*command: str) -> subprocess.CompletedProcess[str]:
+    """promtool or amtool on a rendered file; the caller asserts on the outcome."""
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 @pytest.fixture(scope="module")
 def dev() -> Recording:
     return render("dev", {})
@@ -35,12 +40,7 @@ def test_rendered_prometheus_configuration_passes_promtool(dev: Recording, tmp_p
         "/run/prodstack/config/rules.yml", str(tmp_path / "rules.yml")
     )
     (tmp_path / "prometheus.yml").write_text(config)
-    result = subprocess.run(
-        ["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = tool("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = {j["job_name"]: j for j in yaml.safe_load(config)["scrape_configs"]}
     assert jobs["api"]["static_configs"][0]["targets"] == ["api:8080"]
@@ -52,9 +52,7 @@ def test_rendered_alertmanager_configuration_passes_amtool(dev: Recording, tmp_p
     require("amtool")
     path = tmp_path / "alertmanager.yml"
     path.write_text(rendered_files(dev, "prodstack-dev-alertmanager-0")["alertmanager.yml"])
-    result = subprocess.run(
-        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
-    )
+    result = tool("amtool", "check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -209,19 +207,9 @@ def test_shipped_stacks_rules_and_alertmanager_pass_the_tools(stack: str, tmp_pa
         }
     (tmp_path / "rules.yml").write_text(files["rules.yml"])
     (tmp_path / "alertmanager.yml").write_text(files["alertmanager.yml"])
-    rules_check = subprocess.run(
-        ["promtool", "check", "rules", str(tmp_path / "rules.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    rules_check = tool("promtool", "check", "rules", str(tmp_path / "rules.yml"))
     assert rules_check.returncode == 0, rules_check.stdout + rules_check.stderr
-    am_check = subprocess.run(
-        ["amtool", "check-config", str(tmp_path / "alertmanager.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    am_check = tool("amtool", "check-config", str(tmp_path / "alertmanager.yml"))
     assert am_check.returncode == 0, am_check.stdout + am_check.stderr
 
 
@@ -247,9 +235,7 @@ def test_prods_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
 
     def promtool() -> subprocess.CompletedProcess[str]:
         path.write_text(yaml.safe_dump(document, sort_keys=False))
-        return subprocess.run(
-            ["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False
-        )
+        return tool("promtool", "check", "config", str(path))
 
     result = promtool()
     if "field kubernetes_sd_configs not found" in result.stderr:
