@@ -43,9 +43,10 @@ SOURCES = {
 }
 
 
-def content_digest(paths: tuple[Path, ...]) -> str:
-    """A digest of the sources, so a changed source gives a new tag and new containers."""
-    digest = hashlib.sha256()
+def content_digest(paths: tuple[Path, ...], extra: str = "") -> str:
+    """A digest of the sources (and of `extra`, the base image), so a changed source gives a
+    new tag and new containers."""
+    digest = hashlib.sha256(extra.encode())
     for top in paths:
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
         for path in files:
@@ -56,15 +57,22 @@ def content_digest(paths: tuple[Path, ...]) -> str:
     return digest.hexdigest()[:12]
 
 
-def image_for(setting: str, source: str, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """The image reference a container runs: built locally for `reference`, else as given."""
+def image_for(
+    setting: str, source: str, parent: pulumi.Resource, base: str | None = None
+) -> pulumi.Output[str]:
+    """The image reference a container runs: built locally for `reference` (from `base`, or
+    the Dockerfile's upstream default), else as given."""
     if setting != REFERENCE_IMAGE:
         return pulumi.Output.from_input(setting)
     spec = SOURCES[source]
+    build_args = {"BASE_IMAGE": base} if base else None
+    tag = content_digest(spec.inputs, extra=base or "")
     image = docker.Image(
         f"{parent._name}-image",
-        image_name=f"{spec.repository}:{content_digest(spec.inputs)}",
-        build=docker.DockerBuildArgs(context=str(spec.context), dockerfile=str(spec.dockerfile)),
+        image_name=f"{spec.repository}:{tag}",
+        build=docker.DockerBuildArgs(
+            context=str(spec.context), dockerfile=str(spec.dockerfile), args=build_args
+        ),
         skip_push=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )

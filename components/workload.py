@@ -41,8 +41,9 @@ def _check_name(kind: str, name: str) -> None:
 class Port:
     name: str
     port: int
-    # The port the host publishes; only edge-tier workloads may publish.
+    # The port the host publishes, and on which host address; only the edge tier publishes.
     public_port: int | None = None
+    public_address: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         _check_name("port", self.name)

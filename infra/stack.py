@@ -112,6 +112,7 @@ def build(
             api_host=api.host,
             api_port=api.port,
             extra_routes=grafana_route(settings, placement),
+            internal_paths=(settings.api.metrics_path,),
             supplied_cert=config_secrets.get(str(certificate.cert_config)),
             supplied_key=config_secrets.get(str(certificate.key_config)),
         ),
@@ -182,7 +183,11 @@ def monitoring_args(
         Target("redis", f"redis:{REDIS_EXPORTER}", "redis-metrics"),
         Target("alertmanager", f"alertmanager:{ALERTMANAGER_PORT}", "web"),
         Target("prometheus", f"localhost:{PROMETHEUS_PORT}", "web"),
-        Target("grafana", f"grafana:{GRAFANA_PORT}", "web"),
+        *(
+            (Target("grafana", f"grafana:{GRAFANA_PORT}", "web"),)
+            if settings.monitoring.grafana
+            else ()
+        ),
         # Kubernetes only: discovered like the rest, never a Docker target.
         Target("kube-state-metrics", "", "ksm-metrics"),
     )

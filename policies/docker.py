@@ -19,7 +19,8 @@ from policies.view import (
     Subject,
     get,
     items,
-    runs_to_completion,
+    never_started,
+    serves_nothing,
 )
 
 CONTAINER = {DOCKER_CONTAINER}
@@ -97,13 +98,15 @@ def no_new_privileges(subject: Subject, _: Context) -> Iterator[str]:
 
 @resource_rule(
     "docker-read-only-rootfs",
-    "Every container's root filesystem is read-only; writable paths are volumes or tmpfs.",
+    "Every container's root filesystem is read-only; writable paths are volumes or tmpfs (files carriers never run).",
     "An intruder cannot plant binaries or alter the image's files.",
     EVERYWHERE,
     CONTAINER,
     ("docker-bench 5.12",),
 )
 def read_only_rootfs(subject: Subject, _: Context) -> Iterator[str]:
+    if never_started(subject):
+        return  # a files carrier: Docker writes its uploads at `/`, and no process runs in it
     if get(subject.props, "readOnly") not in (True, UNKNOWN):
         yield "the container's root filesystem is writable"
 
@@ -151,7 +154,7 @@ def resource_limits(subject: Subject, _: Context) -> Iterator[str]:
     ("docker-bench 4.6", "Checkov CKV_DOCKER_2"),
 )
 def healthcheck(subject: Subject, _: Context) -> Iterator[str]:
-    if runs_to_completion(subject):
+    if serves_nothing(subject):
         return
     tests = items(subject.props, "healthcheck", "tests")
     if get(subject.props, "healthcheck") is UNKNOWN:
@@ -169,7 +172,7 @@ def healthcheck(subject: Subject, _: Context) -> Iterator[str]:
     ("docker-bench 5.15",),
 )
 def restart_policy(subject: Subject, _: Context) -> Iterator[str]:
-    if runs_to_completion(subject):
+    if serves_nothing(subject):
         return
     policy = get(subject.props, "restart", default="no")
     if policy is not UNKNOWN and not str(policy).startswith(

@@ -32,7 +32,7 @@ from policies.view import (
     get,
     items,
     pod_labels,
-    runs_to_completion,
+    serves_nothing,
 )
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -299,7 +299,7 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
     hosts: set[str] = set().union(*map(_static_hosts, configs))
     for subject in subjects:
-        if runs_to_completion(subject):
+        if serves_nothing(subject):
             continue  # a Job or a one-shot task has nothing to scrape
         if subject.type in WORKLOAD_TYPES:
             ports = [get(p, "name") for c in containers(subject) for p in items(c.spec, "ports")]

@@ -228,6 +228,21 @@ def runs_to_completion(subject: Subject) -> bool:
     )
 
 
+def never_started(subject: Subject) -> bool:
+    """A Docker container created and never started: a files carrier, which receives a
+    container's files into a volume (components/platform/docker.py). No process runs in it."""
+    return (
+        subject.type == DOCKER_CONTAINER
+        and get(subject.props, "start") is False
+        and get(subject.props, "mustRun") is False
+    )
+
+
+def serves_nothing(subject: Subject) -> bool:
+    """Runs to completion or never runs: no health check, restart policy or scraping."""
+    return runs_to_completion(subject) or never_started(subject)
+
+
 def containers(subject: Subject) -> Iterator[ContainerRef]:
     spec = pod_spec(subject)
     for kind in ("initContainers", "containers", "ephemeralContainers"):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.render.mock_runtime import RecordedResource, Recording
+from infra.render.mock_runtime import Recording
+from tests.support import uploads_of
 
 
 def require(*paths: str) -> None:
@@ -78,10 +79,7 @@ def owned_tempdir(base: Path, user: str) -> Path:
 
 def rendered_files(recording: Recording, container: str) -> dict[str, str]:
     """Every file (config and secret) a rendered Docker container receives, by file name."""
-    resource: RecordedResource = next(
-        r for r in recording.of_type("docker:index/container:Container") if r.name == container
-    )
-    return {Path(u["file"]).name: u["content"] for u in resource.unredacted.get("uploads", [])}
+    return {Path(path).name: u["content"] for path, u in uploads_of(recording, container).items()}
 
 
 def adapt(

@@ -100,3 +100,23 @@ PROD = {
         },
     },
 }
+
+
+DOCKER_CONTAINER = "docker:index/container:Container"
+
+
+def files_carrier(recording: Recording, container: str) -> RecordedResource:
+    """The carrier that delivers a Docker container's files: the never-started container named
+    like the files volume the container mounts at FILES_ROOT (components/platform/docker.py)."""
+    from components.platform.docker import FILES_ROOT
+
+    spec = one(recording, DOCKER_CONTAINER, container).inputs
+    volume = next(m["source"] for m in spec["mounts"] if m["target"] == FILES_ROOT)
+    return one(recording, DOCKER_CONTAINER, volume)
+
+
+def uploads_of(recording: Recording, container: str) -> dict[str, dict[str, Any]]:
+    """Every file a Docker container receives (its carrier's uploads, secrets in the clear:
+    in memory only), by path."""
+    carrier = files_carrier(recording, container)
+    return {u["file"]: u for u in carrier.unredacted.get("uploads", [])}

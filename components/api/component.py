@@ -55,7 +55,7 @@ class Api(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Api", name, None, opts)
         settings = args.settings
-        image = image_for(settings.image, "api", parent=self)
+        image = image_for(settings.image, "api", parent=self, base=settings.build_base)
         workload = api_workload(name, args, image, version_label(settings.image))
         placed = placement.place(workload, parent=self, after=args.migrate_after)
         self.image = image

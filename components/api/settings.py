@@ -72,6 +72,14 @@ class ApiSettings(Settings):
             "or a registry image by tag or digest (a digest is required in prod)."
         )
     )
+    build_base: str | None = Field(
+        default=None,
+        description=(
+            f"With image {REFERENCE_IMAGE!r}: the Python image images/api is built from; "
+            "unset, the upstream python:3.13-slim (`prodstack images debian` builds one from "
+            "Debian's packages for hosts without a registry)."
+        ),
+    )
     replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
     autoscaling: Autoscaling
     resources: Resources

@@ -48,6 +48,8 @@ class EdgeArgs:
     api_port: int
     # In-stack services published under a path (Grafana, when settings say so).
     extra_routes: tuple[Route, ...] = ()
+    # The API's paths for the stack alone (its metrics), never proxied from outside.
+    internal_paths: tuple[str, ...] = ()
     # PEM chain and key, when the certificate source is `supplied`.
     supplied_cert: pulumi.Input[str] | None = None
     supplied_key: pulumi.Input[str] | None = None
@@ -127,6 +129,7 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
         deny=tuple(s.deny),
         trusted_proxies=tuple(s.trusted_proxies),
         extra_routes=args.extra_routes,
+        internal_paths=args.internal_paths,
     )
 
 
@@ -142,8 +145,8 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         command=("sh", f"{CONFIG_DIR}/edge-entrypoint.sh"),
         args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
         ports=(
-            Port("http", HTTP_PORT, public_port=s.public_ports.http),
-            Port("https", HTTPS_PORT, public_port=s.public_ports.https),
+            Port("http", HTTP_PORT, s.public_ports.http, str(s.public_ports.address)),
+            Port("https", HTTPS_PORT, s.public_ports.https, str(s.public_ports.address)),
             Port("status", STATUS_PORT),
         ),
         config_files=(

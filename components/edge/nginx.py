@@ -108,6 +108,8 @@ class EdgeConfig:
     deny: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     extra_routes: tuple[Route, ...] = ()
+    # The API's own paths that only the stack may call (its metrics): 404 at the edge.
+    internal_paths: tuple[str, ...] = ()
     http_port: int = HTTP_PORT
     https_port: int = HTTPS_PORT
     status_port: int = STATUS_PORT
@@ -212,6 +214,11 @@ class EdgeConfig:
         locations = [
             Block("location", ("^~", path), self.proxy([self.auth_rate, self.api_rate]))
             for path in self.auth_paths
+        ]
+        locations += [
+            Block("location", (match, path), [d("return", 404)])
+            for internal in self.internal_paths
+            for match, path in (("=", internal), ("^~", internal.rstrip("/") + "/"))
         ]
         locations += [
             Block(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, IPvAnyAddress, model_validator
 
 from components.settings import Autoscaling, Resources, Settings, hinted
 
@@ -110,6 +110,12 @@ class Certificate(Settings):
 class PublicPorts(Settings):
     http: int = Field(ge=1, le=65535, description="Plain HTTP (only redirects to HTTPS).")
     https: int = Field(ge=1, le=65535, description="HTTPS.")
+    address: IPvAnyAddress = Field(
+        description=(
+            "Docker: the host address the ports are published on; 0.0.0.0 for every "
+            "interface, 127.0.0.1 to serve only this host (a shared host, a CI runner)."
+        )
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> PublicPorts:

@@ -77,7 +77,9 @@ class Monitoring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Monitoring", name, None, opts)
-        workloads = [prometheus(args), alertmanager(args), blackbox(args), grafana(args)]
+        workloads = [prometheus(args), alertmanager(args), blackbox(args)]
+        if args.settings.grafana:
+            workloads.append(grafana(args))
         if args.platform == "kubernetes":
             workloads.append(kube_state_metrics(args))
         for workload in workloads:

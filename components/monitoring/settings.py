@@ -67,6 +67,12 @@ class MonitoringSettings(Settings):
         description="Where docs/runbooks is served; alerts link to <base>/<file>.md.",
     )
     receivers: Receivers
+    grafana: bool = Field(
+        description=(
+            "Run Grafana. Off where its image cannot be had: it has no Debian build, so a "
+            "host that builds its images from Debian's packages runs the stack without it."
+        )
+    )
     grafana_public: bool = Field(
         description="Publish Grafana through the edge under /grafana/ (TLS, rate limits)."
     )
@@ -79,3 +85,9 @@ class MonitoringSettings(Settings):
             "off leaves the volume-filling alert without data."
         )
     )
+
+    @model_validator(mode="after")
+    def _grafana_to_publish(self) -> MonitoringSettings:
+        if self.grafana_public and not self.grafana:
+            raise ValueError("grafanaPublic needs grafana: true (there is no Grafana to publish)")
+        return self

@@ -17,6 +17,7 @@ import pulumi_docker as docker
 
 from components.platform import cron_runner, hardening
 from components.platform.labels import (
+    ROLE_LABEL,
     TASK_LABEL,
     VOLUME_PURPOSE_LABEL,
     recommended_labels,
@@ -38,11 +39,17 @@ from components.workload import (
     WorkloadError,
 )
 
-# Files reach a container through a volume at FILES_ROOT: Docker refuses to copy files into
-# a read-only root filesystem, but copies into a volume. Files are owned by root and the
-# container runs without capabilities, so it can read them but never change them.
+# Files reach a container through a volume at FILES_ROOT, written by a files carrier.
+# The provider uploads every file as a tar extracted at `/` of the container, and Docker
+# refuses any extraction at `/` when the root filesystem is read-only, even when every file
+# lands in a volume. So a carrier container, created but never started (no process ever runs
+# in it), mounts the volume and receives the uploads; the serving containers mount the same
+# volume read-only. Files are owned by root, so no container can change them.
 FILES_ROOT = "/run/prodstack"
 assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
+# On a container: the carrier of the files it mounts. The carrier is replaced when a file
+# changes, so its ID changes and the containers that read the files are replaced with it.
+FILES_LABEL = "prodstack.dev/files"
 
 CRON_RUNNER_FILE = "prodstack-cron.py"
 # On a workload's containers: the release its release task completed (components/workload.py).
@@ -53,6 +60,12 @@ NETWORKS_OF_TIER: dict[Tier, tuple[str, ...]] = {
     "app": ("frontend", "backend"),
     "internal": ("backend",),
 }
+
+
+@dataclass(frozen=True)
+class Files:
+    volume: docker.Volume
+    carrier: docker.Container
 
 
 class ReleaseTaskError(RuntimeError):
@@ -163,13 +176,12 @@ class _WorkloadContainers:
                 "Docker does not have"
             )
         data_volumes = {v.name: self.data_volume(v.name, v.protect) for v in self.w.volumes}
+        schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
         file_volumes = {
-            c.name: self.files_volume(c)
-            for c in self.w.containers
+            c.name: self.files(c)
+            for c in (*self.w.containers, *schedulers)
             if c.config_files or c.secret_files
         }
-        schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
-        file_volumes.update({c.name: self.files_volume(c) for c in schedulers})
         task = self.w.release_task
         gate = None if task is None else self.release_gate(task, after)
         for replica in range(self.w.scaling.baseline):
@@ -211,20 +223,50 @@ class _WorkloadContainers:
             opts=self.opts,
         )
 
-    def files_volume(self, container: Container) -> docker.Volume:
-        return docker.Volume(
-            self.resource_name(container.name, "files"),
-            name=self.resource_name(container.name, "files"),
-            labels=self.volume_labels("files"),
-            opts=self.opts,
+    def files(self, container: Container) -> Files:
+        """The volume holding a container's files, and the carrier that writes them."""
+        name = self.resource_name(container.name, "files")
+        volume = docker.Volume(name, name=name, labels=self.volume_labels("files"), opts=self.opts)
+        carrier = docker.Container(
+            name,
+            name=name,
+            image=container.image,
+            # Created, never started: the provider uploads into a created container, and a
+            # container that never runs needs no health check, restart policy or network.
+            start=False,
+            must_run=False,
+            # Docker extracts the uploads at `/`, which a read-only root refuses; every
+            # file lands in the volume all the same (FILES_ROOT is its mount point).
+            read_only=False,
+            user=f"{container.run_as_user}:{hardening.group_of(container)}",
+            capabilities=docker.ContainerCapabilitiesArgs(
+                drops=list(hardening.DROPPED_CAPABILITIES)
+            ),
+            security_opts=["no-new-privileges:true"],
+            network_mode="none",
+            memory=16,
+            cpus="0.1",
+            log_driver="json-file",
+            log_opts=self.log_options(),
+            labels=[*self.labels, docker.ContainerLabelArgs(label=ROLE_LABEL, value="files")],
+            mounts=[
+                docker.ContainerMountArgs(type="volume", source=volume.name, target=FILES_ROOT)
+            ],
+            uploads=self.uploads(container),
+            opts=pulumi.ResourceOptions.merge(
+                self.opts,
+                # Its name is fixed: the old carrier goes before the new one writes.
+                pulumi.ResourceOptions(delete_before_replace=True),
+            ),
         )
+        return Files(volume, carrier)
 
     def container(
         self,
         spec: Container,
         replica: int,
         data_volumes: dict[str, docker.Volume],
-        files_volume: docker.Volume | None,
+        files: Files | None,
         pod: docker.Container | None = None,
         gate: pulumi.Output[str] | None = None,
     ) -> docker.Container:
@@ -237,19 +279,21 @@ class _WorkloadContainers:
             labels = [*labels, docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate)]
         return docker.Container(
             name,
-            **self.hardened(spec, name, data_volumes, files_volume),
+            **self.hardened(spec, name, data_volumes, files, labels),
             restart="unless-stopped",
             healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
             wait=True,
             wait_timeout=180,
             stop_timeout=self.w.pre_stop_seconds + self.w.shutdown_grace_seconds,
-            labels=labels,
             # Sidecars join the replica's network namespace, so they reach it on localhost.
             network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else None,
             networks_advanced=None if pod else self.attachments(),
             ports=None if pod else self.published_ports(spec),
             opts=pulumi.ResourceOptions.merge(
-                self.opts, pulumi.ResourceOptions(depends_on=[pod] if pod else None)
+                self.opts,
+                pulumi.ResourceOptions(
+                    depends_on=[*([pod] if pod else []), *([files.carrier] if files else [])]
+                ),
             ),
         )
 
@@ -261,22 +305,23 @@ class _WorkloadContainers:
         containers are never registered with the new release: the old ones keep serving."""
         spec = task.container
         name = self.resource_name(task.name)
+        files = self.files(spec) if spec.config_files or spec.secret_files else None
+        task_labels = [*self.labels, docker.ContainerLabelArgs(label=TASK_LABEL, value=task.name)]
         one_shot = docker.Container(
             name,
-            **self.hardened(spec, name, {}, self.files_volume(spec)),
+            **self.hardened(spec, name, {}, files, task_labels),
             # Runs to completion: Pulumi attaches, waits for the exit and records its code.
             restart="no",
             must_run=False,
             attach=True,
             logs=True,
             healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
-            labels=[*self.labels, docker.ContainerLabelArgs(label=TASK_LABEL, value=task.name)],
             # Not under the workload's name: nothing must send it the workload's traffic.
             networks_advanced=self.attachments(aliases=False),
             opts=pulumi.ResourceOptions.merge(
                 self.opts,
                 pulumi.ResourceOptions(
-                    depends_on=list(after),
+                    depends_on=[*after, *([files.carrier] if files else [])],
                     # Its name is fixed, so the next release's container replaces it in turn.
                     delete_before_replace=True,
                     custom_timeouts=pulumi.CustomTimeouts(create=f"{task.deadline_seconds + 120}s"),
@@ -302,10 +347,12 @@ class _WorkloadContainers:
         spec: Container,
         name: str,
         data_volumes: dict[str, docker.Volume],
-        files_volume: docker.Volume | None,
+        files: Files | None,
+        labels: Sequence[docker.ContainerLabelArgs],
     ) -> dict[str, Any]:
         """What every container of the stack gets, serving or one-shot: a non-root user, a
-        read-only root, no capabilities, no new privileges, limits, rotated logs, its files."""
+        read-only root, no capabilities, no new privileges, limits, rotated logs, its files
+        (read-only, from its carrier)."""
         mounts = [
             docker.ContainerMountArgs(
                 type="volume",
@@ -314,12 +361,16 @@ class _WorkloadContainers:
             )
             for volume in spec.mounts
         ]
-        if files_volume is not None:
+        if files is not None:
             mounts.append(
                 docker.ContainerMountArgs(
-                    type="volume", source=files_volume.name, target=FILES_ROOT
+                    type="volume", source=files.volume.name, target=FILES_ROOT, read_only=True
                 )
             )
+            labels = [
+                *labels,
+                docker.ContainerLabelArgs(label=FILES_LABEL, value=files.carrier.id),
+            ]
         r = spec.resources
         return {
             "name": name,
@@ -341,13 +392,13 @@ class _WorkloadContainers:
             "memory_swap": r.memory_limit_mib,
             "cpus": f"{r.cpu_limit_millicores / 1000:g}",
             "log_driver": "json-file",
-            "log_opts": {
-                "max-size": self.args.log_max_size,
-                "max-file": str(self.args.log_max_files),
-            },
+            "log_opts": self.log_options(),
+            "labels": labels,
             "mounts": mounts,
-            "uploads": self.uploads(spec),
         }
+
+    def log_options(self) -> dict[str, str]:
+        return {"max-size": self.args.log_max_size, "max-file": str(self.args.log_max_files)}
 
     def attachments(self, aliases: bool = True) -> list[docker.ContainerNetworksAdvancedArgs]:
         return [
@@ -359,7 +410,9 @@ class _WorkloadContainers:
 
     def published_ports(self, spec: Container) -> list[docker.ContainerPortArgs] | None:
         published = [
-            docker.ContainerPortArgs(internal=p.port, external=p.public_port, protocol="tcp")
+            docker.ContainerPortArgs(
+                internal=p.port, external=p.public_port, ip=p.public_address, protocol="tcp"
+            )
             for p in spec.ports
             if p.public_port is not None
         ]

@@ -47,3 +47,6 @@ WAIVER_PREFIX = "waivers.prodstack.dev/"
 # On the pods of a workload's release task (a migration): they share the workload's identity
 # (and so its network access) but are no replicas of it, so its disruption budget skips them.
 TASK_LABEL = "prodstack.dev/task"
+# On a Docker container that is no server: `files` for a carrier, which receives a
+# container's files and never runs (components/platform/docker.py).
+ROLE_LABEL = "prodstack.dev/role"

@@ -78,7 +78,9 @@ class Postgres(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Postgres", name, None, opts)
-        image = image_for(args.settings.image, "postgres", parent=self)
+        image = image_for(
+            args.settings.image, "postgres", parent=self, base=args.settings.build_base
+        )
         placed = placement.place(postgres_workload(args, image), parent=self)
         settings = args.settings
         self.connection = ServiceConnection(

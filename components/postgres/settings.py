@@ -99,6 +99,14 @@ class PostgresSettings(Settings):
             "pushed to a registry (by digest in prod)."
         )
     )
+    build_base: str | None = Field(
+        default=None,
+        description=(
+            "With image 'reference': the Postgres image images/postgres is built from; unset, "
+            "the official postgres image (`prodstack images debian` builds one from Debian's "
+            "packages for hosts without a registry)."
+        ),
+    )
     version: int = Field(description="Postgres major the configuration is rendered for.")
     exporter_image: str = Field(description="postgres_exporter image (sidecar).")
     database: str = Field(pattern=_IDENTIFIER, description="The application database.")

@@ -31,6 +31,7 @@ NAME = "redis"
 APP_USER = "app"
 EXPORTER_PORT = 9121
 REDIS_UID = 999  # the redis user of the official image
+EXPORTER_USER = "exporter"
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
 # Clients: the API on the Redis port; Prometheus scrapes the exporter only.
 CLIENTS = (Peer("api", (PORT,)), Peer("prometheus", (EXPORTER_PORT,)))
@@ -115,9 +116,7 @@ def redis_workload(args: RedisArgs) -> Workload:
     )
     exporter_password_file = File(
         "redis-exporter-passwords.json",
-        pulumi.Output.from_input(args.exporter_password).apply(
-            lambda p: json.dumps({f"redis://localhost:{PORT}": p})
-        ),
+        pulumi.Output.from_input(args.exporter_password).apply(exporter_password_map),
     )
     exporter = exporter_sidecar(
         settings.exporter_image,
@@ -125,7 +124,7 @@ def redis_workload(args: RedisArgs) -> Workload:
         EXPORTER_PORT,
         env={
             "REDIS_ADDR": f"redis://localhost:{PORT}",
-            "REDIS_USER": "exporter",
+            "REDIS_USER": EXPORTER_USER,
             "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/{exporter_password_file.name}",
         },
         secret_files=(exporter_password_file,),
@@ -144,3 +143,11 @@ def redis_workload(args: RedisArgs) -> Workload:
         pre_stop_seconds=0,
         shutdown_grace_seconds=30,
     )
+
+
+def exporter_password_map(password: str) -> str:
+    """redis_exporter's password file: up to 1.68 it looks the address up without the user,
+    from 1.69 on with it, so both keys are written and an upgrade cannot turn into NOAUTH."""
+    address = f"localhost:{PORT}"
+    keys = (f"redis://{address}", f"redis://{EXPORTER_USER}@{address}")
+    return json.dumps(dict.fromkeys(keys, password), sort_keys=True)

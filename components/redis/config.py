@@ -12,10 +12,10 @@ from dataclasses import dataclass
 PORT = 6379
 DATA_DIR = "/data"
 HEALTH_USER = "healthcheck"  # may only PING, needs no password: what the probe uses
-# What redis_exporter needs to read, and nothing else.
+# What redis_exporter needs to read, and nothing else (1.67 to 1.69 call each of these).
 EXPORTER_COMMANDS = (
     "-@all +@connection +info +ping +client|list +config|get +slowlog|get +slowlog|len "
-    "+latency|latest +latency|history +memory|stats +memory|usage +select +scan +type "
+    "+latency|latest +latency|history +latency|histogram +memory|stats +memory|usage +select +scan +type "
     "+strlen +llen +scard +zcard +hlen +xlen +xinfo|stream +pfcount +cluster|info"
 )
 

@@ -120,7 +120,7 @@ COMMON: Tree = {
         "deny": [],
         "trustedProxies": [],
         "certificate": {"source": "self-signed"},
-        "publicPorts": {"http": 80, "https": 443},
+        "publicPorts": {"http": 80, "https": 443, "address": "0.0.0.0"},
     },
     "monitoring": {
         "prometheusImage": "prom/prometheus:v2.55.1",
@@ -134,6 +134,7 @@ COMMON: Tree = {
         "retentionSizeGib": 8,
         "storageGib": 10,
         "runbookBaseUrl": "docs/runbooks",
+        "grafana": True,
         "grafanaPublic": False,
         "kubeletMetrics": "verify",
         # Alerts stay in Alertmanager until receivers are set (prod must set them).

@@ -57,15 +57,26 @@ def docker(resources: list[EngineResource], name: str) -> Any:
     return props(resources, ":Container", name)
 
 
+def uploads(resources: list[EngineResource], container_name: str) -> list[dict[str, Any]]:
+    """The files a container receives: the uploads of the carrier named like the files volume
+    it mounts at FILES_ROOT (components/platform/docker.py)."""
+    from components.platform.docker import FILES_ROOT
+
+    mounts = docker(resources, container_name)["mounts"]
+    carrier = next(m["source"] for m in mounts if m["target"] == FILES_ROOT)
+    found: list[dict[str, Any]] = docker(resources, carrier)["uploads"]
+    return found
+
+
 def upload(resources: list[EngineResource], container_name: str, file: str) -> dict[str, Any]:
-    for entry in docker(resources, container_name)["uploads"]:
+    for entry in uploads(resources, container_name):
         if entry["file"].endswith("/" + file):
             return dict(entry)
     raise KeyError(file)
 
 
 def set_upload(resources: list[EngineResource], container_name: str, file: str, text: str) -> None:
-    for entry in docker(resources, container_name)["uploads"]:
+    for entry in uploads(resources, container_name):
         if entry["file"].endswith("/" + file):
             entry["content"] = text
 

@@ -131,7 +131,7 @@ def test_check_exits_non_zero_on_a_mandatory_violation(tmp_path: Any) -> None:
     )
     assert failed.returncode != 0
     assert (
-        "mandatory observability-severities-routed: Container prodstack-dev-alertmanager-0"
+        "mandatory observability-severities-routed: Container prodstack-dev-alertmanager-alertmanager-files"
         in failed.stdout
     )
 

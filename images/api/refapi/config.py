@@ -14,6 +14,9 @@ class Dependency:
     kind: str
     host: str
     port: int
+    # The user the API logs in as: a plain field of api.json, not a secret.
+    user: str | None
+    database: str | None
     secret_files: dict[str, str]
 
     def secret(self, purpose: str) -> str | None:
@@ -45,7 +48,15 @@ def load(path: str | None = None) -> Config:
         metrics_path=raw["metrics_path"],
         secrets_dir=Path(raw["secrets_dir"]),
         dependencies=tuple(
-            Dependency(d["name"], d["kind"], d["host"], int(d["port"]), dict(d["secret_files"]))
+            Dependency(
+                d["name"],
+                d["kind"],
+                d["host"],
+                int(d["port"]),
+                d.get("user"),
+                d.get("database"),
+                dict(d["secret_files"]),
+            )
             for d in raw.get("dependencies", [])
         ),
     )

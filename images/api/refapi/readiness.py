@@ -11,21 +11,37 @@ TIMEOUT_SECONDS = 1.0
 
 
 def _postgres(dependency: Dependency) -> None:
-    """Send a startup message; a live server answers with an authentication request ('R')."""
-    user = (dependency.secret("user") or "readiness").encode()
-    body = struct.pack("!I", 196608) + b"user\0" + user + b"\0\0"
+    """Send a startup message as the API's own user; a server that would let it in answers
+    with an authentication request ('R'). Hanging up then is a normal disconnect, which the
+    server does not log. An error ('E': starting up, rejected by pg_hba) is not ready."""
+    user = (dependency.user or "").encode()
+    database = (dependency.database or "").encode()
+    body = struct.pack("!I", 196608) + b"user\0" + user + b"\0"
+    if database:
+        body += b"database\0" + database + b"\0"
+    body += b"\0"
     with socket.create_connection((dependency.host, dependency.port), TIMEOUT_SECONDS) as conn:
         conn.settimeout(TIMEOUT_SECONDS)
         conn.sendall(struct.pack("!I", len(body) + 4) + body)
-        reply = conn.recv(1)
-    if reply not in (b"R", b"E"):
-        raise ConnectionError(f"unexpected reply {reply!r}")
+        reply = conn.recv(1024)
+    if reply[:1] == b"E":
+        raise ConnectionError(_postgres_error(reply))
+    if reply[:1] != b"R":
+        raise ConnectionError(f"unexpected reply {reply[:1]!r}")
+
+
+def _postgres_error(reply: bytes) -> str:
+    """The message field ('M') of an ErrorResponse."""
+    for field in reply[5:].split(b"\0"):
+        if field[:1] == b"M":
+            return field[1:].decode(errors="replace")
+    return "error response"
 
 
 def _redis(dependency: Dependency) -> None:
     """AUTH with the application user's password when one is configured, then PING."""
     password = dependency.secret("password")
-    user = dependency.secret("user") or "default"
+    user = dependency.user or "default"
     commands = b""
     if password:
         commands += _resp("AUTH", user, password)

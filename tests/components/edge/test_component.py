@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render
+from tests.support import PROD, one, render, uploads_of
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +69,7 @@ def test_on_docker_it_publishes_80_and_443_on_the_frontend_only() -> None:
     edge = one(recording, "docker:index/container:Container", "prodstack-dev-edge-0").inputs
     assert {(p["internal"], p["external"]) for p in edge["ports"]} == {(8080, 80), (8443, 443)}
     assert [n["name"] for n in edge["networksAdvanced"]] == ["prodstack-dev-frontend"]
-    files = {
-        u["file"]
-        for u in one(
-            recording, "docker:index/container:Container", "prodstack-dev-edge-0"
-        ).unredacted["uploads"]
-    }
+    files = set(uploads_of(recording, "prodstack-dev-edge-0"))
     assert {"/run/prodstack/secrets/tls.crt", "/run/prodstack/secrets/tls.key"} <= files
 
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from components.platform.docker import FILES_ROOT
+from components.platform.docker import FILES_LABEL, FILES_ROOT
+from components.platform.labels import ROLE_LABEL
 from components.workload import CONFIG_DIR, SECRETS_DIR
 from infra.render.mock_runtime import RecordedResource, Recording
 from tests.components.platform.doubles import program_with_doubles
-from tests.support import PROD, one, render
+from tests.support import PROD, files_carrier, one, render, uploads_of
 
 CONTAINER = "docker:index/container:Container"
 
@@ -20,8 +21,25 @@ def dev() -> Recording:
     return render("dev", {"environment": "dev"}, program=lambda: program_with_doubles(False))
 
 
+def labels(spec: dict[str, Any]) -> dict[str, str]:
+    return {x["label"]: x["value"] for x in spec.get("labels", [])}
+
+
 def containers(recording: Recording) -> dict[str, dict[str, Any]]:
-    return {r.name: r.inputs for r in recording.of_type(CONTAINER)}
+    """The containers that run (files carriers never do)."""
+    return {
+        r.name: r.inputs
+        for r in recording.of_type(CONTAINER)
+        if labels(r.inputs).get(ROLE_LABEL) != "files"
+    }
+
+
+def carriers(recording: Recording) -> dict[str, dict[str, Any]]:
+    return {
+        r.name: r.inputs
+        for r in recording.of_type(CONTAINER)
+        if labels(r.inputs).get(ROLE_LABEL) == "files"
+    }
 
 
 def network_names(spec: dict[str, Any]) -> set[str]:
@@ -113,10 +131,10 @@ def test_sidecars_share_the_replica_network_namespace(dev: Recording) -> None:
 
 
 def test_secrets_are_root_owned_read_only_files_never_env(dev: Recording) -> None:
-    api = one(dev, CONTAINER, "prodstack-dev-api-0")
+    carrier = files_carrier(dev, "prodstack-dev-api-0")
     # The SDK marks the whole upload list secret; the unredacted view is in memory only.
-    assert api.inputs["uploads"][0]["content"] == "[secret]"
-    uploads = {u["file"]: u for u in api.unredacted["uploads"]}
+    assert carrier.inputs["uploads"][0]["content"] == "[secret]"
+    uploads = uploads_of(dev, "prodstack-dev-api-0")
     secret = uploads[f"{SECRETS_DIR}/signing-key"]
     assert (secret["owner"], secret["group"], secret["permissions"]) == ("0", "10001", "0440")
     assert uploads[f"{CONFIG_DIR}/api.json"]["permissions"] == "0444"
@@ -126,12 +144,33 @@ def test_secrets_are_root_owned_read_only_files_never_env(dev: Recording) -> Non
 
 
 def test_files_reach_read_only_containers_through_a_volume(dev: Recording) -> None:
-    mounts = containers(dev)["prodstack-dev-api-0"]["mounts"]
+    api = one(dev, CONTAINER, "prodstack-dev-api-0")
     assert {
         "type": "volume",
         "source": "prodstack-dev-api-api-files",
         "target": FILES_ROOT,
-    } in mounts
+        "readOnly": True,
+    } in api.inputs["mounts"]
+    # A serving container carries no uploads: the provider would extract them at `/`, which
+    # Docker refuses on a read-only root.
+    assert all("uploads" not in spec for spec in containers(dev).values())
+    carrier = one(dev, CONTAINER, "prodstack-dev-api-api-files")
+    assert carrier.urn in api.depends_on
+    # A changed file replaces the carrier, and with its new ID the containers reading it.
+    assert labels(api.inputs)[FILES_LABEL] == "prodstack-dev-api-api-files-id"
+
+
+def test_files_carriers_never_run_and_write_only_into_their_volume(dev: Recording) -> None:
+    found = carriers(dev)
+    assert "prodstack-dev-api-api-files" in found and "prodstack-dev-redis-redis-files" in found
+    for name, spec in found.items():
+        assert spec["start"] is False and spec["mustRun"] is False, name
+        assert spec["networkMode"] == "none"
+        assert spec["mounts"] == [{"type": "volume", "source": name, "target": FILES_ROOT}]
+        uploaded = one(dev, CONTAINER, name).unredacted["uploads"]
+        assert uploaded and all(u["file"].startswith(FILES_ROOT + "/") for u in uploaded)
+        assert spec["capabilities"] == {"drops": ["ALL"]} and not spec.get("privileged")
+        assert "healthcheck" not in spec and "ports" not in spec
 
 
 def test_data_volume_is_mounted_and_labelled(dev: Recording) -> None:
@@ -179,6 +218,6 @@ def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica() ->
     ]
     assert cron.inputs["networkMode"] == "container:doubles-store-0-id"
     assert cron.inputs["healthcheck"]["tests"] == ["CMD", "python3", runner, "--health"]
-    files = {u["file"]: u["content"] for u in cron.unredacted["uploads"]}
-    assert "def next_after" in files[runner]
+    files = uploads_of(recording, "doubles-store-backup-cron-0")
+    assert "def next_after" in files[runner]["content"]
     assert cron.inputs["readOnly"] is True and cron.inputs["capabilities"] == {"drops": ["ALL"]}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render
+from tests.support import PROD, one, render, uploads_of
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
@@ -109,9 +109,8 @@ def test_on_docker_it_lives_on_the_internal_network_only(dev: Recording) -> None
 
 
 def test_the_api_is_told_where_the_database_is(dev: Recording) -> None:
-    api = one(dev, CONTAINER, "prodstack-dev-api-0")
-    files = {u["file"]: u["content"] for u in api.unredacted["uploads"]}
-    config = json.loads(files["/run/prodstack/config/api.json"])
+    files = uploads_of(dev, "prodstack-dev-api-0")
+    config = json.loads(files["/run/prodstack/config/api.json"]["content"])
     postgres = next(d for d in config["dependencies"] if d["kind"] == "postgres")
     assert (postgres["host"], postgres["port"], postgres["database"], postgres["user"]) == (
         "postgres",

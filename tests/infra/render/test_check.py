@@ -61,7 +61,7 @@ def test_render_writes_resources_with_options(tmp_path: Path) -> None:
         "ignoreChanges",
     }
     assert container["options"]["parent"].endswith("prodstack:index:Api::api")
-    assert (tmp_path / "config" / "prodstack-dev-api-0" / "api.json").is_file()
+    assert (tmp_path / "config" / "prodstack-dev-api-api-files" / "api.json").is_file()
     assert list((tmp_path / "docker").glob("container-*.json"))
 
 
