@@ -81,7 +81,32 @@ def _parser() -> argparse.ArgumentParser:
         if action == "up":
             sub.add_argument("--ttl", default="24h", help="when it expires: 90m, 4h, 2d (24h)")
             sub.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
+    images = commands.add_parser(
+        "images", help="build every image of the Docker stack from Debian's packages"
+    )
+    images.add_argument(
+        "source",
+        choices=["debian"],
+        help="debian: debootstrap and Debian's packages (a host without a registry)",
+    )
     return parser
+
+
+def debian_images() -> int:
+    """Build what is missing and print the stack config that points a stack at the images."""
+    import yaml
+
+    from infra.ops.debian_images import ImageBuildError, build_all, overrides
+
+    try:
+        tags = build_all()
+    except (ImageBuildError, FileNotFoundError) as error:
+        print(f"prodstack: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    config = {f"prodstack:{group}": values for group, values in overrides(tags).items()}
+    print("# Add to Pulumi.<stack>.yaml (merge with the groups the file already has):")
+    print(yaml.safe_dump({"config": config}, sort_keys=True), end="")
+    return 0
 
 
 def ephemeral(args: argparse.Namespace, root: Path) -> int:
@@ -128,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.root or _project_root(Path.cwd())
         if args.command == "ephemeral":
             return ephemeral(args, root)
+        if args.command == "images":
+            return debian_images()
         if args.command == "render":
             from infra.render.render import render
 

@@ -238,9 +238,14 @@ class MockRun:
     """One run of a program under mocks. `recording` is kept even when the program raises,
     so a test can prove a rejected config registered nothing."""
 
-    def __init__(self, config: StackConfig, one_shot_exit_code: int = 0) -> None:
+    def __init__(
+        self,
+        config: StackConfig,
+        one_shot_exit_code: int = 0,
+        mocks: StackMocks | None = None,
+    ) -> None:
         self.config = config
-        self.mocks = StackMocks(one_shot_exit_code)
+        self.mocks = mocks or StackMocks(one_shot_exit_code)
         self.monitor = RecordingMonitor(self.mocks)
         self.recording = self.monitor.recording
         self.recording.secret_values.update(config.placeholders)

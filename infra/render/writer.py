@@ -73,20 +73,25 @@ def config_files_of(resource: RecordedResource) -> dict[str, str]:
     return {}
 
 
-def docker_spec_of(resource: RecordedResource) -> dict[str, Any]:
+def docker_spec_of(resource: RecordedResource, reveal_secrets: bool = False) -> dict[str, Any]:
     """The container spec, with its uploads listed file by file: config files in full,
-    secret files masked (the SDK masks the whole list once one file is secret)."""
+    secret files masked (the SDK masks the whole list once one file is secret), or in full
+    for a test that creates the stack on a real engine (`reveal_secrets`)."""
     uploads = resource.unredacted.get("uploads")
     if resource.type != "docker:index/container:Container" or not uploads:
         return resource.inputs
     shown = [
-        upload if is_config_file(upload["file"]) else {**upload, "content": REDACTED}
+        upload
+        if reveal_secrets or is_config_file(upload["file"])
+        else {**upload, "content": REDACTED}
         for upload in uploads
     ]
     return {**resource.inputs, "uploads": shown}
 
 
-def write(recording: Recording, out: Path) -> RenderedFiles:
+def write(recording: Recording, out: Path, reveal_secrets: bool = False) -> RenderedFiles:
+    """`reveal_secrets` writes secret files in full into docker/*.json: only for the
+    end-to-end suite, into a private directory it deletes (tests/e2e)."""
     out.mkdir(parents=True, exist_ok=True)
     files = RenderedFiles(root=out)
     (out / "resources.json").write_text(
@@ -106,7 +111,8 @@ def write(recording: Recording, out: Path) -> RenderedFiles:
             kind = resource.type.rsplit(":", 1)[-1].lower()
             path = out / "docker" / f"{_slug(kind)}-{_slug(resource.name)}.json"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(json.dumps(docker_spec_of(resource), indent=2, sort_keys=True) + "\n")
+            spec = docker_spec_of(resource, reveal_secrets)
+            path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
             files.docker_specs.append(path)
         for name, content in config_files_of(resource).items():
             path = out / "config" / _slug(resource.name) / name

@@ -1,0 +1,117 @@
+"""The stack the end-to-end suite runs: an ephemeral stack derived from dev, its images built
+from Debian's packages, its edge published on free ports of 127.0.0.1 only, rendered with
+real secrets and created on the Docker engine by tests/e2e/engine.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from infra.ops.debian_images import build_all, overrides
+from infra.ops.ephemeral_config import derive
+from infra.program import main as program_main
+from infra.render import writer
+from infra.render.mock_runtime import MockRun
+from infra.render.stack_config import StackConfig, as_config_text, load_stack_config
+from infra.settings.loader import parse_config_text
+from tests.e2e.engine import Engine, RenderedStack
+from tests.e2e.real_values import RealValues
+from tests.live import free_port
+from tests.support import ROOT
+
+
+@dataclass
+class RunningStack:
+    stack: str
+    prefix: str
+    engine: Engine
+    https_port: int
+    http_port: int
+    ca_pem: str
+    outputs: dict[str, Any]
+    seconds_to_healthy: float
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def container(self, workload: str, replica: int = 0) -> Any:
+        return self.engine.created[f"{self.prefix}-{workload}-{replica}"]
+
+    def exec(self, workload: str, *command: str, user: str | None = None) -> str:
+        """Run a command in a workload's container; its output, failing on a non-zero exit."""
+        result = self.container(workload).exec_run(list(command), user=user or "")
+        output: str = result.output.decode(errors="replace")
+        assert result.exit_code == 0, f"{command} in {workload}: {output}"
+        return output
+
+
+def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackConfig:
+    """dev, derived as `prodstack ephemeral up` derives it, pointed at the Debian images."""
+    dev = load_stack_config(ROOT, "dev")
+    derived = derive(dev, name, dt.timedelta(hours=1), dt.datetime.now(dt.UTC))
+    values = {k: parse_config_text(v) for k, v in derived.config.items()}
+    ours: dict[str, dict[str, Any]] = overrides(tags)
+    ours["edge"]["publicPorts"] = {"http": http, "https": https, "address": "127.0.0.1"}
+    ours["docker"] = {"namePrefix": f"pse2e-{name}"}
+    for group, settings in ours.items():
+        key = f"prodstack:{group}"
+        values[key] = {**(values.get(key) or {}), **settings}
+    config = StackConfig(project=dev.project, stack=derived.stack)
+    config.values.update({k: as_config_text(v) for k, v in values.items()})
+    return config
+
+
+@contextmanager
+def running_stack() -> Iterator[RunningStack]:
+    """Bring the stack up, yield it, and remove every container, network and volume after."""
+    tags = build_all()
+    name = "e2e-" + secrets.token_hex(3)
+    http, https = free_port(), free_port()
+    config = e2e_config(name, tags, http, https)
+    recording = MockRun(config, mocks=RealValues()).run(program_main)
+    engine = Engine()
+    rendered = Path(tempfile.mkdtemp(prefix="prodstack-e2e-"))
+    try:
+        rendered.chmod(0o700)
+        writer.write(recording, rendered, reveal_secrets=True)
+        stack = RenderedStack.load(rendered)
+        shutil.rmtree(rendered)  # the secrets are in the stack's containers from here on
+        prefix = json.loads(config.values["prodstack:docker"])["namePrefix"]
+        started = dt.datetime.now()
+        engine.apply(stack)
+        elapsed = (dt.datetime.now() - started).total_seconds()
+        yield RunningStack(
+            stack=config.stack,
+            prefix=prefix,
+            engine=engine,
+            https_port=https,
+            http_port=http,
+            ca_pem=str(recording.plain_outputs["caCertPem"]),
+            outputs=recording.plain_outputs,
+            seconds_to_healthy=elapsed,
+        )
+    finally:
+        shutil.rmtree(rendered, ignore_errors=True)
+        engine.destroy()
+
+
+def leftovers(stack: str) -> list[str]:
+    """Containers, networks and volumes on the engine that carry the stack's label."""
+    client = docker.from_env()
+    label = {"label": f"app.kubernetes.io/instance={stack}"}
+    return [
+        *(f"container {c.name}" for c in client.containers.list(all=True, filters=label)),
+        *(f"network {n.name}" for n in client.networks.list(filters=label)),
+        *(f"volume {v.name}" for v in client.volumes.list(filters=label)),
+    ]

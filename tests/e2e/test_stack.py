@@ -1,0 +1,235 @@
+"""The dev stack (as an ephemeral stack), brought up for real on the Docker engine: every
+container built from what the program renders, then its wiring, data and faults shown on
+the running containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import docker
+
+from infra.ops.smoke import Target, run
+from tests.e2e.stack import RunningStack, leftovers
+
+SCRAPED_JOBS = {"alertmanager", "api", "blackbox", "edge", "postgres", "prometheus", "redis"}
+RECOVERY_SECONDS = 120
+
+
+def https_get(stack: RunningStack, path: str) -> tuple[int, dict[str, str]]:
+    context = ssl.create_default_context(cadata=stack.ca_pem)
+    try:
+        with urllib.request.urlopen(stack.url + path, context=context, timeout=10) as reply:
+            return reply.status, dict(reply.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def wait_healthy_again(stack: RunningStack, workload: str, restarts_before: int) -> None:
+    container = stack.container(workload)
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        if (
+            container.attrs["RestartCount"] > restarts_before
+            and state.get("Health", {}).get("Status") == "healthy"
+        ):
+            return
+        time.sleep(1)
+    raise AssertionError(
+        f"{workload} not restarted and healthy within {RECOVERY_SECONDS} s:\n"
+        + container.logs(tail=40).decode(errors="replace")
+    )
+
+
+def kill_main_process(stack: RunningStack, workload: str) -> int:
+    """SIGKILL from the host, as a crash would: `docker kill` counts as a manual stop, which
+    `unless-stopped` does not restart. Returns the restart count before."""
+    container = stack.container(workload)
+    container.reload()
+    before = int(container.attrs["RestartCount"])
+    os.kill(int(container.attrs["State"]["Pid"]), 9)
+    return before
+
+
+def psql(stack: RunningStack, sql: str) -> str:
+    return stack.exec(
+        "postgres", "psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "app",
+        "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+    ).strip()  # fmt: skip
+
+
+def redis_cli(stack: RunningStack, *command: str) -> str:
+    """As the application user, whose password is in the stack's secret redisUrl output."""
+    password = str(stack.outputs["redisUrl"]).split(":")[2].split("@")[0]
+    return stack.exec(
+        "redis", "redis-cli", "--no-auth-warning", "--user", "app", "--pass", password, *command
+    ).strip()
+
+
+def test_every_container_is_healthy_and_hardened(stack: RunningStack) -> None:
+    serving = [
+        c
+        for c in stack.engine.running()
+        if labels_of_container(c).get("prodstack.dev/role") != "files"
+    ]
+    assert len(serving) == 11  # dev without Grafana, which has no Debian build
+    for container in serving:
+        state = container.attrs["State"]
+        assert state["Health"]["Status"] == "healthy", container.name
+        host = container.attrs["HostConfig"]
+        assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"], container.name
+        assert container.attrs["Config"]["User"].split(":")[0] not in ("", "0", "root")
+    carriers = [c for c in stack.engine.running() if c not in serving]
+    assert carriers and all(c.status == "created" for c in carriers)
+
+
+def labels_of_container(container: docker.models.containers.Container) -> dict[str, str]:
+    return dict(container.attrs["Config"]["Labels"] or {})
+
+
+def test_files_are_root_owned_and_read_only_inside_the_containers(stack: RunningStack) -> None:
+    listing = stack.exec("api", "ls", "-ln", "/run/prodstack/secrets/", "/run/prodstack/config/")
+    assert "-r--r----- 1 0 10001" in listing  # a secret: root's, readable by the group only
+    assert "-r--r--r-- 1 0 10001" in listing and "api.json" in listing
+    denied = stack.container("api").exec_run(["sh", "-c", "echo x > /run/prodstack/config/x"])
+    assert denied.exit_code != 0  # the files volume is mounted read-only
+
+
+def test_smoke_test_passes_against_the_published_edge(stack: RunningStack, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text(stack.ca_pem)
+    report: list[str] = []
+    target = Target(url=stack.url, ca_file=ca, http_url=f"http://127.0.0.1:{stack.http_port}")
+    assert run(target, out=report.append) == 0, report
+
+
+def test_the_api_metrics_are_not_public(stack: RunningStack) -> None:
+    status, headers = https_get(stack, "/metrics")
+    assert status == 404
+    assert "Strict-Transport-Security" in headers
+    # Prometheus still scrapes them inside the stack (next test).
+
+
+def test_prometheus_scrapes_every_target(stack: RunningStack) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        raw = stack.exec("prometheus", "wget", "-qO-", "http://127.0.0.1:9090/api/v1/targets")
+        targets = json.loads(raw)["data"]["activeTargets"]
+        down = [(t["scrapeUrl"], t["lastError"]) for t in targets if t["health"] != "up"]
+        jobs = {t["labels"]["job"] for t in targets}
+        if (not down and jobs == SCRAPED_JOBS) or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert jobs == SCRAPED_JOBS
+    assert down == []
+
+
+def test_the_redis_exporter_has_every_permission_it_uses(stack: RunningStack) -> None:
+    metrics = stack.exec("redis", "wget", "-qO-", "http://127.0.0.1:9121/metrics")
+    assert "redis_up 1" in metrics
+    logs = (
+        stack.container("redis").logs().decode()
+        + stack.engine.created[f"{stack.prefix}-redis-exporter-0"].logs().decode()
+    )
+    assert "NOPERM" not in logs and "NOAUTH" not in logs
+
+
+def test_readiness_checks_do_not_fill_the_database_log(stack: RunningStack) -> None:
+    logs = stack.container("postgres").logs().decode()
+    assert "pg_hba.conf rejects" not in logs
+    assert "FATAL" not in logs
+
+
+def test_the_backup_agent_backs_up_and_the_drill_restores(stack: RunningStack) -> None:
+    stack.exec("postgres-backup-agent", "pgbackrest", "--stanza=main", "backup", "--type=full")
+    info = json.loads(
+        stack.exec("postgres-backup-agent", "pgbackrest", "--stanza=main", "info", "--output=json")
+    )
+    assert any(b["type"] == "full" for b in info[0]["backup"])
+    stack.exec(
+        "postgres-backup-agent", "python3", "-m", "prodstack_pg.agent",
+        "--full", "0 1 * * 0", "--diff", "0 1 * * 1-6", "--drill", "0 4 1 * *", "--once", "drill",
+    )  # fmt: skip
+    metrics = stack.exec("postgres-backup-agent", "wget", "-qO-", "http://127.0.0.1:9854/metrics")
+    assert "prodstack_restore_drill_success 1" in metrics
+
+
+def test_only_the_edge_publishes_and_only_on_loopback(stack: RunningStack) -> None:
+    published = {
+        c.name: c.attrs["HostConfig"]["PortBindings"]
+        for c in stack.engine.running()
+        if c.attrs["HostConfig"].get("PortBindings")
+    }
+    assert list(published) == [f"{stack.prefix}-edge-0"]
+    for bindings in published.values():
+        assert {b["HostIp"] for binding in bindings.values() for b in binding} == {"127.0.0.1"}
+
+
+def test_the_data_stores_cannot_be_reached_from_the_frontend_network(stack: RunningStack) -> None:
+    backend_ips = [
+        network["IPAddress"]
+        for workload in ("postgres", "redis")
+        for network in stack.container(workload).attrs["NetworkSettings"]["Networks"].values()
+    ]
+    probe = (
+        "import socket, sys\n"
+        "for host, port in [(h, int(p)) for h, p in (a.rsplit(':', 1) for a in sys.argv[1:])]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, port), 2).close(); print(host, 'open')\n"
+        "    except OSError: print(host, 'closed')\n"
+    )
+    targets = ["postgres:5432", "redis:6379", *(f"{ip}:5432" for ip in backend_ips[:1])]
+    targets += [f"{ip}:6379" for ip in backend_ips[1:]] + ["api:8080"]
+    api_image = stack.container("api").attrs["Config"]["Image"]
+    output = (
+        docker.from_env()
+        .containers.run(
+            api_image,
+            ["python3", "-c", probe, *targets],
+            entrypoint=[],
+            network=f"{stack.prefix}-frontend",
+            remove=True,
+            user="10001",
+        )
+        .decode()
+    )
+    lines = dict(line.split() for line in output.splitlines())
+    assert lines.pop("api") == "open"  # the probe itself can connect on that network
+    assert set(lines.values()) == {"closed"}, output
+
+
+def test_postgres_keeps_committed_rows_through_a_crash(stack: RunningStack) -> None:
+    psql(stack, "CREATE TABLE IF NOT EXISTS crash_test (n int); TRUNCATE crash_test;")
+    psql(stack, "INSERT INTO crash_test SELECT generate_series(1, 500);")
+    before = kill_main_process(stack, "postgres")
+    wait_healthy_again(stack, "postgres", before)
+    assert psql(stack, "SELECT count(*) FROM crash_test") == "500"
+
+
+def test_redis_keeps_acknowledged_writes_through_a_crash(stack: RunningStack) -> None:
+    for n in range(50):
+        assert redis_cli(stack, "SET", f"crash:{n}", str(n)) == "OK"
+    time.sleep(2)  # appendfsync everysec: writes acknowledged more than a second ago
+    before = kill_main_process(stack, "redis")
+    wait_healthy_again(stack, "redis", before)
+    assert redis_cli(stack, "GET", "crash:49") == "49"
+    assert redis_cli(stack, "EXISTS", *(f"crash:{n}" for n in range(50))) == "50"
+
+
+def test_the_edge_comes_back_after_a_crash(stack: RunningStack) -> None:
+    before = kill_main_process(stack, "edge")
+    wait_healthy_again(stack, "edge", before)
+    assert https_get(stack, "/health/ready")[0] == 200
+
+
+def test_teardown_leaves_nothing_of_the_stack(stack: RunningStack) -> None:
+    """Last in the module: removes the stack itself and checks the engine."""
+    stack.engine.destroy()
+    assert leftovers(stack.stack) == []
