@@ -28,6 +28,7 @@ bench:         ## benchmarks; each prints its figures
 	uv run --frozen --no-sync python bench/check_time.py
 	uv run --frozen --no-sync python bench/backup_restore.py
 	uv run --frozen --no-sync python bench/edge_throughput.py
+	uv run --frozen --no-sync python bench/stack_up.py
 
 
 settings-doc:  ## regenerate docs/settings.md

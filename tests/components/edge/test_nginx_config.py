@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import pytest
 
@@ -128,3 +129,10 @@ def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
     )
     assert "proxy_pass http://grafana;" in block
     assert "upstream grafana {" in text
+
+
+def test_internal_paths_are_refused_at_the_edge() -> None:
+    rendered = replace(BASE, internal_paths=("/metrics",)).render()
+    assert "location = /metrics {\n            return 404;" in rendered
+    assert "location ^~ /metrics/ {\n            return 404;" in rendered
+    assert "location = /metrics" not in BASE.render()

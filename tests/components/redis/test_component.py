@@ -45,3 +45,12 @@ def test_reachable_only_from_api_and_prometheus(prod: Recording) -> None:
         for rule in policy["ingress"]
     }
     assert reaches == {"api": [6379], "prometheus": [9121]}
+
+
+def test_exporter_password_file_serves_exporters_before_and_after_1_69() -> None:
+    import json
+
+    from components.redis.component import exporter_password_map
+
+    keys = json.loads(exporter_password_map("pw"))
+    assert keys == {"redis://localhost:6379": "pw", "redis://exporter@localhost:6379": "pw"}
