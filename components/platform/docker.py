@@ -177,11 +177,7 @@ class _WorkloadContainers:
             )
         data_volumes = {v.name: self.data_volume(v.name, v.protect) for v in self.w.volumes}
         schedulers = tuple(scheduler_sidecar(job) for job in self.w.jobs)
-        file_volumes = {
-            c.name: self.files(c)
-            for c in (*self.w.containers, *schedulers)
-            if c.config_files or c.secret_files
-        }
+        file_volumes = {c.name: self.files(c) for c in (*self.w.containers, *schedulers)}
         task = self.w.release_task
         gate = None if task is None else self.release_gate(task, after)
         for replica in range(self.w.scaling.baseline):
@@ -223,8 +219,11 @@ class _WorkloadContainers:
             opts=self.opts,
         )
 
-    def files(self, container: Container) -> Files:
-        """The volume holding a container's files, and the carrier that writes them."""
+    def files(self, container: Container) -> Files | None:
+        """The volume holding a container's files, and the carrier that writes them; None
+        for a container without files."""
+        if not (container.config_files or container.secret_files):
+            return None
         name = self.resource_name(container.name, "files")
         volume = docker.Volume(name, name=name, labels=self.volume_labels("files"), opts=self.opts)
         carrier = docker.Container(
@@ -238,16 +237,10 @@ class _WorkloadContainers:
             # Docker extracts the uploads at `/`, which a read-only root refuses; every
             # file lands in the volume all the same (FILES_ROOT is its mount point).
             read_only=False,
-            user=f"{container.run_as_user}:{hardening.group_of(container)}",
-            capabilities=docker.ContainerCapabilitiesArgs(
-                drops=list(hardening.DROPPED_CAPABILITIES)
-            ),
-            security_opts=["no-new-privileges:true"],
+            **self.restricted(container),
             network_mode="none",
             memory=16,
             cpus="0.1",
-            log_driver="json-file",
-            log_opts=self.log_options(),
             labels=[*self.labels, docker.ContainerLabelArgs(label=ROLE_LABEL, value="files")],
             mounts=[
                 docker.ContainerMountArgs(type="volume", source=volume.name, target=FILES_ROOT)
@@ -305,7 +298,7 @@ class _WorkloadContainers:
         containers are never registered with the new release: the old ones keep serving."""
         spec = task.container
         name = self.resource_name(task.name)
-        files = self.files(spec) if spec.config_files or spec.secret_files else None
+        files = self.files(spec)
         task_labels = [*self.labels, docker.ContainerLabelArgs(label=TASK_LABEL, value=task.name)]
         one_shot = docker.Container(
             name,
@@ -378,27 +371,34 @@ class _WorkloadContainers:
             "entrypoints": list(spec.command) or None,
             "command": list(spec.args) or None,
             "envs": [pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())] or None,
-            "user": f"{spec.run_as_user}:{hardening.group_of(spec)}",
+            **self.restricted(spec),
             "read_only": True,
             "tmpfs": {path: hardening.TMPFS_OPTIONS for path in spec.tmpfs},
-            "capabilities": docker.ContainerCapabilitiesArgs(
-                drops=list(hardening.DROPPED_CAPABILITIES)
-            ),
-            "security_opts": ["no-new-privileges:true"],
-            "privileged": False,
             "memory": r.memory_limit_mib,
             "memory_reservation": r.memory_request_mib,
             # No swap beyond the memory limit, as on Kubernetes.
             "memory_swap": r.memory_limit_mib,
             "cpus": f"{r.cpu_limit_millicores / 1000:g}",
-            "log_driver": "json-file",
-            "log_opts": self.log_options(),
             "labels": labels,
             "mounts": mounts,
         }
 
-    def log_options(self) -> dict[str, str]:
-        return {"max-size": self.args.log_max_size, "max-file": str(self.args.log_max_files)}
+    def restricted(self, spec: Container) -> dict[str, Any]:
+        """What every container gets, files carriers included: a non-root user, no
+        capabilities, no new privileges, rotated logs."""
+        return {
+            "user": f"{spec.run_as_user}:{hardening.group_of(spec)}",
+            "capabilities": docker.ContainerCapabilitiesArgs(
+                drops=list(hardening.DROPPED_CAPABILITIES)
+            ),
+            "security_opts": ["no-new-privileges:true"],
+            "privileged": False,
+            "log_driver": "json-file",
+            "log_opts": {
+                "max-size": self.args.log_max_size,
+                "max-file": str(self.args.log_max_files),
+            },
+        }
 
     def attachments(self, aliases: bool = True) -> list[docker.ContainerNetworksAdvancedArgs]:
         return [

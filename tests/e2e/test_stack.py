@@ -14,6 +14,7 @@ from pathlib import Path
 
 import docker
 
+from components.platform.labels import ROLE_LABEL
 from infra.ops.smoke import Target, run
 from tests.e2e.stack import RunningStack, leftovers
 
@@ -73,12 +74,12 @@ def redis_cli(stack: RunningStack, *command: str) -> str:
     ).strip()
 
 
+def labels_of(container: docker.models.containers.Container) -> dict[str, str]:
+    return dict(container.attrs["Config"]["Labels"] or {})
+
+
 def test_every_container_is_healthy_and_hardened(stack: RunningStack) -> None:
-    serving = [
-        c
-        for c in stack.engine.running()
-        if labels_of_container(c).get("prodstack.dev/role") != "files"
-    ]
+    serving = [c for c in stack.engine.running() if labels_of(c).get(ROLE_LABEL) != "files"]
     assert len(serving) == 11  # dev without Grafana, which has no Debian build
     for container in serving:
         state = container.attrs["State"]
@@ -88,10 +89,6 @@ def test_every_container_is_healthy_and_hardened(stack: RunningStack) -> None:
         assert container.attrs["Config"]["User"].split(":")[0] not in ("", "0", "root")
     carriers = [c for c in stack.engine.running() if c not in serving]
     assert carriers and all(c.status == "created" for c in carriers)
-
-
-def labels_of_container(container: docker.models.containers.Container) -> dict[str, str]:
-    return dict(container.attrs["Config"]["Labels"] or {})
 
 
 def test_files_are_root_owned_and_read_only_inside_the_containers(stack: RunningStack) -> None:
