@@ -151,6 +151,11 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         command=("pg_isready", "-q", "-h", pgconf.SOCKET_DIR, "-p", str(pgconf.PORT)),
         period_seconds=10,
     )
+    server_files = (
+        File("postgresql.conf", server_config.render()),
+        File("pg_hba.conf", HbaConfig(settings.database, settings.app_user, MONITOR_USER).render()),
+        *backrest_files,
+    )
     server = Container(
         name="postgres",
         image=image,
@@ -159,14 +164,7 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         checks=Checks.around(ready, startup_seconds=600, startup_period=5, liveness_failures=6),
         env=env,
         ports=(Port("postgres", pgconf.PORT),),
-        config_files=(
-            File("postgresql.conf", server_config.render()),
-            File(
-                "pg_hba.conf",
-                HbaConfig(settings.database, settings.app_user, MONITOR_USER).render(),
-            ),
-            *backrest_files,
-        ),
+        config_files=server_files,
         secret_files=(
             File("postgres-app-password", args.app_password),
             File("postgres-monitor-password", args.monitor_password),
@@ -203,7 +201,9 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
         ),
         env=env,
         ports=(Port("backup-metrics", AGENT_PORT),),
-        config_files=(File("postgresql.conf", server_config.render()), *backrest_files),
+        # The server's own files: the drill and a point-in-time restore start a throwaway
+        # server with postgresql.conf, which names pg_hba.conf.
+        config_files=server_files,
         secret_files=(backrest_secret,),
         mounts=(*mounts, "drill"),
         run_as_user=POSTGRES_UID,

@@ -4,11 +4,13 @@ real secrets and created on the Docker engine by tests/e2e/engine.py."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import docker
+from docker.errors import NotFound
+from docker.models.containers import Container
 
 from infra.ops.debian_images import build_all, overrides
 from infra.ops.ephemeral_config import derive
@@ -29,6 +33,31 @@ from tests.e2e.real_values import RealValues
 from tests.live import free_port
 from tests.support import ROOT
 
+RECEIVER = "alert-receiver"
+RECEIVER_PORT = 9000
+# The receiver the suite runs: prints every notification it gets as one JSON line.
+RECEIVER_PROGRAM = """
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        print(json.dumps({"path": self.path, "body": json.loads(body)}), flush=True)
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+HTTPServer(("0.0.0.0", PORT), Receiver).serve_forever()
+""".replace("PORT", str(RECEIVER_PORT))
+
+
+@dataclass
+class Notification:
+    receiver: str  # paging, chat or heartbeat: the path it was posted to
+    status: str  # firing or resolved
+    alerts: list[str]  # alert names
+    received: float  # when the suite read it (monotonic clock)
+
 
 @dataclass
 class RunningStack:
@@ -40,6 +69,28 @@ class RunningStack:
     ca_pem: str
     outputs: dict[str, Any]
     seconds_to_healthy: float
+    receiver: Container | None = None
+
+    def notifications(self) -> list[Notification]:
+        """What Alertmanager delivered to the receiver so far."""
+        assert self.receiver is not None
+        found = []
+        for line in self.receiver.logs().decode().splitlines():
+            entry = json.loads(line)
+            body = entry["body"]
+            names = [a["labels"]["alertname"] for a in body["alerts"]]
+            found.append(
+                Notification(entry["path"].strip("/"), body["status"], names, time.monotonic())
+            )
+        return found
+
+    def down(self) -> None:
+        """Remove the receiver, then everything the engine created."""
+        if self.receiver is not None:
+            with contextlib.suppress(NotFound):
+                self.receiver.remove(force=True)
+            self.receiver = None
+        self.engine.destroy()
 
     @property
     def url(self) -> str:
@@ -63,7 +114,14 @@ def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackC
     values = {k: parse_config_text(v) for k, v in derived.config.items()}
     ours: dict[str, dict[str, Any]] = overrides(tags)
     ours["edge"]["publicPorts"] = {"http": http, "https": https, "address": "127.0.0.1"}
-    ours["docker"] = {"namePrefix": f"pse2e-{name}"}
+    prefix = f"pse2e-{name}"
+    ours["docker"] = {"namePrefix": prefix}
+    # The receiver is found by its container name on the frontend network.
+    base = f"http://{prefix}-{RECEIVER}:{RECEIVER_PORT}"
+    ours["monitoring"]["receivers"] = {
+        receiver: {"kind": "webhook", "url": f"{base}/{receiver}"}
+        for receiver in ("paging", "chat", "heartbeat")
+    }
     for group, settings in ours.items():
         key = f"prodstack:{group}"
         values[key] = {**(values.get(key) or {}), **settings}
@@ -91,7 +149,7 @@ def running_stack() -> Iterator[RunningStack]:
         started = dt.datetime.now()
         engine.apply(stack)
         elapsed = (dt.datetime.now() - started).total_seconds()
-        yield RunningStack(
+        running = RunningStack(
             stack=config.stack,
             prefix=prefix,
             engine=engine,
@@ -101,9 +159,30 @@ def running_stack() -> Iterator[RunningStack]:
             outputs=recording.plain_outputs,
             seconds_to_healthy=elapsed,
         )
+        running.receiver = start_receiver(engine.client, running)
+        yield running
     finally:
         shutil.rmtree(rendered, ignore_errors=True)
+        if "running" in locals():
+            running.down()
         engine.destroy()
+
+
+def start_receiver(client: docker.DockerClient, stack: RunningStack) -> Container:
+    """The alert receiver, on the stack's frontend network (Alertmanager's way out), built
+    from the API's image, which has Python; hardened like the stack's own containers."""
+    return client.containers.run(
+        str(stack.outputs["apiImage"]),
+        ["python3", "-c", RECEIVER_PROGRAM],
+        entrypoint=[],
+        name=f"{stack.prefix}-{RECEIVER}",
+        network=f"{stack.prefix}-frontend",
+        user="10001:10001",
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges:true"],
+        detach=True,
+    )
 
 
 def leftovers(stack: str) -> list[str]:

@@ -33,16 +33,15 @@ class FakeRedis(socketserver.BaseRequestHandler):
     password = REDIS_PASSWORD
 
     def handle(self) -> None:
-        data = b""
-        while b"PING" not in data:
-            chunk = self.request.recv(1024)
-            if not chunk:
+        while chunk := self.request.recv(1024):
+            if b"AUTH" in chunk:
+                if self.password.encode() not in chunk:
+                    self.request.sendall(b"-WRONGPASS invalid username-password pair\r\n")
+                    return
+                self.request.sendall(b"+OK\r\n")
+            if b"PING" in chunk:
+                self.request.sendall(b"+PONG\r\n")
                 return
-            data += chunk
-        if b"AUTH" in data and self.password.encode() not in data:
-            self.request.sendall(b"-WRONGPASS invalid username-password pair\r\n")
-            return
-        self.request.sendall((b"+OK\r\n" if b"AUTH" in data else b"") + b"+PONG\r\n")
 
 
 class FakePostgres(socketserver.BaseRequestHandler):
@@ -183,3 +182,18 @@ def test_healthcheck_program_reports_the_readiness_status(api: RunningApi) -> No
         [sys.executable, healthcheck, f"http://127.0.0.1:{free_port()}/health/ready"], check=False
     )
     assert (ok.returncode, down.returncode) == (0, 1)
+
+
+def test_notes_need_text_and_answer_503_when_a_store_refuses(api: RunningApi) -> None:
+    request = urllib.request.Request(api.base + "/api/notes", data=b'{"x": 1}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(request, timeout=5)
+    assert bad.value.code == 400
+    # The fake Postgres asks for a password it cannot check: the note is refused, not lost.
+    request = urllib.request.Request(
+        api.base + "/api/notes", data=b'{"text": "hello"}', method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 503
+    assert api.get("/api/notes/abc")[0] == 404

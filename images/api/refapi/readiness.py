@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from refapi import resp
 from refapi.config import Dependency
 
 TIMEOUT_SECONDS = 1.0
@@ -39,29 +40,17 @@ def _postgres_error(reply: bytes) -> str:
 
 
 def _redis(dependency: Dependency) -> None:
-    """AUTH with the application user's password when one is configured, then PING."""
-    password = dependency.secret("password")
-    user = dependency.user or "default"
-    commands = b""
-    if password:
-        commands += _resp("AUTH", user, password)
-    commands += _resp("PING")
-    with socket.create_connection((dependency.host, dependency.port), TIMEOUT_SECONDS) as conn:
-        conn.settimeout(TIMEOUT_SECONDS)
-        conn.sendall(commands)
-        reply = b""
-        while b"PONG" not in reply and b"-" not in reply[:1] and len(reply) < 512:
-            chunk = conn.recv(512)
-            if not chunk:
-                break
-            reply += chunk
-    if not reply.startswith(b"+") or b"PONG" not in reply:
-        raise ConnectionError(reply.decode(errors="replace").strip() or "no reply")
-
-
-def _resp(*parts: str) -> bytes:
-    encoded = [p.encode() for p in parts]
-    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
+    """AUTH as the application user when a password is configured, then PING."""
+    with resp.Connection(
+        dependency.host,
+        dependency.port,
+        dependency.user,
+        dependency.secret("password"),
+        TIMEOUT_SECONDS,
+    ) as conn:
+        reply = conn.command("PING")
+    if reply != "PONG":
+        raise ConnectionError(f"PING answered {reply!r}")
 
 
 CHECKS = {"postgres": _postgres, "redis": _redis}
@@ -71,6 +60,6 @@ def check(dependency: Dependency) -> str | None:
     """None when ready, else why not."""
     try:
         CHECKS[dependency.kind](dependency)
-    except (OSError, ConnectionError, KeyError) as error:
+    except (OSError, ConnectionError, KeyError, resp.RedisError) as error:
         return f"{type(error).__name__}: {error}"
     return None

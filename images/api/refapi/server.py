@@ -17,11 +17,13 @@ from typing import Any
 from refapi import config as config_module
 from refapi import readiness
 from refapi.metrics import RequestMetrics
+from refapi.notes import MAX_TEXT, Notes, StoreUnavailableError
 
 # A list page big enough (about 1.4 KB) for the edge to compress.
 ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 51)]
 
 ITEM_ROUTE = re.compile(r"^/api/items/(\d+)$")
+NOTE_ROUTE = re.compile(r"^/api/notes/(\d{1,18})$")
 
 
 class Api:
@@ -29,6 +31,7 @@ class Api:
         self.cfg = cfg
         self.metrics = RequestMetrics()
         self.signing_key = (cfg.secret("signing-key") or "").encode()
+        self.notes = Notes(cfg)
 
     def route(self, method: str, path: str, body: bytes, headers: Any) -> tuple[str, int, Any]:
         """(route template for metrics, status, JSON body or text)."""
@@ -50,11 +53,34 @@ class Api:
         if method == "GET" and (match := ITEM_ROUTE.match(path)):
             item = next((i for i in ITEMS if i["id"] == int(match[1])), None)
             return "/api/items/{id}", (200 if item else 404), item or {"error": "not found"}
+        if method == "POST" and path == "/api/notes":
+            return "/api/notes", *self.create_note(body)
+        if method == "GET" and (match := NOTE_ROUTE.match(path)):
+            return "/api/notes/{id}", *self.read_note(int(match[1]))
         if method == "POST" and path == "/api/auth/login":
             return "/api/auth/login", *self.login(body)
         if method == "GET" and path == "/api/auth/whoami":
             return "/api/auth/whoami", *self.whoami(headers.get("Authorization", ""))
         return "unmatched", 404, {"error": "not found"}
+
+    def create_note(self, body: bytes) -> tuple[int, Any]:
+        try:
+            text = json.loads(body or b"{}")["text"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": 'send {"text": ...}'}
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
+            return 400, {"error": f"text: a string of 1 to {MAX_TEXT} characters"}
+        try:
+            return 201, self.notes.create(text)
+        except StoreUnavailableError as error:
+            return 503, {"error": str(error)}
+
+    def read_note(self, note_id: int) -> tuple[int, Any]:
+        try:
+            note = self.notes.read(note_id)
+        except StoreUnavailableError as error:
+            return 503, {"error": str(error)}
+        return (200, note) if note else (404, {"error": "not found"})
 
     def sign(self, subject: str) -> str:
         mac = hmac.new(self.signing_key, subject.encode(), hashlib.sha256).digest()

@@ -127,3 +127,14 @@ def test_connection_strings_are_secret_outputs(dev: Recording) -> None:
     assert dev.outputs["redisUrl"] == "[secret]"
     assert dev.outputs["postgresEndpoint"] == "postgres:5432"
     assert dev.outputs["redisEndpoint"] == "redis:6379"
+
+
+def test_the_backup_agent_has_the_files_a_throwaway_server_needs(dev: Recording) -> None:
+    """The drill and a point-in-time restore start a server with postgresql.conf, which
+    names pg_hba.conf: without it the restored server refuses to start."""
+    files = uploads_of(dev, "prodstack-dev-postgres-backup-agent-0")
+    assert "/run/prodstack/config/pg_hba.conf" in files
+    assert (
+        "hba_file = '/run/prodstack/config/pg_hba.conf'"
+        in (files["/run/prodstack/config/postgresql.conf"]["content"])
+    )

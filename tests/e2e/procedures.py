@@ -1,0 +1,78 @@
+"""Operations on the running stack that both the suite and bench/stack_up.py perform."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.stack import Notification, RunningStack
+
+# docs/runbooks/postgres-point-in-time-restore.md, steps 3 and 4, as one script for the
+# backup agent's container: restore into scratch space, start a throwaway server there, wait
+# until recovery has ended, answer the query, stop and remove it (quietly: its answer is
+# the script's only output).
+PITR_SCRIPT = """
+set -eu
+SCRATCH=/var/lib/postgresql/scratch/pitr
+rm -rf "$SCRATCH" /tmp/pitr-run
+mkdir -m 700 -p "$SCRATCH"
+pgbackrest --stanza=main --pg1-path="$SCRATCH" --log-level-console=error \\
+  --type=time --target="$TARGET" --target-action=promote restore
+mkdir -p /tmp/pitr-run
+pg_ctl -D "$SCRATCH" -w -l /tmp/pitr.log \\
+  -o "-c config_file=$PG_CONFIG_FILE -c port=55432 -c unix_socket_directories=/tmp/pitr-run -c archive_mode=off" start >/dev/null
+until [ "$(psql -h /tmp/pitr-run -p 55432 -U postgres -qtAc 'select pg_is_in_recovery()')" = f ]; do sleep 0.2; done
+psql -h /tmp/pitr-run -p 55432 -U postgres -d app -qtAc "$QUERY"
+pg_ctl -D "$SCRATCH" -m fast stop >/dev/null
+rm -rf "$SCRATCH"
+"""
+
+
+def psql(stack: RunningStack, sql: str) -> str:
+    """As the postgres superuser, over the server's socket (peer authentication)."""
+    return stack.exec(
+        "postgres", "psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "app",
+        "-v", "ON_ERROR_STOP=1", "-qAtc", sql,
+    ).strip()  # fmt: skip
+
+
+def archive_current_wal(stack: RunningStack, timeout: float = 60) -> None:
+    """Close the current WAL segment and wait until pgBackRest has archived it, so a restore
+    can replay every commit made so far."""
+    segment = psql(stack, "SELECT pg_walfile_name(pg_switch_wal())")
+    deadline = time.monotonic() + timeout
+    while psql(stack, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < segment:
+        assert time.monotonic() < deadline, f"{segment} not archived within {timeout} s"
+        time.sleep(0.5)
+
+
+def point_in_time_restore(stack: RunningStack, target: str, query: str) -> tuple[str, float]:
+    """The runbook's restore to `target` inside the backup agent: the query's answer on the
+    restored data, and the seconds from the restore's start until it answered."""
+    started = time.monotonic()
+    container = stack.container("postgres-backup-agent")
+    result = container.exec_run(
+        ["sh", "-c", PITR_SCRIPT], environment={"TARGET": target, "QUERY": query}
+    )
+    output = result.output.decode(errors="replace")
+    assert result.exit_code == 0, f"point-in-time restore failed:\n{output}"
+    return output.strip(), time.monotonic() - started
+
+
+def wait_for_notification(
+    stack: RunningStack,
+    receiver: str,
+    alert: str,
+    status: str = "firing",
+    after: int = 0,
+    timeout: float = 300,
+) -> Notification:
+    """The first notification of `alert` with `status` at `receiver`, beyond the first
+    `after` notifications the receiver had."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for note in stack.notifications()[after:]:
+            if note.receiver == receiver and note.status == status and alert in note.alerts:
+                return note
+        time.sleep(1)
+    seen = [(n.receiver, n.status, n.alerts) for n in stack.notifications()]
+    raise AssertionError(f"no {status} {alert} at {receiver} within {timeout:.0f} s; seen {seen}")
