@@ -1,6 +1,10 @@
-"""How long the dev stack takes to come up on this host's Docker engine, as the end-to-end
-suite brings it up (tests/e2e): from an engine without the stack's images (every image built
-from Debian's packages, debootstrap included) with --cold, and from cached images.
+"""The dev stack on this host's Docker engine, as the end-to-end suite brings it up
+(tests/e2e):
+- time to all healthy, from an engine without the stack's images (every image built from
+  Debian's packages, debootstrap included) with --cold, and from cached images;
+- a point-in-time restore of pgbench scale 10 inside the containers (the runbook's steps, in
+  the backup agent), from the restore's start until the restored server answers;
+- from stopping the API to its alert reaching the paging receiver.
 
     python bench/stack_up.py [--cold] [--rounds N]
 """
@@ -13,7 +17,13 @@ import subprocess
 import time
 
 from infra.ops.debian_images import REPOSITORY, ROOTFS, build_all
-from tests.e2e.stack import running_stack
+from tests.e2e.procedures import (
+    archive_current_wal,
+    point_in_time_restore,
+    psql,
+    wait_for_notification,
+)
+from tests.e2e.stack import RunningStack, running_stack
 
 OWN_REPOSITORIES = (REPOSITORY, "prodstack-api", "prodstack-postgres")
 
@@ -31,14 +41,50 @@ def remove_stack_images() -> None:
     subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=False)
 
 
-def one_round() -> tuple[float, float, float]:
-    """Seconds to build (or find) the images, to bring the stack up healthy, and in all."""
+def one_round(measure: bool = False) -> tuple[float, float, float]:
+    """Seconds to build (or find) the images, to bring the stack up healthy, and in all.
+    With `measure`, also times a restore and an alert on the running stack."""
     started = time.monotonic()
     build_all(log=lambda _: None)
     built = time.monotonic()
     with running_stack() as stack:
         healthy = stack.seconds_to_healthy
+        if measure:
+            restore(stack)
+            alert(stack)
     return built - started, healthy, built - started + healthy
+
+
+def restore(stack: RunningStack) -> None:
+    pgbench = ["pgbench", "-h", "/var/run/postgresql", "-U", "postgres"]
+    stack.exec("postgres", *pgbench, "-i", "-q", "-s", "10", "app")
+    stack.exec("postgres-backup-agent", "pgbackrest", "--stanza=main", "backup", "--type=full")
+    # pgBackRest picks a backup that stopped before the target, to the second.
+    time.sleep(1.5)
+    target = psql(stack, "SELECT now()")
+    time.sleep(1)
+    stack.exec("postgres", *pgbench, "-n", "-c", "2", "-t", "500", "app")  # after the target
+    archive_current_wal(stack)
+    size = psql(stack, "SELECT pg_size_pretty(pg_database_size('app'))")
+    answer, seconds = point_in_time_restore(
+        stack, target, "SELECT sum(abalance) FROM pgbench_accounts"
+    )
+    assert answer == "0", f"the restore is not at the target: sum(abalance) = {answer}"
+    print(
+        f"point-in-time restore, pgbench scale 10 ({size}), in the agent's container: {seconds:.1f} s"
+    )
+
+
+def alert(stack: RunningStack) -> None:
+    seen = len(stack.notifications())
+    api = stack.container("api")
+    stopped = time.monotonic()
+    api.stop()
+    try:
+        note = wait_for_notification(stack, "paging", "ApiDown", after=seen)
+    finally:
+        api.start()
+    print(f"API stopped -> ApiDown at the paging receiver: {note.received - stopped:.0f} s")
 
 
 def main() -> None:
@@ -53,7 +99,7 @@ def main() -> None:
             f"empty engine -> all healthy: {total:.1f} s "
             f"(Debian images {build:.1f} s, debootstrap included; the project's images and containers {up:.1f} s)"
         )
-    ups = [one_round()[1] for _ in range(args.rounds)]
+    ups = [one_round(measure=r == 0)[1] for r in range(args.rounds)]
     print(
         f"cached images -> all healthy: median {statistics.median(ups):.1f} s "
         f"(min {min(ups):.1f}, max {max(ups):.1f}, {len(ups)} rounds)"

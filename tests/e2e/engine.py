@@ -122,14 +122,13 @@ class RenderedStack:
                 raise UnknownFieldError(
                     f"{path.name}: a Docker resource kind the mirror cannot create"
                 )
-        by_urn = {
-            r["urn"]: r["name"]
+        containers = [
+            r
             for r in json.loads((root / "resources.json").read_text())
             if r["type"] == "docker:index/container:Container"
-        }
-        for resource in json.loads((root / "resources.json").read_text()):
-            if resource["type"] != "docker:index/container:Container":
-                continue
+        ]
+        by_urn = {r["urn"]: r["name"] for r in containers}
+        for resource in containers:
             name = resource["inputs"]["name"]
             needs = {by_urn[u] for u in resource["options"]["dependsOn"] if u in by_urn}
             mode = stack.containers[name].get("networkMode", "")

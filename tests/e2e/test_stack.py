@@ -11,6 +11,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,27 @@ SCRAPED_JOBS = {"alertmanager", "api", "blackbox", "edge", "postgres", "promethe
 RECOVERY_SECONDS = 120
 
 
-def https_get(stack: RunningStack, path: str) -> tuple[int, dict[str, str]]:
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+def https(stack: RunningStack, path: str, method: str = "GET", body: Any = None) -> Reply:
+    """A request to the published edge, trusting the stack's CA; a JSON body if given."""
     context = ssl.create_default_context(cadata=stack.ca_pem)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(stack.url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(stack.url + path, context=context, timeout=10) as reply:
-            return reply.status, dict(reply.headers)
+        with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+            return Reply(reply.status, dict(reply.headers), reply.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+        return Reply(error.code, dict(error.headers), error.read())
 
 
 def wait_healthy_again(stack: RunningStack, workload: str, restarts_before: int) -> None:
@@ -109,9 +124,9 @@ def test_smoke_test_passes_against_the_published_edge(stack: RunningStack, tmp_p
 
 
 def test_the_api_metrics_are_not_public(stack: RunningStack) -> None:
-    status, headers = https_get(stack, "/metrics")
-    assert status == 404
-    assert "Strict-Transport-Security" in headers
+    reply = https(stack, "/metrics")
+    assert reply.status == 404
+    assert "Strict-Transport-Security" in reply.headers
     # Prometheus still scrapes them inside the stack (next test).
 
 
@@ -159,24 +174,14 @@ def test_the_backup_agent_backs_up_and_the_drill_restores(stack: RunningStack) -
     assert re.search(r"^prodstack_restore_drill_success 1(\.0)?$", metrics, re.MULTILINE), metrics
 
 
-def https_json(stack: RunningStack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    context = ssl.create_default_context(cadata=stack.ca_pem)
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(stack.url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 def test_a_note_written_through_the_edge_lands_in_postgres_and_redis(stack: RunningStack) -> None:
     text = f"written through the edge at {time.time()}"
-    status, created = https_json(stack, "POST", "/api/notes", {"text": text})
-    assert status == 201, created
-    status, read = https_json(stack, "GET", f"/api/notes/{created['id']}")
-    assert status == 200, read
+    reply = https(stack, "/api/notes", "POST", {"text": text})
+    assert reply.status == 201, reply.body
+    created = reply.json()
+    reply = https(stack, f"/api/notes/{created['id']}")
+    assert reply.status == 200, reply.body
+    read = reply.json()
     assert (read["text"], read["cached"]) == (text, text)
     # And in the stores themselves, not only as the API reports it:
     assert psql(stack, f"SELECT text FROM notes WHERE id = {int(created['id'])}") == text
@@ -297,7 +302,7 @@ def test_redis_keeps_acknowledged_writes_through_a_crash(stack: RunningStack) ->
 def test_the_edge_comes_back_after_a_crash(stack: RunningStack) -> None:
     before = kill_main_process(stack, "edge")
     wait_healthy_again(stack, "edge", before)
-    assert https_get(stack, "/health/ready")[0] == 200
+    assert https(stack, "/health/ready").status == 200
 
 
 def test_teardown_leaves_nothing_of_the_stack(stack: RunningStack) -> None:
