@@ -1,11 +1,11 @@
-"""How one workload reaches another: the contract between the data tier and the API."""
+"""How the API reaches a data store: what the store's component hands the API's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from components.workload import File, Peer
+from components.workload import File, Peer, PlacedWorkload
 
 ServiceKind = Literal["postgres", "redis"]
 
@@ -14,15 +14,26 @@ ServiceKind = Literal["postgres", "redis"]
 class ServiceConnection:
     """A service the API depends on. Credentials travel only as secret files."""
 
-    name: str
     kind: ServiceKind
-    workload: str
-    host: str
-    port: int
+    server: PlacedWorkload
+    port_name: str
     secret_files: tuple[File, ...] = ()
     database: str | None = None
     user: str | None = None
 
     @property
+    def name(self) -> str:
+        return self.server.name
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port(self.port_name)
+
+    @property
     def peer(self) -> Peer:
-        return Peer(workload=self.workload, ports=(self.port,))
+        """The connection, declared by the client that uses it."""
+        return Peer(self.server, (self.port,))

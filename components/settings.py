@@ -12,9 +12,10 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.quantities import format_cpu, format_memory, parse_cpu, parse_memory
+from components.quantities import parse_cpu, parse_memory
 from components.workload import Resources as WorkloadResources
 from components.workload import Scaling as WorkloadScaling
+from components.workload import WorkloadError
 
 # What each pattern means in words, for error messages (infra/settings/errors.py).
 PATTERN_HINTS: dict[str, str] = {}
@@ -61,16 +62,10 @@ class Resources(Settings):
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> Resources:
-        if self.requests.cpu > self.limits.cpu:
-            raise ValueError(
-                f"requests.cpu ({format_cpu(self.requests.cpu)}) must not exceed "
-                f"limits.cpu ({format_cpu(self.limits.cpu)})"
-            )
-        if self.requests.memory > self.limits.memory:
-            raise ValueError(
-                f"requests.memory ({format_memory(self.requests.memory)}) must not exceed "
-                f"limits.memory ({format_memory(self.limits.memory)})"
-            )
+        try:
+            workload_resources(self)  # the workload's model is where the rule lives
+        except WorkloadError as error:
+            raise ValueError(str(error)) from None
         return self
 
 

@@ -10,9 +10,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import pulumi
+
+from components.quantities import format_cpu, format_memory
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
@@ -22,10 +23,6 @@ _SUBDIR = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 # Where every container finds its files, on both platforms.
 CONFIG_DIR = "/run/prodstack/config"
 SECRETS_DIR = "/run/prodstack/secrets"
-
-# Network tiers. Docker maps them to the frontend and backend networks; Kubernetes to
-# NetworkPolicies. Only the edge tier is reachable from outside the stack.
-Tier = Literal["edge", "app", "internal"]
 
 
 class WorkloadError(ValueError):
@@ -41,7 +38,7 @@ def _check_name(kind: str, name: str) -> None:
 class Port:
     name: str
     port: int
-    # The port the host publishes, and on which host address; only the edge tier publishes.
+    # The port the host publishes, and on which host address: a public workload (the edge).
     public_port: int | None = None
     public_address: str = "0.0.0.0"
 
@@ -107,10 +104,17 @@ class Resources:
     memory_limit_mib: int
 
     def __post_init__(self) -> None:
+        # Settings (components/settings.py) report these same messages under their keys.
         if self.cpu_request_millicores > self.cpu_limit_millicores:
-            raise WorkloadError("CPU request exceeds the limit")
+            raise WorkloadError(
+                f"requests.cpu ({format_cpu(self.cpu_request_millicores)}) must not exceed "
+                f"limits.cpu ({format_cpu(self.cpu_limit_millicores)})"
+            )
         if self.memory_request_mib > self.memory_limit_mib:
-            raise WorkloadError("memory request exceeds the limit")
+            raise WorkloadError(
+                f"requests.memory ({format_memory(self.memory_request_mib)}) must not exceed "
+                f"limits.memory ({format_memory(self.memory_limit_mib)})"
+            )
 
 
 @dataclass(frozen=True)
@@ -248,16 +252,34 @@ class Scaling:
 
 
 @dataclass(frozen=True)
+class PlacedWorkload:
+    """A workload as the rest of the stack refers to it, once a placement has it: its name,
+    the host other workloads reach it by, and its ports by name. Components hand these to
+    each other; nobody spells another workload's name."""
+
+    name: str
+    host: str
+    ports: Mapping[str, int]
+
+    def port(self, name: str) -> int:
+        if name not in self.ports:
+            raise WorkloadError(f"workload {self.name} has no port {name!r}: {sorted(self.ports)}")
+        return self.ports[name]
+
+    def address(self, port_name: str) -> str:
+        """host:port of one of its ports."""
+        return f"{self.host}:{self.port(port_name)}"
+
+
+@dataclass(frozen=True)
 class Peer:
-    """Another workload of the stack and the ports that traffic with it may use: its ports
-    when it is connected to, ours when it is a client. No ports: every port.
-    ANY_WORKLOAD with no ports: every workload of the stack, on every port (Prometheus)."""
+    """One connection, declared once, by either side: the client's `connects_to` names the
+    server, or the server's `allowed_clients` names the client. The placement turns it into
+    both sides (the server's ingress and the client's egress). `ports` are always the
+    server's; none means every port of the server."""
 
-    workload: str
-    ports: tuple[int, ...]
-
-
-ANY_WORKLOAD = "*"
+    workload: PlacedWorkload
+    ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,14 +340,13 @@ class Workload:
     name: str
     component: str
     version: str
-    tier: Tier
     main: Container
     sidecars: tuple[Container, ...] = ()
     scaling: Scaling = Scaling()
     volumes: tuple[PersistentVolume, ...] = ()
     scratch: tuple[Scratch, ...] = ()
-    # Who may open connections to this workload (on which of its ports; none: all of them),
-    # and to whom it may open them.
+    # The connections this workload declares (components/platform/connections.py turns
+    # each into both sides): clients it admits, servers it opens connections to.
     allowed_clients: tuple[Peer, ...] = ()
     connects_to: tuple[Peer, ...] = ()
     # Outside the stack: any address, on these ports only (a public URL, the Kubernetes API).
@@ -359,12 +380,6 @@ class Workload:
                     f"workload {self.name}: container {container.name} mounts unknown "
                     f"volumes {sorted(unknown)}"
                 )
-            published = [p for p in container.ports if p.public_port is not None]
-            if published and self.tier != "edge":
-                raise WorkloadError(
-                    f"workload {self.name}: only the edge tier publishes ports, "
-                    f"{container.name} publishes {[p.public_port for p in published]}"
-                )
         if self.volumes and self.scaling.baseline > 1:
             raise WorkloadError(f"workload {self.name}: a workload with volumes runs one replica")
 
@@ -381,6 +396,11 @@ class Workload:
     @property
     def stateful(self) -> bool:
         return bool(self.volumes)
+
+    @property
+    def public(self) -> bool:
+        """Reachable from outside the stack: it publishes a port (the edge)."""
+        return any(p.public_port is not None for p in self.ports)
 
     @property
     def ports(self) -> tuple[Port, ...]:

@@ -7,23 +7,15 @@ from collections.abc import Mapping
 import pulumi
 
 from components.api import Api, ApiArgs
-from components.edge.component import EXPORTER_PORT as EDGE_EXPORTER
+from components.api.component import PORT_NAME as API_PORT_NAME
 from components.edge.component import Edge, EdgeArgs
-from components.edge.nginx import HTTPS_PORT, Route
-from components.monitoring.component import (
-    ALERTMANAGER_PORT,
-    GRAFANA_PORT,
-    PROMETHEUS_PORT,
-    Monitoring,
-    MonitoringArgs,
-)
+from components.edge.nginx import Route
+from components.monitoring.component import GRAFANA, GRAFANA_PORT, Monitoring, MonitoringArgs
 from components.monitoring.prometheus import Target
 from components.platform.docker import DockerPlatform, DockerPlatformArgs
 from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
-from components.postgres.component import AGENT_PORT, Postgres, PostgresArgs
-from components.postgres.component import EXPORTER_PORT as PG_EXPORTER
-from components.redis.component import EXPORTER_PORT as REDIS_EXPORTER
+from components.postgres.component import Postgres, PostgresArgs
 from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from infra.settings import StackSettings
@@ -109,8 +101,8 @@ def build(
             domain=settings.domain,
             stack=stack,
             namespace=settings.kubernetes.namespace,
-            api_host=api.host,
-            api_port=api.port,
+            api=api.endpoint,
+            api_port_name=API_PORT_NAME,
             extra_routes=grafana_route(settings, placement),
             internal_paths=(settings.api.metrics_path,),
             supplied_cert=config_secrets.get(str(certificate.cert_config)),
@@ -120,9 +112,23 @@ def build(
     )
     monitoring = Monitoring(
         "monitoring",
-        monitoring_args(settings, api, edge, config_secrets, secrets["grafanaAdminPassword"]),
+        monitoring_args(
+            settings,
+            scraped=(
+                *api.scrape_targets,
+                *edge.scrape_targets,
+                *postgres.scrape_targets,
+                *redis.scrape_targets,
+            ),
+            edge=edge,
+            config_secrets=config_secrets,
+            grafana_admin_password=secrets["grafanaAdminPassword"],
+        ),
         placement=placement,
     )
+    # Every component is built: the placement creates the resources, each connection with
+    # both its sides.
+    placement.finish()
     db = postgres.connection
     return {
         "environment": settings.environment,
@@ -162,44 +168,30 @@ GRAFANA_CSP = (
 def grafana_route(settings: StackSettings, placement: Placement) -> tuple[Route, ...]:
     if not settings.monitoring.grafana_public:
         return ()
-    address = f"{placement.host_of('grafana')}:{GRAFANA_PORT}"
-    return (Route("grafana", GRAFANA_PREFIX, address, GRAFANA_CSP),)
+    # Grafana is placed after the edge (it queries Prometheus, which scrapes the edge).
+    grafana = placement.reference(GRAFANA, {"web": GRAFANA_PORT})
+    return (Route(GRAFANA, GRAFANA_PREFIX, grafana.address("web"), GRAFANA_CSP),)
 
 
 def monitoring_args(
     settings: StackSettings,
-    api: Api,
+    scraped: tuple[Target, ...],
     edge: Edge,
     config_secrets: Mapping[str, pulumi.Input[str]],
     grafana_admin_password: pulumi.Input[str],
 ) -> MonitoringArgs:
-    """What Prometheus scrapes and probes. Job names are the workloads' names, which the
-    alert rules select on; port names are what Kubernetes discovery keeps."""
-    targets = (
-        Target("api", f"{api.host}:{api.port}", "http", settings.api.metrics_path),
-        Target("edge", f"{edge.host}:{EDGE_EXPORTER}", "edge-metrics"),
-        Target("postgres", f"postgres:{PG_EXPORTER}", "pg-metrics"),
-        Target("postgres", f"postgres:{AGENT_PORT}", "backup-metrics"),
-        Target("redis", f"redis:{REDIS_EXPORTER}", "redis-metrics"),
-        Target("alertmanager", f"alertmanager:{ALERTMANAGER_PORT}", "web"),
-        Target("prometheus", f"localhost:{PROMETHEUS_PORT}", "web"),
-        *(
-            (Target("grafana", f"grafana:{GRAFANA_PORT}", "web"),)
-            if settings.monitoring.grafana
-            else ()
-        ),
-        # Kubernetes only: discovered like the rest, never a Docker target.
-        Target("kube-state-metrics", "", "ksm-metrics"),
-    )
+    """What Prometheus scrapes (each component's own targets) and what it probes."""
     # On Docker the public URL is the host's; inside the stack the edge is reached by name.
     docker = settings.platform == "docker"
-    host = f"{edge.host}:{HTTPS_PORT}" if docker else settings.domain
+    host = edge.endpoint.address("https") if docker else settings.domain
     return MonitoringArgs(
         settings=settings.monitoring,
         platform=settings.platform,
         namespace=settings.kubernetes.namespace,
-        targets=targets,
+        targets=scraped,
         probe_url=f"https://{host}{settings.api.readiness_path}",
+        probe_edge=edge.endpoint if docker else None,
+        edge=edge.endpoint,
         probe_ca_pem=edge.ca_cert_pem,
         probe_server_name=settings.domain,
         receiver_secrets=config_secrets,

@@ -12,7 +12,7 @@ from policies.rule import (
     EVERYWHERE,
     PROD_ONLY,
     Context,
-    Level,
+    Enforcement,
     Levels,
     Violation,
     resource_rule,
@@ -38,7 +38,7 @@ STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 VOLUME_PURPOSE_LABEL = "prodstack.dev/volume"
 BACKUP_AGENT = "prodstack_pg.agent"
 OFF_HOST_REPOSITORIES = ("s3", "gcs", "azure", "sftp")
-EPHEMERAL_ONLY = Levels(Level.DISABLED, Level.ADVISORY, Level.DISABLED)
+EPHEMERAL_ONLY = Levels(Enforcement.DISABLED, Enforcement.ADVISORY, Enforcement.DISABLED)
 
 
 def settings(text: str) -> dict[str, str]:

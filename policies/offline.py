@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import json_format, struct_pb2  # type: ignore[import-untyped]
 from pulumi_policy.deserialize import deserialize_properties
@@ -29,38 +29,39 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies.catalog import RULES
 from policies.pack import context_of, policies
-from policies.rule import Level, Rule
+from policies.report import Finding, Level
+from policies.rule import Enforcement, Rule
 from policies.view import Subject
 
 
-@dataclass(frozen=True)
-class EngineResource:
-    """A resource as the engine would send it: type, name, URN, properties, options."""
+class EngineResource(Protocol):
+    """A resource as the engine would send it: type, name, URN, properties, options. The
+    recording of a rendered stack (infra/render/mock_runtime.py) is one."""
 
-    type: str
-    name: str
-    urn: str
-    props: Mapping[str, Any]
-    protect: bool = False
-    parent: str = ""
-    secret_paths: frozenset[tuple[str | int, ...]] = frozenset()
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    level: Level
-    subject: str  # the resource's display name, or "stack"
-    message: str
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def props(self) -> Mapping[str, Any]: ...
+    @property
+    def protect(self) -> bool: ...
+    @property
+    def parent(self) -> str: ...
+    @property
+    def secret_paths(self) -> frozenset[tuple[str | int, ...]]: ...
 
 
 @dataclass
 class Evaluation:
     environment: str
+    # Violations, at their rule's level (mandatory or advisory).
     findings: list[Finding] = field(default_factory=list)
-    # Policies the engine could not run during preview (unknown values), with the reason.
-    not_run: list[tuple[str, str]] = field(default_factory=list)
-    waivers: list[tuple[str, str, str]] = field(default_factory=list)  # rule, subject, reason
+    # Rules the engine could not run during preview (unknown values), with the reason.
+    not_run: list[Finding] = field(default_factory=list)
+    waived: list[Finding] = field(default_factory=list)
     rules_run: int = 0
 
     @property
@@ -102,9 +103,9 @@ def evaluate(
     options = [_options(r) for r in resources]
     for rule in rules:
         overrides = _overrides(config or {}, rule.id)
-        level = Level(overrides.pop("enforcementLevel", rule.levels.of(environment)))
+        level = Enforcement(overrides.pop("enforcementLevel", rule.levels.of(environment)))
         properties = {**rule.defaults(), **overrides}
-        if level == Level.DISABLED:
+        if level == Enforcement.DISABLED:
             continue
         evaluation.rules_run += 1
         found: list[tuple[str, str]] = []  # (subject, message)
@@ -116,12 +117,14 @@ def evaluate(
             else:
                 found = _run_resource_policy(built[rule.id], rule, subjects, options, properties)
         except UnknownValueError as error:
-            evaluation.not_run.append((rule.id, error.message))
+            evaluation.not_run.append(Finding(rule.id, Level.NOT_RUN, "preview", error.message))
             continue
-        evaluation.findings += [Finding(rule.id, level, s, m) for s, m in found]
+        evaluation.findings += [Finding(rule.id, Level(level.value), s, m) for s, m in found]
         if rule.waivable:
-            evaluation.waivers += [
-                (rule.id, s.display, reason) for s in subjects if (reason := s.waiver(rule.id))
+            evaluation.waived += [
+                Finding(rule.id, Level.WAIVED, s.display, reason)
+                for s in subjects
+                if (reason := s.waiver(rule.id))
             ]
     return evaluation
 

@@ -25,7 +25,7 @@ from pulumi_policy import (
 )
 
 from policies.catalog import RULES
-from policies.rule import ENVIRONMENTS, Context, Level, Rule
+from policies.rule import ENVIRONMENTS, Context, Enforcement, Rule
 from policies.view import Subject
 
 PACK_NAME = "prodstack"
@@ -35,9 +35,9 @@ NOT_VISIBLE = (
     "(pulumi/pulumi-policy#241); `prodstack check` runs this rule"
 )
 LEVELS = {
-    Level.MANDATORY: EnforcementLevel.MANDATORY,
-    Level.ADVISORY: EnforcementLevel.ADVISORY,
-    Level.DISABLED: EnforcementLevel.DISABLED,
+    Enforcement.MANDATORY: EnforcementLevel.MANDATORY,
+    Enforcement.ADVISORY: EnforcementLevel.ADVISORY,
+    Enforcement.DISABLED: EnforcementLevel.DISABLED,
 }
 
 

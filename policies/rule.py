@@ -18,7 +18,7 @@ from policies.view import Subject
 ENVIRONMENTS = ("dev", "ephemeral", "prod")
 
 
-class Level(StrEnum):
+class Enforcement(StrEnum):
     """The enforcement levels of CrossGuard, as its config files spell them."""
 
     MANDATORY = "mandatory"
@@ -26,7 +26,7 @@ class Level(StrEnum):
     DISABLED = "disabled"
 
 
-M, A, D = Level.MANDATORY, Level.ADVISORY, Level.DISABLED
+M, A, D = Enforcement.MANDATORY, Enforcement.ADVISORY, Enforcement.DISABLED
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ class Levels:
     """A rule's level per environment. Security and data-safety rules are mandatory
     everywhere; prod is stricter for availability and supply chain."""
 
-    dev: Level
-    ephemeral: Level
-    prod: Level
+    dev: Enforcement
+    ephemeral: Enforcement
+    prod: Enforcement
 
-    def of(self, environment: str) -> Level:
-        level: Level = getattr(self, environment)
+    def of(self, environment: str) -> Enforcement:
+        level: Enforcement = getattr(self, environment)
         return level
 
 
@@ -94,7 +94,7 @@ class Rule:
     def __post_init__(self) -> None:
         if (self.check_resource is None) == (self.check_stack is None):
             raise ValueError(f"{self.id}: exactly one of check_resource and check_stack")
-        if self.waivable and Level.MANDATORY in (self.levels.dev, self.levels.ephemeral):
+        if self.waivable and Enforcement.MANDATORY in (self.levels.dev, self.levels.ephemeral):
             raise ValueError(f"{self.id}: a rule mandatory outside prod cannot be waivable")
 
     @property

@@ -10,6 +10,7 @@ from components.api.config import CONFIG_FILE, ApiConfig, dependency_config
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
 from components.images import image_for, version_label
+from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
 from components.workload import (
@@ -18,15 +19,14 @@ from components.workload import (
     Checks,
     Container,
     File,
-    Peer,
+    PlacedWorkload,
     Port,
     Probe,
     ReleaseTask,
     Workload,
 )
 
-# Workloads that open connections to the API: the edge proxies, Prometheus scrapes.
-API_CLIENTS = (Peer("edge", ()), Peer("prometheus", ()))
+PORT_NAME = "http"
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,13 @@ class ApiArgs:
 
 
 class Api(pulumi.ComponentResource):
-    """The API workload: image, config file, secret files, checks and scaling."""
+    """The API workload: image, config file, secret files, checks and scaling. `endpoint`
+    is what the edge proxies to, `scrape_targets` what Prometheus scrapes."""
 
     url: pulumi.Output[str]
     image: pulumi.Output[str]
-    host: str
-    port: int
+    endpoint: PlacedWorkload
+    scrape_targets: tuple[Target, ...]
 
     def __init__(
         self,
@@ -59,8 +60,9 @@ class Api(pulumi.ComponentResource):
         workload = api_workload(name, args, image, version_label(settings.image))
         placed = placement.place(workload, parent=self, after=args.migrate_after)
         self.image = image
-        self.host, self.port = placed.host, settings.port
-        self.url = pulumi.Output.from_input(f"http://{placed.host}:{settings.port}")
+        self.endpoint = placed
+        self.scrape_targets = (Target(placed, PORT_NAME, settings.metrics_path),)
+        self.url = pulumi.Output.from_input(f"http://{placed.address(PORT_NAME)}")
 
         self.register_outputs({"url": self.url, "image": self.image})
 
@@ -96,7 +98,7 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
             liveness=check(settings.liveness_path, period=10, failures=3),
         ),
         env={**settings.env, "PRODSTACK_CONFIG": f"{CONFIG_DIR}/{CONFIG_FILE}"},
-        ports=(Port("http", settings.port),),
+        ports=(Port(PORT_NAME, settings.port),),
         config_files=(File(CONFIG_FILE, config.render()),),
         secret_files=args.secret_files + tuple(f for c in args.connections for f in c.secret_files),
     )
@@ -119,10 +121,8 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
             deadline_seconds=migration.timeout_seconds,
         ),
         version=version,
-        tier="app",
         main=container,
         scaling=workload_scaling(settings.replicas, settings.autoscaling),
-        allowed_clients=API_CLIENTS,
         connects_to=tuple(c.peer for c in args.connections),
         pre_stop_seconds=settings.pre_stop_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,

@@ -17,6 +17,7 @@ from components.edge.nginx import HTTP_PORT, HTTPS_PORT, STATUS_PORT, EdgeConfig
 from components.edge.settings import EdgeSettings
 from components.exporters import exporter_sidecar
 from components.images import version_label
+from components.monitoring.prometheus import Target
 from components.platform.labels import labels_for
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
@@ -26,6 +27,7 @@ from components.workload import (
     Container,
     File,
     Peer,
+    PlacedWorkload,
     Port,
     Probe,
     Workload,
@@ -44,8 +46,9 @@ class EdgeArgs:
     domain: str
     stack: str
     namespace: str
-    api_host: str
-    api_port: int
+    # Where the API answers: the edge proxies to it.
+    api: PlacedWorkload
+    api_port_name: str
     # In-stack services published under a path (Grafana, when settings say so).
     extra_routes: tuple[Route, ...] = ()
     # The API's paths for the stack alone (its metrics), never proxied from outside.
@@ -60,7 +63,9 @@ class Edge(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     ca_cert_pem: pulumi.Output[str] | None
-    host: str
+    # The edge inside the stack: Prometheus scrapes its exporter, the prober its HTTPS port.
+    endpoint: PlacedWorkload
+    scrape_targets: tuple[Target, ...]
 
     def __init__(
         self,
@@ -71,7 +76,8 @@ class Edge(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Edge", name, None, opts)
         tls = self._certificate(name, args)
-        self.host = placement.place(edge_workload(args, tls), parent=self).host
+        self.endpoint = placement.place(edge_workload(args, tls), parent=self)
+        self.scrape_targets = (Target(self.endpoint, "edge-metrics"),)
 
         https = args.settings.public_ports.https
         self.url = pulumi.Output.from_input(
@@ -101,7 +107,7 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
     return EdgeConfig(
         nginx_version=(major, minor),
         server_names=(args.domain,),
-        upstream=f"{args.api_host}:{args.api_port}",
+        upstream=args.api.address(args.api_port_name),
         cert_file=tls.cert_file,
         key_file=tls.key_file,
         tls_profile=s.tls_profile,
@@ -174,15 +180,11 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         name=NAME,
         component="edge",
         version=version_label(s.image),
-        tier="edge",
         main=server,
         sidecars=(exporter,),
         scaling=workload_scaling(s.replicas, s.autoscaling),
-        allowed_clients=(Peer("prometheus", (EXPORTER_PORT,)),),
-        connects_to=(
-            Peer("api", (args.api_port,)),
-            *(Peer(r.name, (int(r.address.rsplit(":", 1)[1]),)) for r in args.extra_routes),
-        ),
+        # Routed services (Grafana) admit the edge themselves: they are placed after it.
+        connects_to=(Peer(args.api, (args.api.port(args.api_port_name),)),),
         pre_stop_seconds=5,
         shutdown_grace_seconds=30,
     )

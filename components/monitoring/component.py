@@ -21,7 +21,6 @@ from components.monitoring.prometheus import PrometheusConfig, Target
 from components.monitoring.settings import MonitoringSettings, ReceiverSettings
 from components.platform.placement import Placement
 from components.workload import (
-    ANY_WORKLOAD,
     CONFIG_DIR,
     SECRETS_DIR,
     ApiAccess,
@@ -30,6 +29,7 @@ from components.workload import (
     File,
     Peer,
     PersistentVolume,
+    PlacedWorkload,
     Port,
     Probe,
     Resources,
@@ -37,6 +37,7 @@ from components.workload import (
 )
 
 NOBODY = 65534  # the user the prom/* images run as
+PROMETHEUS = "prometheus"  # its workload's name; Grafana refers to it before it is placed
 PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
 KUBERNETES_API_PORTS = (443, 6443)
 KUBELET_PORT = 10250
@@ -54,8 +55,14 @@ class MonitoringArgs:
     settings: MonitoringSettings
     platform: str
     namespace: str
+    # What the other components expose to be scraped; Monitoring adds its own workloads.
     targets: tuple[Target, ...]
     probe_url: str
+    # The edge, when the prober reaches it inside the stack (Docker) rather than by its
+    # public address.
+    probe_edge: PlacedWorkload | None
+    # The edge, which publishes Grafana when settings say so.
+    edge: PlacedWorkload
     # The CA and name to check the probed certificate against, for a self-signed edge.
     probe_ca_pem: pulumi.Input[str] | None
     probe_server_name: str
@@ -77,30 +84,59 @@ class Monitoring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Monitoring", name, None, opts)
-        workloads = [prometheus(args), alertmanager(args), blackbox(args)]
+        # Prometheus last: it scrapes the others, and admits Grafana's queries.
+        alertmanager_ref = placement.place(alertmanager(args), parent=self)
+        blackbox_ref = placement.place(blackbox(args), parent=self)
+        own = [Target(alertmanager_ref, "web")]
+        grafana_ref = None
         if args.settings.grafana:
-            workloads.append(grafana(args))
+            prometheus_ref = placement.reference(PROMETHEUS, {"web": PROMETHEUS_PORT})
+            grafana_ref = placement.place(grafana(args, prometheus_ref), parent=self)
+            own.append(Target(grafana_ref, "web"))
         if args.platform == "kubernetes":
-            workloads.append(kube_state_metrics(args))
-        for workload in workloads:
-            placed = placement.place(workload, parent=self)
-            if workload.name == "prometheus":
-                self.prometheus_url = pulumi.Output.from_input(
-                    f"http://{placed.host}:{PROMETHEUS_PORT}"
-                )
+            ksm_ref = placement.place(kube_state_metrics(args), parent=self)
+            own.append(Target(ksm_ref, "ksm-metrics"))
+        placed = placement.place(
+            prometheus(
+                args,
+                scraped=(*args.targets, *own),
+                alertmanager=alertmanager_ref,
+                blackbox=blackbox_ref,
+                grafana=grafana_ref,
+            ),
+            parent=self,
+        )
+        self.prometheus_url = pulumi.Output.from_input(f"http://{placed.address('web')}")
         self.register_outputs({"prometheusUrl": self.prometheus_url})
 
 
-def prometheus(args: MonitoringArgs) -> Workload:
+def scrape_peers(targets: tuple[Target, ...]) -> tuple[Peer, ...]:
+    """One connection per scraped workload, on exactly the ports scraped."""
+    ports: dict[str, set[int]] = {}
+    refs: dict[str, PlacedWorkload] = {}
+    for t in targets:
+        refs[t.job] = t.workload
+        ports.setdefault(t.job, set()).add(t.workload.port(t.port_name))
+    return tuple(Peer(refs[job], tuple(sorted(ports[job]))) for job in refs)
+
+
+def prometheus(
+    args: MonitoringArgs,
+    scraped: tuple[Target, ...],
+    alertmanager: PlacedWorkload,
+    blackbox: PlacedWorkload,
+    grafana: PlacedWorkload | None,
+) -> Workload:
     s = args.settings
+    itself = PlacedWorkload(PROMETHEUS, "localhost", {"web": PROMETHEUS_PORT})
     config = PrometheusConfig(
         platform=args.platform,
         namespace=args.namespace,
-        targets=args.targets,
+        targets=(*scraped, Target(itself, "web")),
         rule_files=(f"{CONFIG_DIR}/rules.yml",),
-        alertmanager=f"alertmanager:{ALERTMANAGER_PORT}",
+        alertmanager=alertmanager.address("web"),
         public_url=args.probe_url,
-        blackbox=f"blackbox:{BLACKBOX_PORT}",
+        blackbox=blackbox.address("web"),
         scrape_interval_seconds=s.scrape_interval_seconds,
         kubelet_metrics=s.kubelet_metrics if args.platform == "kubernetes" else "off",
     )
@@ -132,16 +168,16 @@ def prometheus(args: MonitoringArgs) -> Workload:
         run_as_user=NOBODY,
     )
     return Workload(
-        name="prometheus",
+        name=PROMETHEUS,
         singleton="one Prometheus server; a second would scrape and alert twice (HA needs Thanos or an agent pair)",
         component="monitoring",
         version=version_label(s.prometheus_image),
-        # Both networks on Docker: the edge's exporter is on the frontend one.
-        tier="app",
         main=server,
         volumes=(PersistentVolume("data", "/prometheus", s.storage_gib, protect=args.protect),),
-        # Scrapes every workload of the stack.
-        connects_to=(Peer(ANY_WORKLOAD, ()),),
+        # What it scrapes, on the scraped ports only; alerts go to Alertmanager's web port,
+        # probes through the blackbox exporter's.
+        connects_to=scrape_peers((*scraped, Target(blackbox, "web"))),
+        allowed_clients=(Peer(grafana, (PROMETHEUS_PORT,)),) if grafana else (),
         egress_anywhere_ports=egress_ports,
         api_access=api_access,
     )
@@ -199,21 +235,20 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         singleton="one Alertmanager; a cluster of them needs gossip peers, not yet configured",
         component="monitoring",
         version=version_label(s.alertmanager_image),
-        # Notifications leave the stack: the frontend network on Docker.
-        tier="app",
         main=server,
         volumes=(PersistentVolume("data", "/alertmanager", 1, protect=args.protect),),
-        allowed_clients=(Peer("prometheus", ()),),
+        # Notifications leave the stack.
         egress_anywhere_ports=NOTIFICATION_PORTS,
     )
 
 
 DASHBOARDS = Path(__file__).with_name("dashboards")
+GRAFANA = "grafana"  # its workload's name; the edge routes to it before it is placed
 GRAFANA_PORT = 3000
 GRAFANA_UID = 472  # the grafana user of the official image
 
 
-def grafana(args: MonitoringArgs) -> Workload:
+def grafana(args: MonitoringArgs, prometheus: PlacedWorkload) -> Workload:
     """Dashboards provisioned from components/monitoring/dashboards, Prometheus as the data
     source. Reached only inside the stack (not published)."""
     s = args.settings
@@ -225,7 +260,7 @@ def grafana(args: MonitoringArgs) -> Workload:
                 "uid": "prometheus",
                 "type": "prometheus",
                 "access": "proxy",
-                "url": f"http://prometheus:{PROMETHEUS_PORT}",
+                "url": f"http://{prometheus.address('web')}",
                 "isDefault": True,
                 "editable": False,
             }
@@ -283,16 +318,14 @@ def grafana(args: MonitoringArgs) -> Workload:
         run_as_user=GRAFANA_UID,
     )
     return Workload(
-        name="grafana",
+        name=GRAFANA,
         singleton="Grafana keeps its state in SQLite on one volume",
         component="monitoring",
         version=version_label(s.grafana_image),
-        # Published: the edge (frontend network on Docker) is its only client.
-        tier="app" if s.grafana_public else "internal",
         main=server,
         volumes=(PersistentVolume("data", "/var/lib/grafana", 1, protect=args.protect),),
-        allowed_clients=(Peer("edge", ()),) if s.grafana_public else (),
-        connects_to=(Peer("prometheus", (PROMETHEUS_PORT,)),),
+        # Published through the edge, which was placed before it: it admits the edge.
+        allowed_clients=(Peer(args.edge, (GRAFANA_PORT,)),) if s.grafana_public else (),
     )
 
 
@@ -331,9 +364,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
         singleton="a second kube-state-metrics would export every series twice",
         component="monitoring",
         version=version_label(s.kube_state_metrics_image),
-        tier="internal",
         main=server,
-        allowed_clients=(Peer("prometheus", ()),),
         egress_anywhere_ports=KUBERNETES_API_PORTS,
         api_access=KSM_ACCESS,
     )
@@ -377,9 +408,10 @@ def blackbox(args: MonitoringArgs) -> Workload:
         singleton="a second prober would report every probe twice; the target-down alert covers it",
         component="monitoring",
         version=version_label(s.blackbox_image),
-        # It probes the public URL as a client would: from the frontend network on Docker.
-        tier="app",
         main=server,
-        allowed_clients=(Peer("prometheus", ()),),
+        # It probes the public URL as a client would; on Docker, the edge inside the stack.
+        connects_to=(Peer(args.probe_edge, (args.probe_edge.port("https"),)),)
+        if args.probe_edge
+        else (),
         egress_anywhere_ports=(443,),
     )

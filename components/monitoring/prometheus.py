@@ -1,6 +1,6 @@
 """prometheus.yml: what is scraped, how often, where alerts go.
 
-On Docker the targets are the containers' names on the backend network; on Kubernetes they are
+On Docker the targets are the workloads' names on their networks; on Kubernetes they are
 discovered from the stack's pods. Either way each target's `job` is its workload's name (api,
 edge, postgres, redis), which is what the alert rules select on. On Kubernetes the kubelets are
 scraped too (job `kubelet`), for the volume statistics of the stack's claims.
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.workload import PlacedWorkload
+
 POD_NAME_LABEL = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
 PORT_NAME = "__meta_kubernetes_pod_container_port_name"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -21,11 +23,19 @@ KUBELET_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
 
 @dataclass(frozen=True)
 class Target:
-    job: str
-    address: str  # host:port on Docker; empty for a workload that only Kubernetes runs
+    """A port of a workload that Prometheus scrapes, as its component exposes it."""
 
-    port_name: str  # the container port's name, for Kubernetes discovery
+    workload: PlacedWorkload
+    port_name: str  # the container port's name, which Kubernetes discovery keeps
     path: str = "/metrics"
+
+    @property
+    def job(self) -> str:
+        return self.workload.name
+
+    @property
+    def address(self) -> str:
+        return self.workload.address(self.port_name)
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,7 @@ class PrometheusConfig:
     def docker_jobs(self) -> list[dict[str, object]]:
         jobs: dict[tuple[str, str], list[str]] = {}
         for target in self.targets:
-            if target.address:  # none: a Kubernetes-only workload
-                jobs.setdefault((target.job, target.path), []).append(target.address)
+            jobs.setdefault((target.job, target.path), []).append(target.address)
         return [
             {
                 "job_name": job if path == "/metrics" else f"{job}{path.replace('/', '-')}",

@@ -13,6 +13,7 @@ import pulumi
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import image_for
+from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.postgres import config as pgconf
 from components.postgres.hba import HbaConfig
@@ -30,7 +31,6 @@ from components.workload import (
     Checks,
     Container,
     File,
-    Peer,
     PersistentVolume,
     Port,
     Probe,
@@ -39,7 +39,6 @@ from components.workload import (
     Workload,
 )
 
-NAME = "postgres"
 MONITOR_USER = "monitor"
 AGENT_PORT = 9854
 EXPORTER_PORT = 9187
@@ -47,8 +46,6 @@ POSTGRES_UID = 999  # the postgres user of the official image
 EXPORTER_UID = 65534
 DATA_MOUNT = "/var/lib/postgresql/data"
 SOCKET = Scratch("socket", pgconf.SOCKET_DIR, size_mib=1, in_memory=True)
-# Clients: the API on the database port; Prometheus scrapes the agent and the exporter only.
-CLIENTS = (Peer("api", (pgconf.PORT,)), Peer("prometheus", (EXPORTER_PORT, AGENT_PORT)))
 
 
 @dataclass(frozen=True)
@@ -65,9 +62,11 @@ class PostgresArgs:
 
 
 class Postgres(pulumi.ComponentResource):
-    """The database; `connection` is what the API needs to reach it."""
+    """The database; `connection` is what the API needs to reach it, `scrape_targets` what
+    Prometheus scrapes (the exporter and the backup agent, never the database port)."""
 
     connection: ServiceConnection
+    scrape_targets: tuple[Target, ...]
     host: pulumi.Output[str]
 
     def __init__(
@@ -81,18 +80,17 @@ class Postgres(pulumi.ComponentResource):
         image = image_for(
             args.settings.image, "postgres", parent=self, base=args.settings.build_base
         )
-        placed = placement.place(postgres_workload(args, image), parent=self)
+        placed = placement.place(postgres_workload(name, args, image), parent=self)
         settings = args.settings
         self.connection = ServiceConnection(
-            name=NAME,
             kind="postgres",
-            workload=NAME,
-            host=placed.host,
-            port=pgconf.PORT,
+            server=placed,
+            port_name="postgres",
             database=settings.database,
             user=settings.app_user,
-            secret_files=(File("postgres-password", args.app_password),),
+            secret_files=(File(f"{name}-password", args.app_password),),
         )
+        self.scrape_targets = (Target(placed, "pg-metrics"), Target(placed, "backup-metrics"))
         self.host = pulumi.Output.from_input(placed.host)
         self.register_outputs({"host": self.host, "port": pgconf.PORT})
 
@@ -112,7 +110,7 @@ def pgbackrest_config(settings: PostgresSettings) -> PgBackRestConfig:
     )
 
 
-def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
+def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
     settings = args.settings
     resources = workload_resources(settings.resources)
     server_config = pgconf.PostgresConfig(
@@ -227,11 +225,10 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
             PersistentVolume("backups", backrest.repository_path, size, protect=args.protect)
         )
     return Workload(
-        name=NAME,
+        name=name,
         singleton="one Postgres primary; recovery is the point-in-time restore from pgBackRest",
         component="database",
         version=str(settings.version),
-        tier="internal",
         main=server,
         sidecars=(agent, exporter),
         volumes=tuple(volumes),
@@ -239,7 +236,6 @@ def postgres_workload(args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
             SOCKET,
             Scratch("drill", "/var/lib/postgresql/scratch", size_mib=settings.storage_gib * 1024),
         ),
-        allowed_clients=CLIENTS,
         pre_stop_seconds=0,
         shutdown_grace_seconds=60,
     )

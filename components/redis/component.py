@@ -10,6 +10,7 @@ import pulumi
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import version_label
+from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
@@ -20,21 +21,17 @@ from components.workload import (
     Checks,
     Container,
     File,
-    Peer,
     PersistentVolume,
     Port,
     Probe,
     Workload,
 )
 
-NAME = "redis"
 APP_USER = "app"
 EXPORTER_PORT = 9121
 REDIS_UID = 999  # the redis user of the official image
 EXPORTER_USER = "exporter"
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
-# Clients: the API on the Redis port; Prometheus scrapes the exporter only.
-CLIENTS = (Peer("api", (PORT,)), Peer("prometheus", (EXPORTER_PORT,)))
 
 
 @dataclass(frozen=True)
@@ -47,9 +44,11 @@ class RedisArgs:
 
 
 class Redis(pulumi.ComponentResource):
-    """Redis; `connection` is what the API needs to reach it."""
+    """Redis; `connection` is what the API needs to reach it, `scrape_targets` what
+    Prometheus scrapes (the exporter, never the Redis port)."""
 
     connection: ServiceConnection
+    scrape_targets: tuple[Target, ...]
     host: pulumi.Output[str]
 
     def __init__(
@@ -60,19 +59,18 @@ class Redis(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Redis", name, None, opts)
-        placed = placement.place(redis_workload(args), parent=self)
+        placed = placement.place(redis_workload(name, args), parent=self)
         self.connection = ServiceConnection(
-            name=NAME,
             kind="redis",
-            workload=NAME,
-            host=placed.host,
-            port=PORT,
+            server=placed,
+            port_name="redis",
             user=APP_USER,
             secret_files=(
-                File("redis-password", args.app_password),
-                File("redis-user", APP_USER),
+                File(f"{name}-password", args.app_password),
+                File(f"{name}-user", APP_USER),
             ),
         )
+        self.scrape_targets = (Target(placed, "redis-metrics"),)
         self.host = pulumi.Output.from_input(placed.host)
         self.register_outputs({"host": self.host, "port": PORT})
 
@@ -86,7 +84,7 @@ def redis_config(settings: RedisSettings) -> RedisConfig:
     )
 
 
-def redis_workload(args: RedisArgs) -> Workload:
+def redis_workload(name: str, args: RedisArgs) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
         lambda p: RedisAcl(APP_USER, p[0], p[1], p[2]).render()
@@ -131,15 +129,13 @@ def redis_workload(args: RedisArgs) -> Workload:
         run_as_user=EXPORTER_UID,
     )
     return Workload(
-        name=NAME,
+        name=name,
         singleton="one Redis primary with append-only persistence; no replication configured",
         component="cache",
         version=version_label(settings.image),
-        tier="internal",
         main=server,
         sidecars=(exporter,),
         volumes=(PersistentVolume("data", "/data", settings.storage_gib, protect=args.protect),),
-        allowed_clients=CLIENTS,
         pre_stop_seconds=0,
         shutdown_grace_seconds=30,
     )

@@ -46,6 +46,11 @@ class RecordedResource:
     # policy checks that need to know; the engine does not tell policies.
     secret_paths: frozenset[tuple[str | int, ...]] = frozenset()
 
+    @property
+    def props(self) -> dict[str, Any]:
+        """What the engine hands the policy pack: the inputs, secrets in place."""
+        return self.unredacted
+
     def as_json(self) -> dict[str, Any]:
         return {
             "urn": self.urn,

@@ -3,48 +3,42 @@ pack's offline evaluation (policies/offline.py) as the engine would hand them ov
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.render.check import Checker, CheckSection, Finding
-from infra.render.mock_runtime import Recording
+from infra.render.mock_runtime import RecordedResource, Recording
 from infra.render.render import RenderResult
-from policies.offline import EngineResource, Evaluation, evaluate
-from policies.rule import Level
+from policies.offline import Evaluation, evaluate
+from policies.report import Section
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
-def engine_resources(recording: Recording, stack_urn: str = "") -> list[EngineResource]:
+def engine_resources(recording: Recording) -> list[RecordedResource]:
     """Every registered resource, plus the stack resource whose properties are the stack's
     outputs (what AnalyzeStack sees)."""
-    resources = [
-        EngineResource(
-            r.type,
-            r.name,
-            r.urn,
-            r.unredacted,
-            protect=r.protect,
-            parent=r.parent,
-            secret_paths=r.secret_paths,
-        )
-        for r in recording.resources
-    ]
     stack = next(
         (r.parent for r in recording.resources if r.parent.split("::")[2:3] == [STACK_TYPE]),
-        stack_urn,
+        "",
     )
     outputs: dict[str, Any] = dict(recording.plain_outputs)
-    resources.append(
-        EngineResource(
-            STACK_TYPE,
-            stack.rsplit("::", 1)[-1] if stack else "stack",
-            stack,
-            outputs,
-            secret_paths=frozenset((key,) for key in recording.secret_outputs),
-        )
+    stack_resource = RecordedResource(
+        urn=stack,
+        type=STACK_TYPE,
+        name=stack.rsplit("::", 1)[-1] if stack else "stack",
+        custom=False,
+        parent="",
+        inputs={},
+        protect=False,
+        retain_on_delete=False,
+        depends_on=[],
+        ignore_changes=[],
+        unredacted=outputs,
+        secret_paths=frozenset((key,) for key in recording.secret_outputs),
     )
-    return resources
+    return [*recording.resources, stack_resource]
 
 
 def evaluate_recording(
@@ -53,34 +47,20 @@ def evaluate_recording(
     return evaluate(engine_resources(recording), environment, config)
 
 
-def policy_checker(environment: str, config_file: Path | None = None) -> Checker:
-    import json
-
+def policy_checker(
+    environment: str, config_file: Path | None = None
+) -> Callable[[RenderResult], Section]:
     config = json.loads(config_file.read_text()) if config_file else None
 
-    def check(result: RenderResult) -> CheckSection:
+    def check(result: RenderResult) -> Section:
         evaluation = evaluate_recording(result.recording, environment, config)
         summary = (
             f"{evaluation.rules_run} rules at {environment} levels: "
             f"{len(evaluation.mandatory)} mandatory, {len(evaluation.advisory)} advisory violations"
         )
-        if evaluation.waivers:
-            summary += f"; {len(evaluation.waivers)} waived"
-        findings = [
-            Finding(
-                f.rule,
-                "mandatory" if f.level == Level.MANDATORY else "advisory",
-                f.subject,
-                f.message,
-            )
-            for f in evaluation.findings
-        ]
-        findings += [
-            Finding(rule, "waived", subject, reason) for rule, subject, reason in evaluation.waivers
-        ]
-        findings += [
-            Finding(rule, "not run", "preview", reason) for rule, reason in evaluation.not_run
-        ]
-        return CheckSection("policy pack", summary, findings)
+        if evaluation.waived:
+            summary += f"; {len(evaluation.waived)} waived"
+        findings = [*evaluation.findings, *evaluation.waived, *evaluation.not_run]
+        return Section("policy pack", summary, findings)
 
     return check

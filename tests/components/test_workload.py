@@ -26,9 +26,10 @@ def container(**changes: object) -> Container:
     return Container(**{**fields, **changes})  # type: ignore[arg-type]
 
 
-def test_only_the_edge_tier_publishes_ports() -> None:
-    with pytest.raises(WorkloadError, match="only the edge tier publishes ports"):
-        Workload("db", "database", "1", "internal", container(ports=(Port("db", 5432, 5432),)))
+def test_a_workload_is_public_exactly_when_it_publishes_a_port() -> None:
+    inside = Workload("db", "database", "1", container(ports=(Port("db", 5432),)))
+    public = Workload("edge", "edge", "1", container(ports=(Port("https", 8443, 443),)))
+    assert (inside.public, public.public) == (False, True)
 
 
 def test_containers_never_run_as_root() -> None:
@@ -43,7 +44,7 @@ def test_privileged_ports_are_refused() -> None:
 
 def test_mounts_name_declared_volumes() -> None:
     with pytest.raises(WorkloadError, match="mounts unknown volumes"):
-        Workload("db", "database", "1", "internal", container(mounts=("data",)))
+        Workload("db", "database", "1", container(mounts=("data",)))
 
 
 def test_stateful_workloads_run_one_replica() -> None:
@@ -52,7 +53,6 @@ def test_stateful_workloads_run_one_replica() -> None:
             "db",
             "database",
             "1",
-            "internal",
             container(mounts=("data",)),
             volumes=(PersistentVolume("data", "/data", 1, protect=False),),
             scaling=Scaling(replicas=2),

@@ -58,6 +58,32 @@ def point_in_time_restore(stack: RunningStack, target: str, query: str) -> tuple
     return output.strip(), time.monotonic() - started
 
 
+# Tries a TCP connection to each host:port with bash alone (every Debian image has it), three
+# seconds each; prints "host:port open" or "host:port closed".
+CONNECT_SCRIPT = """
+for target in "$@"; do
+  if timeout 3 bash -c "exec 3<>/dev/tcp/${target%:*}/${target##*:}" 2>/dev/null; then
+    echo "$target open"
+  else
+    echo "$target closed"
+  fi
+done
+"""
+
+
+def connections_from(stack: RunningStack, workload: str, *targets: str) -> dict[str, str]:
+    """From inside a workload's container: which of `targets` (host:port) accept a TCP
+    connection ("open") and which do not ("closed": refused, unreachable or unresolvable)."""
+    output = stack.exec(workload, "bash", "-c", CONNECT_SCRIPT, "connect", *targets)
+    return dict(line.split() for line in output.splitlines())
+
+
+def address_of(stack: RunningStack, workload: str) -> str:
+    """The workload's address on its own network, which its declared clients share."""
+    networks = stack.container(workload).attrs["NetworkSettings"]["Networks"]
+    return str(networks[f"{stack.prefix}-{workload}"]["IPAddress"])
+
+
 def wait_for_notification(
     stack: RunningStack,
     receiver: str,

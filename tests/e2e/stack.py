@@ -116,7 +116,7 @@ def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackC
     ours["edge"]["publicPorts"] = {"http": http, "https": https, "address": "127.0.0.1"}
     prefix = f"pse2e-{name}"
     ours["docker"] = {"namePrefix": prefix}
-    # The receiver is found by its container name on the frontend network.
+    # The receiver is found by its container name on the egress network.
     base = f"http://{prefix}-{RECEIVER}:{RECEIVER_PORT}"
     ours["monitoring"]["receivers"] = {
         receiver: {"kind": "webhook", "url": f"{base}/{receiver}"}
@@ -169,14 +169,14 @@ def running_stack() -> Iterator[RunningStack]:
 
 
 def start_receiver(client: docker.DockerClient, stack: RunningStack) -> Container:
-    """The alert receiver, on the stack's frontend network (Alertmanager's way out), built
+    """The alert receiver, on the stack's egress network (Alertmanager's way out), built
     from the API's image, which has Python; hardened like the stack's own containers."""
     return client.containers.run(
         str(stack.outputs["apiImage"]),
         ["python3", "-c", RECEIVER_PROGRAM],
         entrypoint=[],
         name=f"{stack.prefix}-{RECEIVER}",
-        network=f"{stack.prefix}-frontend",
+        network=f"{stack.prefix}-egress",
         user="10001:10001",
         read_only=True,
         cap_drop=["ALL"],

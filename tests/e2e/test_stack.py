@@ -20,7 +20,10 @@ import docker
 from components.platform.labels import ROLE_LABEL
 from infra.ops.smoke import Target, run
 from tests.e2e.procedures import (
+    CONNECT_SCRIPT,
+    address_of,
     archive_current_wal,
+    connections_from,
     point_in_time_restore,
     psql,
     wait_for_notification,
@@ -248,27 +251,57 @@ def test_only_the_edge_publishes_and_only_on_loopback(stack: RunningStack) -> No
         assert {b["HostIp"] for binding in bindings.values() for b in binding} == {"127.0.0.1"}
 
 
-def test_the_data_stores_cannot_be_reached_from_the_frontend_network(stack: RunningStack) -> None:
-    backend_ips = [
-        network["IPAddress"]
-        for workload in ("postgres", "redis")
-        for network in stack.container(workload).attrs["NetworkSettings"]["Networks"].values()
+def test_each_server_is_reachable_only_from_its_declared_clients(stack: RunningStack) -> None:
+    """One network per server (components/platform/docker/network.py): the declared client
+    connects; every other container's attempt fails, by name and by address."""
+    postgres, redis = address_of(stack, "postgres"), address_of(stack, "redis")
+    api, alertmanager = address_of(stack, "api"), address_of(stack, "alertmanager")
+    # The API: its two stores, and nothing of monitoring.
+    assert connections_from(
+        stack, "api", "postgres:5432", "redis:6379", f"{alertmanager}:9093", "prometheus:9090"
+    ) == {
+        "postgres:5432": "open",
+        "redis:6379": "open",
+        f"{alertmanager}:9093": "closed",
+        "prometheus:9090": "closed",
+    }
+    # The edge: the API, and neither store.
+    assert connections_from(
+        stack, "edge", "api:8080", f"{postgres}:5432", f"{redis}:6379", "postgres:5432"
+    ) == {
+        "api:8080": "open",
+        f"{postgres}:5432": "closed",
+        f"{redis}:6379": "closed",
+        "postgres:5432": "closed",
+    }
+    # Alertmanager leaves the stack to notify; it reaches no server of it.
+    assert set(
+        connections_from(
+            stack, "alertmanager", f"{postgres}:5432", f"{redis}:6379", f"{api}:8080"
+        ).values()
+    ) == {"closed"}
+    # Prometheus scrapes the exporters it declared.
+    assert connections_from(stack, "prometheus", "postgres:9187", "redis:9121") == {
+        "postgres:9187": "open",
+        "redis:9121": "open",
+    }
+
+
+def test_the_frontend_network_reaches_the_edge_alone(stack: RunningStack) -> None:
+    """A container on the frontend network, as a client on the host's side would be."""
+    targets = [
+        "edge:8443",
+        "api:8080",
+        "postgres:5432",
+        "redis:6379",
+        *(f"{address_of(stack, w)}:{p}" for w, p in (("api", 8080), ("postgres", 5432))),
     ]
-    probe = (
-        "import socket, sys\n"
-        "for host, port in [(h, int(p)) for h, p in (a.rsplit(':', 1) for a in sys.argv[1:])]:\n"
-        "    try:\n"
-        "        socket.create_connection((host, port), 2).close(); print(host, 'open')\n"
-        "    except OSError: print(host, 'closed')\n"
-    )
-    targets = ["postgres:5432", "redis:6379", *(f"{ip}:5432" for ip in backend_ips[:1])]
-    targets += [f"{ip}:6379" for ip in backend_ips[1:]] + ["api:8080"]
     api_image = stack.container("api").attrs["Config"]["Image"]
     output = (
         docker.from_env()
         .containers.run(
             api_image,
-            ["python3", "-c", probe, *targets],
+            ["bash", "-c", CONNECT_SCRIPT, "connect", *targets],
             entrypoint=[],
             network=f"{stack.prefix}-frontend",
             remove=True,
@@ -277,7 +310,7 @@ def test_the_data_stores_cannot_be_reached_from_the_frontend_network(stack: Runn
         .decode()
     )
     lines = dict(line.split() for line in output.splitlines())
-    assert lines.pop("api") == "open"  # the probe itself can connect on that network
+    assert lines.pop("edge:8443") == "open"  # the probe itself can connect on that network
     assert set(lines.values()) == {"closed"}, output
 
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterator
+from dataclasses import replace as copy_of
 from typing import Any
 
+from infra.render.mock_runtime import RecordedResource
 from infra.render.policy_check import engine_resources
-from policies.offline import EngineResource
 from tests.support import PROD, render, render_shipped
+
+# The one record of a rendered resource, as the pack's offline evaluation takes it.
+EngineResource = RecordedResource
+
+
+def resource(type_: str, name: str, urn: str, props: dict[str, Any]) -> RecordedResource:
+    """A resource a weakening adds to a stack."""
+    return RecordedResource(urn, type_, name, True, "", props, False, False, [], [], props)
 
 
 @functools.cache
@@ -23,12 +32,7 @@ def _resources(stack: str) -> tuple[EngineResource, ...]:
 
 def resources(stack: str) -> list[EngineResource]:
     """A fresh, mutable copy of a stack's resources."""
-    return [
-        EngineResource(
-            r.type, r.name, r.urn, copy.deepcopy(dict(r.props)), r.protect, r.parent, r.secret_paths
-        )
-        for r in _resources(stack)
-    ]
+    return [copy_of(r, unredacted=copy.deepcopy(r.unredacted)) for r in _resources(stack)]
 
 
 def find(resources: list[EngineResource], type_suffix: str, name: str) -> EngineResource:
@@ -40,9 +44,7 @@ def props(resources: list[EngineResource], type_suffix: str, name: str) -> Any:
 
 
 def replace(resources: list[EngineResource], old: EngineResource, **changes: Any) -> None:
-    index = resources.index(old)
-    fields = {**old.__dict__, **changes}
-    resources[index] = EngineResource(**fields)
+    resources[resources.index(old)] = copy_of(old, **changes)
 
 
 def pod(resources: list[EngineResource], kind: str, name: str) -> Any:

@@ -15,7 +15,7 @@ from policies.catalog import BY_ID, RULES
 from policies.docs import SHIPPED_ADVISORIES, policies_markdown
 from policies.offline import evaluate
 from policies.pack import pack_config, policies
-from policies.rule import Level
+from policies.rule import Enforcement
 from tests.policies.stacks import resources
 from tests.support import ROOT
 
@@ -77,7 +77,7 @@ def test_unknown_values_during_preview_report_nothing() -> None:
             if "data" in resource.props:
                 resource.props["data"] = {k: UNKNOWN_STRING for k in resource.props["data"]}
     evaluation = evaluate(stack, "prod")
-    assert [f for f in evaluation.findings if f.level == Level.MANDATORY] == []
+    assert [f for f in evaluation.findings if f.level == Enforcement.MANDATORY] == []
 
 
 def test_config_files_and_docs_are_generated_from_the_pack() -> None:
@@ -95,7 +95,7 @@ def test_config_file_overrides_levels_and_properties() -> None:
         "k8s-allowed-registries": {"enforcementLevel": "advisory", "allowedRegistries": ["ghcr.io"]}
     }
     evaluation = evaluate(stack, "prod", config, rules=[BY_ID["k8s-allowed-registries"]])
-    assert evaluation.findings and {f.level for f in evaluation.findings} == {Level.ADVISORY}
+    assert evaluation.findings and {f.level for f in evaluation.findings} == {Enforcement.ADVISORY}
     assert any("quay.io" in f.message for f in evaluation.findings)
 
 
@@ -103,7 +103,7 @@ def test_config_file_overrides_levels_and_properties() -> None:
 def test_shipped_advisories_are_justified(stack: str) -> None:
     evaluation = evaluate(resources(stack), stack)
     assert evaluation.mandatory == []
-    assert {(stack, f.rule) for f in evaluation.advisory} <= set(SHIPPED_ADVISORIES)
+    assert {(stack, f.check) for f in evaluation.advisory} <= set(SHIPPED_ADVISORIES)
 
 
 def test_check_exits_non_zero_on_a_mandatory_violation(tmp_path: Any) -> None:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import pytest
 
 from policies.catalog import BY_ID, RULES
-from policies.offline import EngineResource, evaluate
+from policies.offline import evaluate
 from tests.policies.stacks import (
+    EngineResource,
     config_map,
     container,
     docker,
@@ -19,6 +20,7 @@ from tests.policies.stacks import (
     pod,
     props,
     replace,
+    resource,
     resources,
     set_upload,
     upload,
@@ -207,7 +209,7 @@ CASES = [
         "k8s-no-bare-pods",
         "prod",
         lambda r: r.append(
-            EngineResource(
+            resource(
                 "kubernetes:core/v1:Pod",
                 "debug",
                 "urn:debug",
@@ -291,7 +293,7 @@ CASES = [
         "k8s-cronjob-limits",
         "prod",
         lambda r: r.append(
-            EngineResource(
+            resource(
                 "kubernetes:batch/v1:CronJob",
                 "report",
                 "urn:report",
@@ -316,7 +318,7 @@ CASES = [
         "k8s-job-ttl",
         "prod",
         lambda r: r.append(
-            EngineResource(
+            resource(
                 "kubernetes:batch/v1:Job",
                 "migrate",
                 "urn:migrate",

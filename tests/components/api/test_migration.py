@@ -117,9 +117,9 @@ def test_the_migration_adds_no_policy_finding(stack: str) -> None:
     def findings(values: dict[str, Any]) -> set[tuple[str, str, str]]:
         evaluation = evaluate(engine_resources(render(stack, values)), stack)
         return {
-            (f.level.value, f.rule, f.message)
+            (f.level.value, f.check, f.message)
             for f in (*evaluation.mandatory, *evaluation.advisory)
-            if f.rule != "k8s-allowed-registries"
+            if f.check != "k8s-allowed-registries"
         }
 
     assert findings(with_migration(base)) == findings(base)

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render, uploads_of
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return render("prod", PROD)
+from tests.support import one, render, uploads_of
 
 
 def test_prod_edge_is_replicated_autoscaled_and_protected_from_disruption(prod: Recording) -> None:
@@ -68,7 +61,13 @@ def test_on_docker_it_publishes_80_and_443_on_the_frontend_only() -> None:
     recording = render("dev", {})
     edge = one(recording, "docker:index/container:Container", "prodstack-dev-edge-0").inputs
     assert {(p["internal"], p["external"]) for p in edge["ports"]} == {(8080, 80), (8443, 443)}
-    assert [n["name"] for n in edge["networksAdvanced"]] == ["prodstack-dev-frontend"]
+    # The frontend network is the edge's alone; its own network admits its scrapers, and it
+    # joins the API's, the one server it proxies to.
+    assert [n["name"] for n in edge["networksAdvanced"]] == [
+        "prodstack-dev-edge",
+        "prodstack-dev-api",
+        "prodstack-dev-frontend",
+    ]
     files = set(uploads_of(recording, "prodstack-dev-edge-0"))
     assert {"/run/prodstack/secrets/tls.crt", "/run/prodstack/secrets/tls.key"} <= files
 

@@ -21,14 +21,6 @@ def tool(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
-@pytest.fixture(scope="module")
-def dev() -> Recording:
-    return render("dev", {})
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return render("prod", PROD)
 
 
 def test_rendered_prometheus_configuration_passes_promtool(dev: Recording, tmp_path: Path) -> None:
@@ -68,8 +60,24 @@ def test_every_rendered_runbook_url_names_an_existing_file(prod: Recording) -> N
 
 def test_prometheus_discovers_pods_with_a_read_only_token(prod: Recording) -> None:
     policy = one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus").inputs["spec"]
-    to_pods, to_api_and_kubelets = policy["egress"]
-    assert to_pods == {"to": [{"podSelector": {}}]}
+    *to_targets, to_api_and_kubelets = policy["egress"]
+    # Only what it scrapes, on the scraped ports: never a database or Redis port.
+    reaches = {
+        rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: [
+            p["port"] for p in rule["ports"]
+        ]
+        for rule in to_targets
+    }
+    assert reaches == {
+        "api": [8080],
+        "edge": [9113],
+        "postgres": [9187, 9854],
+        "redis": [9121],
+        "alertmanager": [9093],
+        "grafana": [3000],
+        "kube-state-metrics": [8080],
+        "blackbox": [9115],
+    }
     assert to_api_and_kubelets == {"ports": [{"port": 443}, {"port": 6443}, {"port": 10250}]}
     config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
         "data"
@@ -108,7 +116,7 @@ def test_kubelet_metrics_can_skip_verification_or_be_turned_off(mode: str) -> No
     ]
     jobs = {j["job_name"]: j for j in yaml.safe_load(data["prometheus.yml"])["scrape_configs"]}
     policy = one(recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus")
-    egress_ports = [p["port"] for p in policy.inputs["spec"]["egress"][1]["ports"]]
+    egress_ports = [p["port"] for p in policy.inputs["spec"]["egress"][-1]["ports"]]
     cluster_roles = recording.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
     if mode == "off":
         assert "kubelet" not in jobs
@@ -263,9 +271,11 @@ def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
     policy = one(recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "grafana").inputs[
         "spec"
     ]
-    assert [p["podSelector"]["matchLabels"] for p in policy["ingress"][0]["from"]] == [
-        {"app.kubernetes.io/name": "edge"}
-    ]
+    admitted = {
+        rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: rule["ports"]
+        for rule in policy["ingress"]
+    }
+    assert admitted == {"edge": [{"port": 3000}], "prometheus": [{"port": 3000}]}
     pod = one(recording, "kubernetes:apps/v1:StatefulSet", "grafana").inputs["spec"]["template"][
         "spec"
     ]

@@ -8,14 +8,16 @@ from pathlib import Path
 import yaml
 
 from components.monitoring.prometheus import PrometheusConfig, Target
+from components.workload import PlacedWorkload
 from tests.live import require
 
+POSTGRES = PlacedWorkload("postgres", "postgres", {"pg-metrics": 9187, "backup-metrics": 9854})
 TARGETS = (
-    Target("api", "api:8080", "http"),
-    Target("edge", "edge:9113", "edge-metrics"),
-    Target("postgres", "postgres:9187", "pg-metrics"),
-    Target("postgres", "postgres:9854", "backup-metrics"),
-    Target("redis", "redis:9121", "redis-metrics"),
+    Target(PlacedWorkload("api", "api", {"http": 8080}), "http"),
+    Target(PlacedWorkload("edge", "edge", {"edge-metrics": 9113}), "edge-metrics"),
+    Target(POSTGRES, "pg-metrics"),
+    Target(POSTGRES, "backup-metrics"),
+    Target(PlacedWorkload("redis", "redis", {"redis-metrics": 9121}), "redis-metrics"),
 )
 
 

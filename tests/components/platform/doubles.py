@@ -1,5 +1,6 @@
-"""Test doubles: a stateful store (volume, sidecar, job) beside the real stack, placed by the
-real placements."""
+"""Test doubles: small workloads that use everything a placement offers (a store with a
+volume, a sidecar, a job and files; an autoscaled app that connects to it; a public front;
+a scraper), placed by the real placements and nothing else of the program."""
 
 from __future__ import annotations
 
@@ -8,21 +9,24 @@ from typing import Any
 
 import pulumi
 
+from components.platform.docker import DockerPlatform, DockerPlatformArgs
+from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
+from components.platform.placement import Placement
 from components.workload import (
+    ApiAccess,
     Checks,
     Container,
     File,
     Peer,
     PersistentVolume,
+    PlacedWorkload,
     Port,
     Probe,
     Resources,
+    Scaling,
     ScheduledJob,
     Workload,
 )
-from infra.program import main as program_main
-from infra.settings import load_settings
-from infra.stack import platform_for
 
 SMALL = Resources(100, 64, 500, 256)
 CHECKS = Checks(
@@ -30,6 +34,7 @@ CHECKS = Checks(
     readiness=Probe(command=("check",)),
     liveness=Probe(command=("check",)),
 )
+STORE_PORT, EXPORTER_PORT, APP_PORT = 5432, 9187, 8080
 
 
 def image(name: str, digest_char: str) -> str:
@@ -37,17 +42,28 @@ def image(name: str, digest_char: str) -> str:
 
 
 def store(protect: bool, with_job: bool) -> Workload:
+    backup = ScheduledJob(
+        "backup",
+        "0 3 * * *",
+        Container(
+            name="backup",
+            image=image("store", "c"),
+            resources=SMALL,
+            checks=CHECKS,
+            command=("backup",),
+            mounts=("data",),
+        ),
+    )
     return Workload(
         name="store",
         component="database",
         version="1",
-        tier="internal",
         main=Container(
             name="store",
             image=image("store", "c"),
             resources=SMALL,
             checks=CHECKS,
-            ports=(Port("db", 5432),),
+            ports=(Port("db", STORE_PORT),),
             config_files=(File("store.conf", "max_connections = 100\n"),),
             secret_files=(File("password", pulumi.Output.secret("store-password-0123456789")),),
             mounts=("data",),
@@ -59,51 +75,96 @@ def store(protect: bool, with_job: bool) -> Workload:
                 image=image("exporter", "d"),
                 resources=SMALL,
                 checks=CHECKS,
-                ports=(Port("metrics", 9187),),
+                ports=(Port("metrics", EXPORTER_PORT),),
             ),
         ),
         volumes=(PersistentVolume("data", "/var/lib/store", 10, protect=protect),),
-        allowed_clients=(Peer("api", ()),),
-        jobs=(
-            (
-                ScheduledJob(
-                    "backup",
-                    "0 3 * * *",
-                    Container(
-                        name="backup",
-                        image=image("store", "c"),
-                        resources=SMALL,
-                        checks=CHECKS,
-                        command=("backup",),
-                    ),
-                ),
-            )
-            if with_job
-            else ()
-        ),
+        jobs=(backup,) if with_job else (),
     )
 
 
-def program_with_doubles(with_job: bool = True) -> Mapping[str, Any]:
-    """The real program, plus the doubles placed on the same platform."""
-    outputs = program_main()
-    settings = load_settings()
-    _, placement = platform_for_doubles(settings)
+def app(store_ref: PlacedWorkload) -> Workload:
+    ready = Probe.http(
+        APP_PORT, "/ready", command=("app-check", f"http://127.0.0.1:{APP_PORT}/ready")
+    )
+    return Workload(
+        name="app",
+        component="api",
+        version="1",
+        main=Container(
+            name="app",
+            image=image("app", "e"),
+            resources=SMALL,
+            checks=Checks.around(ready, startup_seconds=60),
+            ports=(Port("http", APP_PORT),),
+            env={"MODE": "test"},
+            config_files=(File("app.json", "{}\n"),),
+            secret_files=(File("signing-key", pulumi.Output.secret("app-signing-key-0123456789")),),
+        ),
+        scaling=Scaling(autoscale=True, min_replicas=2, max_replicas=4),
+        connects_to=(Peer(store_ref, (store_ref.port("db"),)),),
+    )
+
+
+def front(app_ref: PlacedWorkload) -> Workload:
+    return Workload(
+        name="front",
+        component="edge",
+        version="1",
+        main=Container(
+            name="front",
+            image=image("front", "f"),
+            resources=SMALL,
+            checks=CHECKS,
+            ports=(Port("https", 8443, 443), Port("status", 8081)),
+        ),
+        connects_to=(Peer(app_ref, (APP_PORT,)),),
+    )
+
+
+def scraper(store_ref: PlacedWorkload, app_ref: PlacedWorkload) -> Workload:
+    return Workload(
+        name="scraper",
+        component="monitoring",
+        version="1",
+        main=Container(
+            name="scraper",
+            image=image("scraper", "b"),
+            resources=SMALL,
+            checks=CHECKS,
+            ports=(Port("web", 9090),),
+        ),
+        # Metrics only: never the store's own port.
+        connects_to=(Peer(store_ref, (EXPORTER_PORT,)), Peer(app_ref)),
+        egress_anywhere_ports=(443,),
+        api_access=(ApiAccess(("",), ("pods",)),),
+    )
+
+
+def place_doubles(placement: Placement, protect: bool = False, with_job: bool = True) -> None:
     holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
-    placement.place(store(settings.protect_data, with_job), parent=holder)
-    return outputs
+    store_ref = placement.place(store(protect, with_job), parent=holder)
+    app_ref = placement.place(app(store_ref), parent=holder)
+    placement.place(front(app_ref), parent=holder)
+    placement.place(scraper(store_ref, app_ref), parent=holder)
+    placement.finish()
 
 
-def platform_for_doubles(settings: Any) -> Any:
-    # The real program already created the platform; a second one would clash in names, so
-    # the doubles get their own, placed under a different name prefix/namespace.
-    return platform_for(
-        settings.model_copy(
-            update={
-                "kubernetes": settings.kubernetes.model_copy(update={"namespace": "doubles"}),
-                "docker": settings.docker.model_copy(update={"name_prefix": "doubles"}),
-            }
-        ),
-        pulumi.get_stack(),
-        name="doubles-platform",
+def on_docker(protect: bool = False, with_job: bool = True) -> Mapping[str, Any]:
+    platform = DockerPlatform(
+        "platform",
+        DockerPlatformArgs(stack="t", name_prefix="t", log_max_size="10m", log_max_files=3),
     )
+    place_doubles(platform.placement, protect, with_job)
+    return {}
+
+
+def on_kubernetes(protect: bool = False, with_job: bool = True) -> Mapping[str, Any]:
+    platform = KubernetesPlatform(
+        "platform",
+        KubernetesPlatformArgs(
+            stack="t", namespace="t", topology_keys=("topology.kubernetes.io/zone",)
+        ),
+    )
+    place_doubles(platform.placement, protect, with_job)
+    return {}

@@ -1,24 +1,19 @@
-"""The Docker placement, container by container, on the dev settings with test doubles."""
+"""The Docker placement, on the doubles: networks from the connection graph, hardened
+containers, files through carriers, volumes, sidecars and scheduled jobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from components.platform.docker import FILES_LABEL, FILES_ROOT
 from components.platform.labels import ROLE_LABEL
 from components.workload import CONFIG_DIR, SECRETS_DIR
-from infra.render.mock_runtime import RecordedResource, Recording
-from tests.components.platform.doubles import program_with_doubles
-from tests.support import PROD, files_carrier, one, render, uploads_of
+from infra.render.mock_runtime import Recording
+from tests.components.platform.doubles import on_docker
+from tests.support import one, render, uploads_of
 
 CONTAINER = "docker:index/container:Container"
-
-
-@pytest.fixture(scope="module")
-def dev() -> Recording:
-    return render("dev", {"environment": "dev"}, program=lambda: program_with_doubles(False))
+NETWORK = "docker:index/network:Network"
 
 
 def labels(spec: dict[str, Any]) -> dict[str, str]:
@@ -42,33 +37,56 @@ def carriers(recording: Recording) -> dict[str, dict[str, Any]]:
     }
 
 
-def network_names(spec: dict[str, Any]) -> set[str]:
-    return {n["name"] for n in spec.get("networksAdvanced", [])}
+def joined(spec: dict[str, Any]) -> dict[str, list[str] | None]:
+    """The networks a container joins, with the names it answers to on each."""
+    return {n["name"]: n.get("aliases") for n in spec.get("networksAdvanced", [])}
 
 
-def test_backend_network_is_internal(dev: Recording) -> None:
-    networks = {r.inputs["name"]: r.inputs for r in dev.of_type("docker:index/network:Network")}
-    assert networks["prodstack-dev-backend"]["internal"] is True
-    assert not networks["prodstack-dev-frontend"].get("internal")
+def test_each_server_has_an_internal_network_and_only_the_edge_is_on_the_frontend(
+    docker_stack: Recording,
+) -> None:
+    networks = {r.inputs["name"]: r.inputs for r in docker_stack.of_type(NETWORK)}
+    # A network per workload that has clients; frontend and egress are the routable two.
+    assert set(networks) == {"t-frontend", "t-egress", "t-store", "t-app"}
+    assert all(networks[n]["internal"] is True for n in ("t-store", "t-app"))
+    assert not networks["t-frontend"].get("internal") and not networks["t-egress"].get("internal")
+    specs = containers(docker_stack)
+    assert joined(specs["t-store-0"]) == {"t-store": ["store"]}
+    assert joined(specs["t-app-0"]) == {"t-app": ["app"], "t-store": None}
+    assert joined(specs["t-front-0"]) == {"t-app": None, "t-frontend": ["front"]}
+    # The scraper reaches the store's network (Docker cannot narrow it to the metrics port)
+    # and leaves the stack through egress, the one thing it declares outside.
+    assert joined(specs["t-scraper-0"]) == {"t-store": None, "t-app": None, "t-egress": None}
 
 
-def test_every_container_is_hardened(dev: Recording) -> None:
-    specs = containers(dev)
+def test_a_workload_without_connections_gets_no_network_at_all() -> None:
+    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from tests.components.platform.doubles import store
+
+    def lone() -> dict[str, Any]:
+        import pulumi
+
+        platform = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3))
+        holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
+        platform.placement.place(store(protect=False, with_job=False), parent=holder)
+        platform.placement.finish()
+        return {}
+
+    server = containers(render("t", program=lone))["t-store-0"]
+    # Not Docker's default bridge, which every container on the host shares.
+    assert server["networkMode"] == "none" and "networksAdvanced" not in server
+
+
+def test_every_container_is_hardened(docker_stack: Recording) -> None:
+    specs = containers(docker_stack)
     assert set(specs) == {
-        "prodstack-dev-api-0",
-        "prodstack-dev-postgres-0",
-        "prodstack-dev-postgres-backup-agent-0",
-        "prodstack-dev-postgres-exporter-0",
-        "prodstack-dev-redis-0",
-        "prodstack-dev-redis-exporter-0",
-        "doubles-store-0",
-        "doubles-store-exporter-0",
-        "prodstack-dev-edge-0",
-        "prodstack-dev-edge-exporter-0",
-        "prodstack-dev-prometheus-0",
-        "prodstack-dev-alertmanager-0",
-        "prodstack-dev-blackbox-0",
-        "prodstack-dev-grafana-0",
+        "t-store-0",
+        "t-store-exporter-0",
+        "t-store-backup-cron-0",
+        "t-app-0",
+        "t-app-1",
+        "t-front-0",
+        "t-scraper-0",
     }
     for name, spec in specs.items():
         user, group = spec["user"].split(":")
@@ -77,9 +95,9 @@ def test_every_container_is_hardened(dev: Recording) -> None:
         assert spec["capabilities"] == {"drops": ["ALL"]}
         assert spec["securityOpts"] == ["no-new-privileges:true"]
         assert spec["privileged"] is False
-        assert spec["tmpfs"]["/tmp"].startswith("rw,noexec,nosuid")
-        assert spec["memory"] > 0 and float(spec["cpus"]) > 0
-        assert spec["memorySwap"] == spec["memory"]
+        assert spec["tmpfs"]["/tmp"] == "rw,noexec,nosuid,nodev,size=64m"
+        assert spec["memory"] == 256 and spec["memoryReservation"] == 64
+        assert spec["memorySwap"] == spec["memory"] and spec["cpus"] == "0.5"
         assert spec["restart"] == "unless-stopped"
         assert spec["logDriver"] == "json-file"
         assert spec["logOpts"] == {"max-size": "10m", "max-file": "3"}
@@ -89,123 +107,92 @@ def test_every_container_is_hardened(dev: Recording) -> None:
         assert "pidMode" not in spec and "ipcMode" not in spec
 
 
-def test_api_healthcheck_runs_its_readiness_check(dev: Recording) -> None:
-    check = containers(dev)["prodstack-dev-api-0"]["healthcheck"]
-    assert check["tests"] == ["CMD", "api-healthcheck", "http://127.0.0.1:8080/health/ready"]
+def test_the_healthcheck_runs_the_readiness_check_after_the_startup_grace(
+    docker_stack: Recording,
+) -> None:
+    check = containers(docker_stack)["t-app-0"]["healthcheck"]
+    assert check["tests"] == ["CMD", "app-check", "http://127.0.0.1:8080/ready"]
+    assert check["startPeriod"] == "60s" and check["interval"] == "10s"
 
 
-def test_only_the_edge_publishes_ports(dev: Recording) -> None:
-    published = {name for name, spec in containers(dev).items() if spec.get("ports")}
-    assert published == {"prodstack-dev-edge-0"}
-    ports = containers(dev)["prodstack-dev-edge-0"]["ports"]
-    assert {(p["internal"], p["external"]) for p in ports} == {(8443, 443), (8080, 80)}
+def test_only_the_public_workload_publishes_ports(docker_stack: Recording) -> None:
+    published = {name for name, spec in containers(docker_stack).items() if spec.get("ports")}
+    assert published == {"t-front-0"}
+    ports = containers(docker_stack)["t-front-0"]["ports"]
+    assert [(p["internal"], p["external"], p["ip"]) for p in ports] == [(8443, 443, "0.0.0.0")]
 
 
-def test_tiers_map_to_networks(dev: Recording) -> None:
-    specs = containers(dev)
-    assert network_names(specs["prodstack-dev-api-0"]) == {
-        "prodstack-dev-frontend",
-        "prodstack-dev-backend",
-    }
-    assert network_names(specs["doubles-store-0"]) == {"doubles-backend"}
-    assert network_names(specs["prodstack-dev-edge-0"]) == {"prodstack-dev-frontend"}
-    for spec in specs.values():
-        for network in spec.get("networksAdvanced", []):
-            assert network["aliases"][0] in (
-                "api",
-                "postgres",
-                "redis",
-                "store",
-                "edge",
-                "prometheus",
-                "alertmanager",
-                "blackbox",
-                "grafana",
-            )
-
-
-def test_sidecars_share_the_replica_network_namespace(dev: Recording) -> None:
-    exporter = containers(dev)["doubles-store-exporter-0"]
-    assert exporter["networkMode"] == "container:doubles-store-0-id"
+def test_sidecars_share_the_replica_network_namespace(docker_stack: Recording) -> None:
+    exporter = containers(docker_stack)["t-store-exporter-0"]
+    assert exporter["networkMode"] == "container:t-store-0-id"
     assert "networksAdvanced" not in exporter
 
 
-def test_secrets_are_root_owned_read_only_files_never_env(dev: Recording) -> None:
-    carrier = files_carrier(dev, "prodstack-dev-api-0")
+def test_secrets_are_root_owned_read_only_files_never_env(docker_stack: Recording) -> None:
+    carrier = one(docker_stack, CONTAINER, "t-app-app-files")
     # The SDK marks the whole upload list secret; the unredacted view is in memory only.
     assert carrier.inputs["uploads"][0]["content"] == "[secret]"
-    uploads = uploads_of(dev, "prodstack-dev-api-0")
+    uploads = uploads_of(docker_stack, "t-app-0")
     secret = uploads[f"{SECRETS_DIR}/signing-key"]
     assert (secret["owner"], secret["group"], secret["permissions"]) == ("0", "10001", "0440")
-    assert uploads[f"{CONFIG_DIR}/api.json"]["permissions"] == "0444"
-    for spec in containers(dev).values():
+    assert uploads[f"{CONFIG_DIR}/app.json"]["permissions"] == "0444"
+    for spec in containers(docker_stack).values():
         for env in spec.get("envs", []):
-            assert not any(s in env for s in dev.secret_values), env
+            assert "signing-key-0123456789" not in env and "password-0123456789" not in env
 
 
-def test_files_reach_read_only_containers_through_a_volume(dev: Recording) -> None:
-    api = one(dev, CONTAINER, "prodstack-dev-api-0")
+def test_files_reach_read_only_containers_through_a_volume(docker_stack: Recording) -> None:
+    app = one(docker_stack, CONTAINER, "t-app-0")
     assert {
         "type": "volume",
-        "source": "prodstack-dev-api-api-files",
+        "source": "t-app-app-files",
         "target": FILES_ROOT,
         "readOnly": True,
-    } in api.inputs["mounts"]
+    } in app.inputs["mounts"]
     # A serving container carries no uploads: the provider would extract them at `/`, which
     # Docker refuses on a read-only root.
-    assert all("uploads" not in spec for spec in containers(dev).values())
-    carrier = one(dev, CONTAINER, "prodstack-dev-api-api-files")
-    assert carrier.urn in api.depends_on
+    assert all("uploads" not in spec for spec in containers(docker_stack).values())
+    carrier = one(docker_stack, CONTAINER, "t-app-app-files")
+    assert carrier.urn in app.depends_on
     # A changed file replaces the carrier, and with its new ID the containers reading it.
-    assert labels(api.inputs)[FILES_LABEL] == "prodstack-dev-api-api-files-id"
+    assert labels(app.inputs)[FILES_LABEL] == "t-app-app-files-id"
 
 
-def test_files_carriers_never_run_and_write_only_into_their_volume(dev: Recording) -> None:
-    found = carriers(dev)
-    assert "prodstack-dev-api-api-files" in found and "prodstack-dev-redis-redis-files" in found
+def test_files_carriers_never_run_and_write_only_into_their_volume(
+    docker_stack: Recording,
+) -> None:
+    found = carriers(docker_stack)
+    assert set(found) == {"t-app-app-files", "t-store-store-files", "t-store-backup-cron-files"}
     for name, spec in found.items():
         assert spec["start"] is False and spec["mustRun"] is False, name
         assert spec["networkMode"] == "none"
         assert spec["mounts"] == [{"type": "volume", "source": name, "target": FILES_ROOT}]
-        uploaded = one(dev, CONTAINER, name).unredacted["uploads"]
+        uploaded = one(docker_stack, CONTAINER, name).unredacted["uploads"]
         assert uploaded and all(u["file"].startswith(FILES_ROOT + "/") for u in uploaded)
         assert spec["capabilities"] == {"drops": ["ALL"]} and not spec.get("privileged")
         assert "healthcheck" not in spec and "ports" not in spec
 
 
-def test_data_volume_is_mounted_and_labelled(dev: Recording) -> None:
-    store = containers(dev)["doubles-store-0"]
-    assert {"type": "volume", "source": "doubles-store-data", "target": "/var/lib/store"} in (
+def test_data_volume_is_mounted_and_labelled(docker_stack: Recording) -> None:
+    store = containers(docker_stack)["t-store-0"]
+    assert {"type": "volume", "source": "t-store-data", "target": "/var/lib/store"} in (
         store["mounts"]
     )
-    volume = one(dev, "docker:index/volume:Volume", "doubles-store-data")
+    volume = one(docker_stack, "docker:index/volume:Volume", "t-store-data")
+    assert labels(volume.inputs)["prodstack.dev/volume"] == "data"
     assert not volume.protect and not volume.retain_on_delete
 
 
-def test_prod_data_volume_on_docker_is_protected() -> None:
-    certificate = {"source": "supplied", "certConfig": "edgeCert", "keyConfig": "edgeKey"}
-    values = {**PROD, "platform": "docker", "edge": {**PROD["edge"], "certificate": certificate}}
-    recording = render(
-        "prod",
-        values,
-        secrets={"edgeCert": "placeholder-certificate-pem", "edgeKey": "placeholder-key-pem"},
-        program=lambda: program_with_doubles(False),
-    )
-    volume: RecordedResource = one(recording, "docker:index/volume:Volume", "doubles-store-data")
+def test_protected_data_volume_survives_destroy() -> None:
+    recording = render("t", program=lambda: on_docker(protect=True))
+    volume = one(recording, "docker:index/volume:Volume", "t-store-data")
     assert volume.protect and volume.retain_on_delete
 
 
-def test_reference_image_is_built_locally_and_tagged_by_content(dev: Recording) -> None:
-    image = one(dev, "docker:index/image:Image", "api-image").inputs
-    assert image["skipPush"] is True
-    assert image["imageName"].startswith("prodstack-api:")
-    assert image["build"]["context"].endswith("images/api")
-    assert containers(dev)["prodstack-dev-api-0"]["image"] == image["imageName"]
-
-
-def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica() -> None:
-    recording = render("dev", {"environment": "dev"}, program=lambda: program_with_doubles(True))
-    cron = one(recording, CONTAINER, "doubles-store-backup-cron-0")
+def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica(
+    docker_stack: Recording,
+) -> None:
+    cron = one(docker_stack, CONTAINER, "t-store-backup-cron-0")
     runner = f"{CONFIG_DIR}/prodstack-cron.py"
     assert cron.inputs["entrypoints"] == ["python3", runner]
     assert cron.inputs["command"] == [
@@ -216,8 +203,37 @@ def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica() ->
         "--",
         "backup",
     ]
-    assert cron.inputs["networkMode"] == "container:doubles-store-0-id"
+    assert cron.inputs["networkMode"] == "container:t-store-0-id"
     assert cron.inputs["healthcheck"]["tests"] == ["CMD", "python3", runner, "--health"]
-    files = uploads_of(recording, "doubles-store-backup-cron-0")
+    files = uploads_of(docker_stack, "t-store-backup-cron-0")
     assert "def next_after" in files[runner]["content"]
     assert cron.inputs["readOnly"] is True and cron.inputs["capabilities"] == {"drops": ["ALL"]}
+
+
+def test_a_workload_is_placed_once_and_never_after_the_placement_finished() -> None:
+    import pulumi
+    import pytest
+
+    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.workload import WorkloadError
+    from tests.components.platform.doubles import store
+
+    errors: list[str] = []
+
+    def program() -> dict[str, Any]:
+        placement = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3)).placement
+        holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
+        placement.place(store(protect=False, with_job=False), parent=holder)
+        for late in (False, True):
+            if late:
+                placement.finish()
+            with pytest.raises(WorkloadError) as error:
+                placement.place(store(protect=False, with_job=False), parent=holder)
+            errors.append(str(error.value))
+        return {}
+
+    render("t", program=program)
+    assert errors == [
+        "workload store: placed twice",
+        "workload store: placed after the placement finished",
+    ]

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,10 @@ from typing import Any
 
 from tests.live import adapt, as_user, free_port, owned_tempdir, rendered_files, require
 from tests.support import ROOT, render
+
+# The image's own code: where its programs find things, and how they run psql.
+sys.path.insert(0, str(ROOT / "images" / "postgres"))
+from prodstack_pg.environment import Paths
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEBIAN_MAJOR = 15
@@ -63,19 +68,27 @@ class Cluster:
     def secrets(self) -> Path:
         return self.root / "secrets"
 
+    @property
+    def paths(self) -> Paths:
+        """The image's layout, moved into this cluster's directory."""
+        return Paths(
+            bin_dir=PG_BIN,
+            data_dir=self.data,
+            config_file=self.config / "postgresql.conf",
+            socket_dir=self.socket,
+            secrets_dir=self.secrets,
+            state_dir=self.root / "volume" / "prodstack",
+            scratch_dir=self.root / "scratch",
+            port=self.port,
+            stanza="main",
+        )
+
     def env(self, repository: Path | None = None) -> dict[str, str]:
         return {
             "PATH": f"{PG_BIN}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.root),
             "PYTHONPATH": str(self.root / "code"),
-            "PG_BIN": str(PG_BIN),
-            "PGDATA": str(self.data),
-            "PGPORT": str(self.port),
-            "PG_CONFIG_FILE": str(self.config / "postgresql.conf"),
-            "PG_SOCKET_DIR": str(self.socket),
-            "PRODSTACK_SECRETS": str(self.secrets),
-            "PRODSTACK_STATE": str(self.root / "volume" / "prodstack"),
-            "PRODSTACK_SCRATCH": str(self.root / "scratch"),
+            **self.paths.as_env(),
             "PGBACKREST_CONFIG": str(
                 self.config
                 / (
@@ -213,23 +226,8 @@ class Cluster:
         port: int | None = None,
         socket_dir: Path | None = None,
     ) -> str:
-        return self.run(
-            str(PG_BIN / "psql"),
-            "-X",
-            "-qtA",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            str(socket_dir or self.socket),
-            "-p",
-            str(port or self.port),
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            "-c",
-            sql,
-        ).stdout.strip()
+        command = self.paths.psql_command(database, port, socket_dir)
+        return self.run(*command, "-c", sql).stdout.strip()
 
     def pgbackrest(
         self, *args: str, repository: Path | None = None, check: bool = True

@@ -5,23 +5,13 @@ from __future__ import annotations
 import configparser
 import json
 
-import pytest
-
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render, uploads_of
+from tests.support import one, render, uploads_of
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
 
 
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return render("prod", PROD)
-
-
-@pytest.fixture(scope="module")
-def dev() -> Recording:
-    return render("dev", {})
 
 
 def test_server_agent_and_exporter_share_one_pod(prod: Recording) -> None:
@@ -99,9 +89,9 @@ def test_only_the_api_and_prometheus_reach_it(prod: Recording) -> None:
     } == {"postgres", "redis"}
 
 
-def test_on_docker_it_lives_on_the_internal_network_only(dev: Recording) -> None:
+def test_on_docker_it_lives_on_its_own_internal_network_only(dev: Recording) -> None:
     server = one(dev, CONTAINER, "prodstack-dev-postgres-0").inputs
-    assert [n["name"] for n in server["networksAdvanced"]] == ["prodstack-dev-backend"]
+    assert [n["name"] for n in server["networksAdvanced"]] == ["prodstack-dev-postgres"]
     assert "ports" not in server
     agent = one(dev, CONTAINER, "prodstack-dev-postgres-backup-agent-0").inputs
     assert agent["networkMode"] == "container:prodstack-dev-postgres-0-id"

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return render("prod", PROD)
+from tests.support import one, render
 
 
 def test_prod_persistence_is_protected(prod: Recording) -> None:

@@ -1,0 +1,114 @@
+"""A container of the stack on Docker: the restricted profile, its limits, volumes, files,
+health check and published ports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from components.platform.docker.files import Files
+from components.platform.docker.hardening import restricted_args, serving_args
+from components.platform.docker.scope import Scope
+from components.workload import Container, Probe
+
+# On a workload's containers: the release its release task completed (components/workload.py).
+RELEASE_LABEL = "prodstack.dev/release"
+
+
+def container(
+    scope: Scope,
+    spec: Container,
+    replica: int,
+    data_volumes: dict[str, docker.Volume],
+    spec_files: Files | None,
+    pod: docker.Container | None = None,
+    gate: pulumi.Output[str] | None = None,
+) -> docker.Container:
+    """A long-running container of one replica. `gate` is the release the release task
+    completed: the container is not created or replaced until the task succeeded."""
+    w = scope.workload
+    suffix = (str(replica),) if pod is None else (spec.name, str(replica))
+    name = scope.resource_name(*suffix)
+    labels = scope.labels
+    if gate is not None:
+        labels = [*labels, docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate)]
+    return docker.Container(
+        name,
+        **hardened(scope, spec, name, data_volumes, spec_files, labels),
+        restart="unless-stopped",
+        healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
+        wait=True,
+        wait_timeout=180,
+        stop_timeout=w.pre_stop_seconds + w.shutdown_grace_seconds,
+        # Sidecars join the replica's network namespace, so they reach it on localhost.
+        network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else scope.network_mode,
+        networks_advanced=None if pod else scope.attachments(),
+        ports=None if pod else published_ports(spec),
+        opts=pulumi.ResourceOptions.merge(
+            scope.opts,
+            pulumi.ResourceOptions(
+                depends_on=[*([pod] if pod else []), *([spec_files.carrier] if spec_files else [])]
+            ),
+        ),
+    )
+
+
+def hardened(
+    scope: Scope,
+    spec: Container,
+    name: str,
+    data_volumes: dict[str, docker.Volume],
+    spec_files: Files | None,
+    labels: Sequence[docker.ContainerLabelArgs],
+) -> dict[str, Any]:
+    """What every container that runs gets, serving or one-shot: the restricted profile,
+    its limits, its volumes and its files (read-only, from its carrier)."""
+    mounts = [
+        docker.ContainerMountArgs(
+            type="volume",
+            source=data_volumes[volume].name,
+            target=scope.workload.mount_path(volume),
+        )
+        for volume in spec.mounts
+    ]
+    if spec_files is not None:
+        mounts.append(spec_files.mount())
+        labels = [*labels, spec_files.label()]
+    s = scope.settings
+    return {
+        "name": name,
+        "image": spec.image,
+        "entrypoints": list(spec.command) or None,
+        "command": list(spec.args) or None,
+        "envs": [pulumi.Output.concat(k, "=", v) for k, v in sorted(spec.env.items())] or None,
+        **restricted_args(spec, s.log_max_size, s.log_max_files),
+        **serving_args(spec),
+        "labels": labels,
+        "mounts": mounts,
+    }
+
+
+def published_ports(spec: Container) -> list[docker.ContainerPortArgs] | None:
+    published = [
+        docker.ContainerPortArgs(
+            internal=p.port, external=p.public_port, ip=p.public_address, protocol="tcp"
+        )
+        for p in spec.ports
+        if p.public_port is not None
+    ]
+    return published or None
+
+
+def healthcheck(readiness: Probe, startup: Probe) -> docker.ContainerHealthcheckArgs:
+    """Docker has one health state: readiness decides it, startup gives the grace period."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *readiness.command],
+        interval=f"{readiness.period_seconds}s",
+        timeout=f"{readiness.timeout_seconds}s",
+        retries=readiness.failure_threshold,
+        start_period=f"{startup.period_seconds * startup.failure_threshold}s",
+        start_interval="1s",
+    )

@@ -1,0 +1,69 @@
+"""prodstack:index:DockerPlatform: the stack on one Docker host, and the placement onto it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.platform.connections import ConnectionGraph
+from components.platform.docker import workload
+from components.platform.docker.network import StackNetworks
+from components.platform.docker.scope import DockerSettings, Scope
+from components.platform.labels import stack_labels
+from components.platform.placement import Pending, Placement
+
+
+@dataclass(frozen=True)
+class DockerPlatformArgs(DockerSettings):
+    expires_at: str | None = None
+
+
+class DockerPlatform(pulumi.ComponentResource):
+    """The stack's networks on one Docker host, and the placement onto them."""
+
+    frontend_network: pulumi.Output[str]
+    egress_network: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DockerPlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("prodstack:index:DockerPlatform", name, None, opts)
+        networks = StackNetworks(
+            self, name, args.name_prefix, stack_labels(args.stack, args.expires_at)
+        )
+        self.frontend_network = networks.frontend
+        self.egress_network = networks.egress
+        self.placement = DockerPlacement(args, networks)
+        self.register_outputs(
+            {"frontendNetwork": self.frontend_network, "egressNetwork": self.egress_network}
+        )
+
+
+class DockerPlacement(Placement):
+    platform = "docker"
+
+    def __init__(self, args: DockerPlatformArgs, networks: StackNetworks) -> None:
+        super().__init__(args.stack)
+        self._settings = DockerSettings(
+            stack=args.stack,
+            name_prefix=args.name_prefix,
+            log_max_size=args.log_max_size,
+            log_max_files=args.log_max_files,
+        )
+        self._networks = networks
+
+    def host_of(self, name: str) -> str:
+        return name  # the alias every replica carries on its own network
+
+    def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
+        self._networks.create_all([p.workload for p in pending], graph)
+        for p in pending:
+            scope = Scope(
+                workload=p.workload,
+                settings=self._settings,
+                parent=p.parent,
+                networks=self._networks.attachments(p.workload, graph),
+            )
+            workload.create(scope, p.after)

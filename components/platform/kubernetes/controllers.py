@@ -1,0 +1,83 @@
+"""The controller of a workload's pods: a Deployment, or a StatefulSet when it has volumes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform.kubernetes.pods import pod_template
+from components.platform.kubernetes.scope import Scope
+from components.platform.labels import WAIVER_PREFIX
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+apps = k8s.apps.v1
+
+
+def controller_metadata(scope: Scope) -> meta.ObjectMetaArgs:
+    """A singleton by design says why, as a waiver of the pack's replicas rule."""
+    metadata = scope.metadata()
+    if scope.workload.singleton:
+        metadata.annotations = {WAIVER_PREFIX + "availability-replicas": scope.workload.singleton}
+    return metadata
+
+
+def controller(scope: Scope, depends_on: Sequence[pulumi.Resource]) -> None:
+    w = scope.workload
+    scaling = w.scaling
+    # The autoscaler owns the replica count once it exists; `pulumi up` must not reset it.
+    ignore = ["spec.replicas"] if scaling.autoscale else None
+    opts = pulumi.ResourceOptions.merge(
+        scope.opts, pulumi.ResourceOptions(ignore_changes=ignore, depends_on=list(depends_on))
+    )
+    if not w.stateful:
+        apps.Deployment(
+            w.name,
+            metadata=controller_metadata(scope),
+            spec=apps.DeploymentSpecArgs(
+                replicas=scaling.baseline,
+                revision_history_limit=5,
+                selector=meta.LabelSelectorArgs(match_labels=scope.selector),
+                strategy=apps.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                ),
+                template=pod_template(scope),
+            ),
+            opts=opts,
+        )
+        return
+    protect = any(v.protect for v in w.volumes)
+    retention = "Retain" if protect else "Delete"
+    apps.StatefulSet(
+        w.name,
+        metadata=controller_metadata(scope),
+        spec=apps.StatefulSetSpecArgs(
+            replicas=scaling.baseline,
+            service_name=w.name,
+            revision_history_limit=5,
+            selector=meta.LabelSelectorArgs(match_labels=scope.selector),
+            update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            persistent_volume_claim_retention_policy=apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                when_deleted=retention, when_scaled=retention
+            ),
+            template=pod_template(scope),
+            volume_claim_templates=[
+                core.PersistentVolumeClaimArgs(
+                    metadata=meta.ObjectMetaArgs(name=v.name, labels=scope.labels),
+                    spec=core.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"],
+                        resources=core.VolumeResourceRequirementsArgs(
+                            requests={"storage": f"{v.size_gib}Gi"}
+                        ),
+                    ),
+                )
+                for v in w.volumes
+            ],
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+        ),
+    )

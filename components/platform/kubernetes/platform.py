@@ -1,0 +1,68 @@
+"""prodstack:index:KubernetesPlatform: the stack's namespace, and the placement into it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform.connections import ConnectionGraph
+from components.platform.kubernetes import workload
+from components.platform.kubernetes.network import namespace_policies
+from components.platform.kubernetes.scope import KubernetesSettings, Scope
+from components.platform.labels import stack_labels
+from components.platform.placement import Pending, Placement
+
+# Pod Security Standards: enforce, audit and warn at `restricted` for the whole namespace.
+POD_SECURITY_LABELS = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
+
+@dataclass(frozen=True)
+class KubernetesPlatformArgs(KubernetesSettings):
+    expires_at: str | None = None
+
+
+class KubernetesPlatform(pulumi.ComponentResource):
+    """The stack's namespace with default-deny networking, and the placement into it."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KubernetesPlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("prodstack:index:KubernetesPlatform", name, None, opts)
+        namespace = k8s.core.v1.Namespace(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.namespace,
+                labels={**POD_SECURITY_LABELS, **stack_labels(args.stack, args.expires_at)},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.namespace = namespace.metadata.name
+        namespace_policies(name, self.namespace, parent=self)
+        self.placement = KubernetesPlacement(args, self.namespace)
+        self.register_outputs({"namespace": self.namespace})
+
+
+class KubernetesPlacement(Placement):
+    platform = "kubernetes"
+
+    def __init__(self, args: KubernetesPlatformArgs, namespace: pulumi.Output[str]) -> None:
+        super().__init__(args.stack)
+        self._settings = KubernetesSettings(
+            stack=args.stack, namespace=args.namespace, topology_keys=args.topology_keys
+        )
+        self._namespace = namespace
+
+    def host_of(self, name: str) -> str:
+        return f"{name}.{self._settings.namespace}.svc.cluster.local"
+
+    def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
+        for p in pending:
+            scope = Scope(p.workload, self._settings, self._namespace, p.parent)
+            workload.create(scope, graph, p.after)

@@ -1,0 +1,239 @@
+"""A workload's pods: containers, probes, volumes and the restricted security contexts."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform.hardening import (
+    CONFIG_FILE_MODE,
+    SECRET_FILE_MODE,
+    TMPFS_SIZE_MIB,
+    restricted,
+    scratch_volume_name,
+)
+from components.platform.kubernetes.files import config_map_name, secret_name
+from components.platform.kubernetes.hardening import (
+    container_security_context,
+    pod_security_context,
+)
+from components.platform.kubernetes.scope import Scope
+from components.quantities import format_cpu, format_memory
+from components.workload import CONFIG_DIR, SECRETS_DIR, Container, Probe
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+
+FILES_DIGEST_ANNOTATION = "prodstack.dev/files-sha256"
+
+
+def pod_template(scope: Scope) -> core.PodTemplateSpecArgs:
+    containers = scope.workload.containers
+    return core.PodTemplateSpecArgs(
+        metadata=meta.ObjectMetaArgs(
+            labels=scope.labels,
+            annotations={FILES_DIGEST_ANNOTATION: files_digest(containers)},
+        ),
+        spec=pod_spec(scope, containers),
+    )
+
+
+def pod_spec(
+    scope: Scope, containers: tuple[Container, ...], restart_policy: str | None = None
+) -> core.PodSpecArgs:
+    """The serving pods' spec; with a restart policy, a job's (no probes, no token, no
+    spreading, the workload's claims mounted by name)."""
+    w = scope.workload
+    volumes: list[core.VolumeArgs] = [
+        core.VolumeArgs(
+            name=scratch.name,
+            empty_dir=core.EmptyDirVolumeSourceArgs(
+                medium="Memory" if scratch.in_memory else None,
+                size_limit=format_memory(scratch.size_mib),
+            ),
+        )
+        for scratch in w.scratch
+        if any(scratch.name in c.mounts for c in containers)
+    ]
+    for container in containers:
+        volumes += container_volumes(scope, container)
+    if restart_policy is not None:
+        # A job's pod is no StatefulSet pod: it mounts the workload's claims by name.
+        volumes += [
+            core.VolumeArgs(
+                name=name,
+                persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=f"{name}-{w.name}-0"
+                ),
+            )
+            for name in sorted({m for c in containers for m in c.mounts})
+            if name in {v.name for v in w.volumes}
+        ]
+    return core.PodSpecArgs(
+        service_account_name=w.name,
+        automount_service_account_token=bool(w.api_access) and restart_policy is None,
+        enable_service_links=False,
+        restart_policy=restart_policy,
+        termination_grace_period_seconds=w.pre_stop_seconds + w.shutdown_grace_seconds,
+        security_context=pod_security_context(containers[0]),
+        containers=[
+            container_args(scope, c, long_running=restart_policy is None) for c in containers
+        ],
+        volumes=volumes,
+        topology_spread_constraints=[
+            core.TopologySpreadConstraintArgs(
+                max_skew=1,
+                topology_key=key,
+                when_unsatisfiable="ScheduleAnyway",
+                label_selector=meta.LabelSelectorArgs(match_labels=scope.selector),
+            )
+            for key in scope.settings.topology_keys
+        ]
+        if restart_policy is None
+        else None,
+    )
+
+
+def container_volumes(scope: Scope, container: Container) -> list[core.VolumeArgs]:
+    profile = restricted(container)
+    volumes = [
+        core.VolumeArgs(
+            name=f"{container.name}-{scratch_volume_name(path)}",
+            empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=format_memory(TMPFS_SIZE_MIB)),
+        )
+        for path in profile.writable_paths
+    ]
+    if container.config_files:
+        volumes.append(
+            core.VolumeArgs(
+                name=f"{container.name}-config",
+                config_map=core.ConfigMapVolumeSourceArgs(
+                    name=config_map_name(scope, container),
+                    default_mode=CONFIG_FILE_MODE,
+                    # ConfigMap keys are flat; items put files in subdirectories.
+                    items=[
+                        core.KeyToPathArgs(key=f.name, path=f.relative_path)
+                        for f in container.config_files
+                    ]
+                    if any(f.subdir for f in container.config_files)
+                    else None,
+                ),
+            )
+        )
+    if container.secret_files:
+        volumes.append(
+            core.VolumeArgs(
+                name=f"{container.name}-secrets",
+                secret=core.SecretVolumeSourceArgs(
+                    secret_name=secret_name(scope, container), default_mode=SECRET_FILE_MODE
+                ),
+            )
+        )
+    volumes += [
+        core.VolumeArgs(
+            name=f"{container.name}-{secret}",
+            secret=core.SecretVolumeSourceArgs(secret_name=secret, default_mode=SECRET_FILE_MODE),
+        )
+        for secret, _ in container.existing_secrets
+    ]
+    return volumes
+
+
+def volume_mounts(scope: Scope, container: Container) -> list[core.VolumeMountArgs]:
+    mounts = [
+        core.VolumeMountArgs(name=f"{container.name}-{scratch_volume_name(path)}", mount_path=path)
+        for path in restricted(container).writable_paths
+    ]
+    if container.config_files:
+        mounts.append(
+            core.VolumeMountArgs(
+                name=f"{container.name}-config", mount_path=CONFIG_DIR, read_only=True
+            )
+        )
+    if container.secret_files:
+        mounts.append(
+            core.VolumeMountArgs(
+                name=f"{container.name}-secrets", mount_path=SECRETS_DIR, read_only=True
+            )
+        )
+    mounts += [
+        core.VolumeMountArgs(name=name, mount_path=scope.workload.mount_path(name))
+        for name in container.mounts
+    ]
+    mounts += [
+        core.VolumeMountArgs(name=f"{container.name}-{secret}", mount_path=path, read_only=True)
+        for secret, path in container.existing_secrets
+    ]
+    return mounts
+
+
+def container_args(scope: Scope, container: Container, long_running: bool) -> core.ContainerArgs:
+    r = container.resources
+    pre_stop = scope.workload.pre_stop_seconds
+    return core.ContainerArgs(
+        name=container.name,
+        image=container.image,
+        image_pull_policy="IfNotPresent",
+        command=list(container.command) or None,
+        args=list(container.args) or None,
+        env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(container.env.items())] or None,
+        ports=[
+            core.ContainerPortArgs(name=p.name, container_port=p.port, protocol="TCP")
+            for p in container.ports
+        ]
+        or None,
+        resources=core.ResourceRequirementsArgs(
+            requests={
+                "cpu": format_cpu(r.cpu_request_millicores),
+                "memory": format_memory(r.memory_request_mib),
+            },
+            limits={
+                "cpu": format_cpu(r.cpu_limit_millicores),
+                "memory": format_memory(r.memory_limit_mib),
+            },
+        ),
+        startup_probe=probe(container.checks.startup) if long_running else None,
+        readiness_probe=probe(container.checks.readiness) if long_running else None,
+        liveness_probe=probe(container.checks.liveness) if long_running else None,
+        lifecycle=core.LifecycleArgs(
+            pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=pre_stop))
+        )
+        if long_running and pre_stop > 0
+        else None,
+        security_context=container_security_context(container),
+        volume_mounts=volume_mounts(scope, container),
+    )
+
+
+def probe(spec: Probe) -> core.ProbeArgs:
+    """An HTTP probe where the workload serves one (cheaper than exec), else its command."""
+    http = None
+    if spec.http_path is not None and spec.port is not None:
+        http = core.HTTPGetActionArgs(path=spec.http_path, port=spec.port)
+    return core.ProbeArgs(
+        http_get=http,
+        exec_=None if http else core.ExecActionArgs(command=list(spec.command)),
+        period_seconds=spec.period_seconds,
+        timeout_seconds=spec.timeout_seconds,
+        failure_threshold=spec.failure_threshold,
+    )
+
+
+def files_digest(containers: tuple[Container, ...]) -> pulumi.Output[str]:
+    """A digest of every file the pods read, so a changed ConfigMap or Secret rolls them.
+
+    It is not secret: a SHA-256 over high-entropy secrets reveals nothing of them, and a
+    secret annotation would hide the whole pod template from `pulumi preview` diffs.
+    """
+    names = [f"{c.name}/{f.name}" for c in containers for f in c.config_files + c.secret_files]
+    contents = [f.content for c in containers for f in c.config_files + c.secret_files]
+
+    def digest(values: list[str]) -> str:
+        hasher = hashlib.sha256()
+        for name, value in zip(names, values, strict=True):
+            hasher.update(f"{name}\0{value}\0".encode())
+        return hasher.hexdigest()
+
+    return pulumi.Output.unsecret(pulumi.Output.all(*contents).apply(digest))

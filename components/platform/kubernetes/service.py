@@ -1,0 +1,37 @@
+"""A workload's Service: ClusterIP inside the stack; a LoadBalancer for a public workload."""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from components.platform.kubernetes.scope import Scope
+
+core = k8s.core.v1
+
+
+def service(scope: Scope) -> None:
+    w = scope.workload
+    public = w.public
+    core.Service(
+        w.name,
+        metadata=scope.metadata(),
+        spec=core.ServiceSpecArgs(
+            # LoadBalancer with Local keeps the client address for the edge's rate limits.
+            type="LoadBalancer" if public else "ClusterIP",
+            external_traffic_policy="Local" if public else None,
+            selector=scope.selector,
+            # The public Service carries only the public ports; status and metrics ports
+            # stay reachable by pod address for the declared clients (NetworkPolicy).
+            ports=[
+                core.ServicePortArgs(
+                    name=p.name,
+                    port=p.public_port if public and p.public_port else p.port,
+                    target_port=p.name,
+                    protocol="TCP",
+                )
+                for p in w.ports
+                if p.public_port or not public
+            ],
+        ),
+        opts=scope.opts,
+    )
