@@ -7,6 +7,7 @@ the image's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from components.edge.directives import Block, Comment, Directive, d, render
@@ -14,6 +15,7 @@ from components.edge.directives import Block, Comment, Directive, d, render
 HTTP_PORT = 8080
 HTTPS_PORT = 8443
 STATUS_PORT = 8081
+WORKER_CONNECTIONS = 4096
 SCRATCH = "/tmp"
 ACME_ROOT = "/run/prodstack/acme"
 
@@ -120,20 +122,27 @@ class EdgeConfig:
     def since(self, major: int, minor: int) -> bool:
         return self.nginx_version >= (major, minor)
 
-    def tls(self) -> list[Directive | Block | Comment]:
+    def tls_protocols(self) -> list[Directive | Block | Comment]:
+        """For the whole http block: nginx negotiates the protocol with the port's default
+        server's settings before it reads the name the client asks for."""
         modern = self.tls_profile == "modern"
         directives: list[Directive | Block | Comment] = [
-            Comment(f"Mozilla {self.tls_profile} profile"),
+            Comment(f"Mozilla {self.tls_profile} profile, for every server of the port"),
             d("ssl_protocols", *(["TLSv1.3"] if modern else ["TLSv1.2", "TLSv1.3"])),
             d("ssl_prefer_server_ciphers", "off"),
-            d("ssl_certificate", self.cert_file),
-            d("ssl_certificate_key", self.key_file),
             d("ssl_session_cache", f"shared:TLS:{self.zone_size_mib}m"),
             d("ssl_session_timeout", "1d"),
             d("ssl_session_tickets", "off"),
         ]
         if not modern:
             directives.insert(3, d("ssl_ciphers", INTERMEDIATE_CIPHERS))
+        return directives
+
+    def tls(self) -> list[Directive | Block | Comment]:
+        directives: list[Directive | Block | Comment] = [
+            d("ssl_certificate", self.cert_file),
+            d("ssl_certificate_key", self.key_file),
+        ]
         if self.ocsp_stapling:
             directives += [d("ssl_stapling", "on"), d("ssl_stapling_verify", "on")]
         return directives
@@ -189,12 +198,31 @@ class EdgeConfig:
             d("proxy_hide_header", "Server"),
         ]
 
+    def unknown_hosts(self) -> list[Block]:
+        """The default server of each public port: a request for a host the stack does not
+        serve is refused with 421 and never reaches the API; on HTTPS, a handshake for a
+        name it does not serve (or none) is refused before any certificate is shown."""
+        https = [*self.https_listen(default=True), d("ssl_reject_handshake", "on")]
+        return [
+            Block(
+                "server",
+                children=[*listen, d("server_name", "_"), d("return", 421)],
+            )
+            for listen in ([d("listen", self.http_port, "default_server")], https)
+        ]
+
+    def https_listen(self, default: bool = False) -> list[Directive | Block | Comment]:
+        flags = ("default_server",) if default else ()
+        if self.since(1, 25):
+            return [d("listen", self.https_port, "ssl", *flags), d("http2", "on")]
+        return [d("listen", self.https_port, "ssl", "http2", *flags)]
+
     def http_server(self) -> Block:
         return Block(
             "server",
             children=[
-                d("listen", self.http_port, "default_server"),
-                d("server_name", "_"),
+                d("listen", self.http_port),
+                d("server_name", *self.server_names),
                 Block(
                     "location",
                     ("^~", "/.well-known/acme-challenge/"),
@@ -206,19 +234,18 @@ class EdgeConfig:
         )
 
     def https_server(self) -> Block:
-        listen = [d("listen", self.https_port, "ssl", "default_server")]
-        if self.since(1, 25):
-            listen.append(d("http2", "on"))
-        else:
-            listen = [d("listen", self.https_port, "ssl", "http2", "default_server")]
+        # Regular expressions, case-insensitive, on the normalised path (nginx decodes and
+        # merges slashes before matching): an API that routes /API/AUTH/ like /api/auth/
+        # gets it rate limited all the same. The internal paths come first: they win.
         locations = [
-            Block("location", ("^~", path), self.proxy([self.auth_rate, self.api_rate]))
-            for path in self.auth_paths
+            Block("location", ("~*", path_pattern(internal)), [d("return", 404)])
+            for internal in self.internal_paths
         ]
         locations += [
-            Block("location", (match, path), [d("return", 404)])
-            for internal in self.internal_paths
-            for match, path in (("=", internal), ("^~", internal.rstrip("/") + "/"))
+            Block(
+                "location", ("~*", path_pattern(path)), self.proxy([self.auth_rate, self.api_rate])
+            )
+            for path in self.auth_paths
         ]
         locations += [
             Block(
@@ -231,7 +258,7 @@ class EdgeConfig:
         return Block(
             "server",
             children=[
-                *listen,
+                *self.https_listen(),
                 d("server_name", *self.server_names),
                 *self.tls(),
                 *self.security_headers(),
@@ -306,6 +333,7 @@ class EdgeConfig:
             d("limit_conn_zone", "$binary_remote_addr", f"zone=per_client:{self.zone_size_mib}m"),
             d("limit_req_status", 429),
             d("limit_conn_status", 429),
+            *self.tls_protocols(),
         ]
         if self.trusted_proxies:
             children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
@@ -323,6 +351,7 @@ class EdgeConfig:
                 Block("upstream", (route.name,), [d("server", route.address), d("keepalive", 8)])
                 for route in self.extra_routes
             ),
+            *self.unknown_hosts(),
             self.http_server(),
             self.https_server(),
             self.status_server(),
@@ -335,7 +364,18 @@ class EdgeConfig:
             d("worker_processes", "auto"),
             d("pid", f"{self.scratch}/nginx.pid"),
             d("error_log", "/dev/stderr", "warn"),
-            Block("events", children=[d("worker_connections", 4096)]),
+            # A proxied connection holds two descriptors (client and upstream), plus files.
+            d("worker_rlimit_nofile", 2 * WORKER_CONNECTIONS + 1024),
+            Block("events", children=[d("worker_connections", WORKER_CONNECTIONS)]),
             self.http(),
         ]
         return render(top, "components/edge/nginx.py")
+
+
+def path_pattern(prefix: str) -> str:
+    """A location regex for a path and everything under it: /metrics matches /metrics,
+    /metrics/ and /metrics/x, never /metricsx; /api/auth/ matches what starts with it."""
+    escaped = re.escape(prefix.rstrip("/"))
+    if prefix.endswith("/"):
+        return f"^{escaped}/"
+    return f"^{escaped}(/|$)"

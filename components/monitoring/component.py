@@ -387,6 +387,9 @@ def blackbox(args: MonitoringArgs) -> Workload:
                     "method": "GET",
                     "valid_status_codes": [200],
                     "fail_if_not_ssl": True,
+                    # The edge serves its own name only: on Docker the probe connects to the
+                    # edge inside the stack, but asks for the public name as a client would.
+                    "headers": {"Host": args.probe_server_name},
                     "preferred_ip_protocol": "ip4",
                     "tls_config": tls,
                 },

@@ -90,7 +90,9 @@ class PrometheusConfig:
         }
 
     def pods_job(self) -> dict[str, object]:
-        ports = "|".join(sorted({t.port_name for t in self.targets}))
+        # Each workload's own metrics ports, as pairs: a union of port names would also keep
+        # another workload's port of the same name (the edge's plain `http`).
+        pairs = "|".join(sorted({f"{t.job};{t.port_name}" for t in self.targets}))
         return {
             "job_name": "pods",
             "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [self.namespace]}}],
@@ -100,7 +102,12 @@ class PrometheusConfig:
                     "regex": "prodstack",
                     "action": "keep",
                 },
-                {"source_labels": [PORT_NAME], "regex": f"({ports})", "action": "keep"},
+                {
+                    "source_labels": [POD_NAME_LABEL, PORT_NAME],
+                    "separator": ";",
+                    "regex": f"({pairs})",
+                    "action": "keep",
+                },
                 {"source_labels": [POD_NAME_LABEL], "target_label": "job"},
                 {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
                 {"source_labels": [PORT_NAME], "target_label": "port"},

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components.platform.kubernetes.pods import pod_template
 from components.platform.kubernetes.scope import Scope
+from components.platform.kubernetes.service import headless_name
 from components.platform.labels import WAIVER_PREFIX
 
 core = k8s.core.v1
@@ -56,7 +57,7 @@ def controller(scope: Scope, depends_on: Sequence[pulumi.Resource]) -> None:
         metadata=controller_metadata(scope),
         spec=apps.StatefulSetSpecArgs(
             replicas=scaling.baseline,
-            service_name=w.name,
+            service_name=headless_name(w.name),
             revision_history_limit=5,
             selector=meta.LabelSelectorArgs(match_labels=scope.selector),
             update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),

@@ -35,3 +35,26 @@ def service(scope: Scope) -> None:
         ),
         opts=scope.opts,
     )
+
+
+def headless_name(workload: str) -> str:
+    return f"{workload}-pods"
+
+
+def headless_service(scope: Scope) -> None:
+    """The governing Service a StatefulSet names: no cluster address, a DNS name per pod
+    (postgres-0.postgres-pods), so that a replica can be addressed by its identity."""
+    w = scope.workload
+    core.Service(
+        headless_name(w.name),
+        metadata=scope.metadata(headless_name(w.name)),
+        spec=core.ServiceSpecArgs(
+            cluster_ip="None",
+            selector=scope.selector,
+            ports=[
+                core.ServicePortArgs(name=p.name, port=p.port, target_port=p.name, protocol="TCP")
+                for p in w.ports
+            ],
+        ),
+        opts=scope.opts,
+    )

@@ -15,7 +15,7 @@ from components.platform.kubernetes.jobs import cron_job, release_job
 from components.platform.kubernetes.network import network_policy
 from components.platform.kubernetes.rbac import service_account
 from components.platform.kubernetes.scope import Scope
-from components.platform.kubernetes.service import service
+from components.platform.kubernetes.service import headless_service, service
 
 
 def create(scope: Scope, graph: ConnectionGraph, after: Sequence[pulumi.Resource]) -> None:
@@ -30,6 +30,8 @@ def create(scope: Scope, graph: ConnectionGraph, after: Sequence[pulumi.Resource
     controller(scope, depends_on=[release_job(scope, task, after)] if task else [])
     if w.ports:
         service(scope)
+    if w.stateful:
+        headless_service(scope)
     disruption_budget(scope)
     if w.scaling.autoscale:
         autoscaler(scope)

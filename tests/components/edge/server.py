@@ -147,7 +147,7 @@ class Edge:
         conf = replace_exact(
             self.files["nginx.conf"],
             {
-                "listen 8080 default_server;": f"listen 127.0.0.1:{self.http_port} default_server;",
+                "listen 8080": f"listen 127.0.0.1:{self.http_port}",
                 "listen 8443 ssl": f"listen 127.0.0.1:{self.https_port} ssl",
                 "listen 8081;": f"listen 127.0.0.1:{self.status_port};",
                 "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),

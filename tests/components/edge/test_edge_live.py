@@ -121,7 +121,7 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
     conf = replace_exact(
         files["nginx.conf"],
         {
-            "listen 8080 default_server;": f"listen 127.0.0.1:{free_port()} default_server;",
+            "listen 8080": f"listen 127.0.0.1:{free_port()}",
             "listen 8443 ssl": f"listen 127.0.0.1:{free_port()} ssl",
             "listen 8081;": f"listen 127.0.0.1:{free_port()};",
             **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
@@ -249,12 +249,44 @@ def test_api_burst_is_served_then_refused_with_429(setup: Setup) -> None:
     drain_rate_limits()
 
 
-def test_sixth_authentication_request_in_a_minute_gets_429(setup: Setup) -> None:
+def test_sixth_authentication_request_in_a_minute_gets_429_whatever_its_case(
+    setup: Setup,
+) -> None:
     drain_rate_limits()
     login = json.dumps({"username": "ann"}).encode()
     headers = {"Content-Type": "application/json"}
-    statuses = [setup.request("POST", "/api/auth/login", headers, login).status for _ in range(6)]
-    assert statuses == [200] * 5 + [429]
+    statuses = [setup.request("POST", "/api/auth/login", headers, login).status for _ in range(5)]
+    assert statuses == [200] * 5
+    # Spelled otherwise, or with a doubled slash, it is the same path to an API that
+    # routes case-insensitively, and the same bucket at the edge.
+    for variant in ("/API/AUTH/login", "/api//Auth/login"):
+        assert setup.request("POST", variant, headers, login).status == 429, variant
+
+
+def test_a_host_the_stack_does_not_serve_is_refused_at_the_edge(setup: Setup) -> None:
+    assert setup.request("GET", "/api/items", {"Host": "evil.example"}).status == 421
+    plain = http.client.HTTPConnection("127.0.0.1", setup.edge.http_port, timeout=5)
+    plain.request("GET", "/api/items", headers={"Host": "evil.example"})
+    assert plain.getresponse().status == 421
+    plain.close()
+    # The name it serves still works, on both ports.
+    assert setup.request("GET", "/api/items").status == 200
+
+
+def test_a_handshake_for_a_name_the_stack_does_not_serve_is_refused(setup: Setup) -> None:
+    context = setup.edge.context(setup.ca[1])
+    context.check_hostname = False
+    for name in ("evil.example", None):
+        with (
+            socket.create_connection(("127.0.0.1", setup.edge.https_port), timeout=5) as raw,
+            pytest.raises(ssl.SSLError, match=r"UNRECOGNIZED_NAME|unrecognized name"),
+        ):
+            context.wrap_socket(raw, server_hostname=name)
+
+
+def test_internal_paths_are_refused_in_any_case(setup: Setup) -> None:
+    for path in ("/metrics", "/METRICS", "/Metrics/", "//metrics"):
+        assert setup.request("GET", path).status == 404, path
 
 
 def test_access_log_is_one_json_object_per_line(setup: Setup) -> None:

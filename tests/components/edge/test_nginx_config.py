@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import replace
 
 import pytest
 
 from components.edge.directives import Block, d, render
-from components.edge.nginx import EdgeConfig, Rate
+from components.edge.nginx import EdgeConfig, Rate, path_pattern
 
 BASE = EdgeConfig(
     nginx_version=(1, 28),
@@ -131,8 +132,39 @@ def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
     assert "upstream grafana {" in text
 
 
-def test_internal_paths_are_refused_at_the_edge() -> None:
+def test_internal_paths_are_refused_at_the_edge_in_any_case() -> None:
     rendered = replace(BASE, internal_paths=("/metrics",)).render()
-    assert "location = /metrics {\n            return 404;" in rendered
-    assert "location ^~ /metrics/ {\n            return 404;" in rendered
-    assert "location = /metrics" not in BASE.render()
+    assert "location ~* '^/metrics(/|$)' {\n            return 404;" in rendered
+    assert "/metrics" not in BASE.render()
+    pattern = re.compile(path_pattern("/metrics"), re.IGNORECASE)
+    for path in ("/metrics", "/metrics/", "/METRICS/x", "/Metrics"):
+        assert pattern.match(path), path
+    assert not pattern.match("/metricsx") and not pattern.match("/api/metrics")
+
+
+def test_the_auth_limit_matches_its_paths_in_any_case_before_the_api_limit() -> None:
+    rendered = BASE.render()
+    block = rendered[rendered.index("location ~* ^/api/auth/ {") :]
+    assert block.index("limit_req zone=auth") < block.index("}")
+    assert "location ^~ /api/auth/" not in rendered
+    pattern = re.compile(path_pattern("/api/auth/"), re.IGNORECASE)
+    assert pattern.match("/API/Auth/login") and not pattern.match("/api/authx")
+
+
+def test_hosts_the_stack_does_not_serve_are_refused_on_both_ports() -> None:
+    rendered = BASE.render()
+    assert (
+        "server {\n        listen 8080 default_server;\n        server_name _;\n"
+        "        return 421;\n    }"
+    ) in rendered
+    catch_all = rendered[rendered.index("listen 8443 ssl default_server;") :]
+    catch_all = catch_all[: catch_all.index("}")]
+    assert "ssl_reject_handshake on;" in catch_all and "return 421;" in catch_all
+    # The named servers carry no default_server: they answer only their own names.
+    assert rendered.count("default_server") == 2
+
+
+def test_workers_may_open_a_descriptor_for_both_ends_of_every_connection() -> None:
+    rendered = BASE.render()
+    assert "worker_connections 4096;" in rendered
+    assert "worker_rlimit_nofile 9216;" in rendered

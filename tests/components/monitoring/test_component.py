@@ -21,8 +21,6 @@ def tool(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
-
-
 def test_rendered_prometheus_configuration_passes_promtool(dev: Recording, tmp_path: Path) -> None:
     require("promtool")
     files = rendered_files(dev, "prodstack-dev-prometheus-0")
@@ -282,6 +280,7 @@ def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
     env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
     assert env["GF_SERVER_ROOT_URL"] == "https://api.example.com/grafana/"
     services = {
-        r.name: r.inputs["spec"]["type"] for r in recording.of_type("kubernetes:core/v1:Service")
+        r.name: r.inputs["spec"].get("type", "ClusterIP")
+        for r in recording.of_type("kubernetes:core/v1:Service")
     }
     assert services["grafana"] == "ClusterIP"  # still only the edge is public

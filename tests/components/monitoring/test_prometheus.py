@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -62,4 +63,14 @@ def test_kubernetes_discovers_only_the_stacks_metrics_ports() -> None:
         {"role": "pod", "namespaces": {"names": ["prodstack-dev"]}}
     ]
     keep = [r for r in pods["relabel_configs"] if r.get("action") == "keep"]
-    assert keep[1]["regex"] == "(backup-metrics|edge-metrics|http|pg-metrics|redis-metrics)"
+    assert keep[1]["source_labels"] == [
+        "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+        "__meta_kubernetes_pod_container_port_name",
+    ]
+    assert keep[1]["regex"] == (
+        "(api;http|edge;edge-metrics|postgres;backup-metrics|postgres;pg-metrics"
+        "|redis;redis-metrics)"
+    )
+    # The edge's plain `http` port is no target, though the API's port has that name.
+    pattern = re.compile(keep[1]["regex"])
+    assert pattern.fullmatch("api;http") and not pattern.fullmatch("edge;http")

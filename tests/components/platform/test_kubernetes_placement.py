@@ -214,10 +214,27 @@ def test_only_the_public_workload_gets_a_load_balancer(kubernetes_stack: Recordi
     services = {
         r.name: r.inputs["spec"] for r in kubernetes_stack.of_type("kubernetes:core/v1:Service")
     }
-    assert {n for n, s in services.items() if s["type"] != "ClusterIP"} == {"front"}
+    assert {n for n, s in services.items() if s.get("type", "ClusterIP") != "ClusterIP"} == {
+        "front"
+    }
     assert services["front"]["externalTrafficPolicy"] == "Local"
     # The public Service carries the public ports only; the status port stays in the pod.
     assert [(p["port"], p["targetPort"]) for p in services["front"]["ports"]] == [(443, "https")]
+
+
+def test_a_stateful_workload_is_governed_by_a_headless_service(
+    kubernetes_stack: Recording,
+) -> None:
+    statefulset = one(kubernetes_stack, STATEFULSET, "store").inputs["spec"]
+    governing = one(kubernetes_stack, "kubernetes:core/v1:Service", "store-pods").inputs["spec"]
+    assert statefulset["serviceName"] == "store-pods"
+    assert governing["clusterIP"] == "None"
+    assert governing["selector"] == statefulset["selector"]["matchLabels"]
+    # Clients keep the ordinary Service and its stable address.
+    assert (
+        "clusterIP"
+        not in one(kubernetes_stack, "kubernetes:core/v1:Service", "store").inputs["spec"]
+    )
 
 
 def test_protected_data_is_retained(kubernetes_stack: Recording) -> None:

@@ -12,8 +12,6 @@ STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
 
 
-
-
 def test_server_agent_and_exporter_share_one_pod(prod: Recording) -> None:
     pod = one(prod, STATEFULSET, "postgres").inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["postgres", "backup-agent", "exporter"]
