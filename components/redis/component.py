@@ -87,7 +87,7 @@ def redis_config(settings: RedisSettings) -> RedisConfig:
 def redis_workload(name: str, args: RedisArgs) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
-        lambda p: RedisAcl(APP_USER, p[0], p[1], p[2]).render()
+        lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
     )
     ping = Probe(
         command=(

@@ -75,14 +75,17 @@ class RedisAcl:
     app_password: str
     admin_password: str
     exporter_password: str
+    # The app user may run Lua scripts and functions (settings: redis.allowScripting).
+    app_scripting: bool = False
 
     def render(self) -> str:
+        app_rights = "+@all -@dangerous -@admin" + ("" if self.app_scripting else " -@scripting")
         return "\n".join(
             [
                 # The default user is off and has no password: unauthenticated clients get
                 # nothing, and protected mode stays meaningful.
                 "user default off resetpass -@all",
-                f"user {self.app_user} on {_hash(self.app_password)} ~* &* +@all -@dangerous -@admin",
+                f"user {self.app_user} on {_hash(self.app_password)} ~* &* {app_rights}",
                 f"user admin on {_hash(self.admin_password)} ~* &* +@all",
                 f"user exporter on {_hash(self.exporter_password)} {EXPORTER_COMMANDS}",
                 f"user {HEALTH_USER} on nopass -@all +ping",

@@ -24,3 +24,12 @@ class RedisSettings(Settings):
     eviction_policy: EvictionPolicy = Field(
         description="noeviction for queues and sessions; allkeys-lru for a pure cache."
     )
+    allow_scripting: bool = Field(
+        default=False,
+        description=(
+            "Let the API's user run Lua scripts and functions (EVAL, EVALSHA, SCRIPT, FUNCTION, "
+            "FCALL). Off: a stolen app password cannot run code inside Redis, and the Lua "
+            "interpreter's flaws (the 2025 use-after-free CVE-2025-49844 and its siblings) are "
+            "out of the app user's reach. Turn on only if the API's client library needs it."
+        ),
+    )

@@ -59,7 +59,7 @@ COMMON: Tree = {
         },
     },
     "redis": {
-        "image": "redis:7.2.7-bookworm",
+        "image": "redis:7.2.11-bookworm",
         "exporterImage": "oliver006/redis_exporter:v1.67.0-alpine",
         "storageGib": 5,
         "maxmemoryPercent": 75,

@@ -6,7 +6,9 @@ program with a list of clear messages and nothing created.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, get_args
 
@@ -67,6 +69,34 @@ def _environment(raw: Mapping[str, Any], stack: str) -> Environment:
     return value  # type: ignore[no-any-return]
 
 
+# The widest network prod trusts to name the client (X-Forwarded-For): a /8 is a private
+# range or a provider's, 1/256 of the IPv4 space; 0.0.0.0/0 is everybody.
+WIDEST_TRUSTED_PROXY = {4: 8, 6: 32}
+
+
+# The first release of each line with the October 2025 Lua fixes (Redis security advisory:
+# CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819).
+LUA_FIXED = {(6, 2): (6, 2, 20), (7, 2): (7, 2, 11), (7, 4): (7, 4, 6), (8, 0): (8, 0, 4)}
+LUA_FIXED_LATER = (8, 2, 2)
+
+
+def redis_release(image: str) -> tuple[int, int, int] | None:
+    """The release in an official image's tag (redis:7.2.11-bookworm@sha256:...), if any."""
+    match = re.search(r":(\d+)\.(\d+)\.(\d+)(?:[-@]|$)", image.split("@")[0] + "@")
+    if not match:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return (major, minor, patch)
+
+
+def lua_fixed_in(release: tuple[int, int, int]) -> tuple[int, int, int]:
+    line = release[:2]
+    if line in LUA_FIXED:
+        return LUA_FIXED[line]
+    # Lines before 6.2 have no fix; 8.2 and later carry it from 8.2.2.
+    return (99, 0, 0) if line < (6, 2) else max(LUA_FIXED_LATER, (*line, 0))
+
+
 def _environment_rules(settings: StackSettings) -> list[str]:
     """Rules that tie one key to the environment or the platform."""
     problems: list[str] = []
@@ -92,6 +122,22 @@ def _environment_rules(settings: StackSettings) -> list[str]:
         problems.append(
             f"{key_path(['edge', 'certificate', 'source'])}: must be cert-manager or supplied "
             "in prod, got 'self-signed'"
+        )
+    for index, cidr in enumerate(settings.edge.trusted_proxies):
+        network = ipaddress.ip_network(cidr, strict=False)
+        widest = WIDEST_TRUSTED_PROXY[network.version]
+        if prod and network.prefixlen < widest:
+            problems.append(
+                f"{key_path(['edge', 'trustedProxies', index])}: {cidr} would let any client "
+                f"in it set its own address and pass every per-address rate limit; in prod "
+                f"name the proxies, at most a /{widest} (IPv{network.version})"
+            )
+    release = redis_release(settings.redis.image)
+    if prod and release is not None and release < lua_fixed_in(release):
+        fixed = ".".join(map(str, lua_fixed_in(release)))
+        problems.append(
+            f"{key_path(['redis', 'image'])}: Redis {'.'.join(map(str, release))} predates the "
+            f"2025 Lua fixes (CVE-2025-49844 and others); in prod use {fixed} or later"
         )
     receivers = settings.monitoring.receivers
     for name in ("paging", "heartbeat"):

@@ -33,7 +33,9 @@ def test_acl_disables_default_and_stores_only_hashes() -> None:
     ).render()
     lines = {line.split()[1]: line for line in acl.splitlines() if line}
     assert lines["default"].startswith("user default off resetpass")
-    assert "-@dangerous -@admin" in lines["app"]
+    assert "-@dangerous -@admin -@scripting" in lines["app"]
+    allowed = RedisAcl("app", "a", "b", "c", app_scripting=True).render()
+    assert "-@scripting" not in allowed and "-@dangerous -@admin" in allowed
     assert "#" + hashlib.sha256(b"app-secret-value").hexdigest() in lines["app"]
     assert "secret-value" not in acl
     assert "+@all" not in lines["exporter"]

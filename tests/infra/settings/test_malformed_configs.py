@@ -86,6 +86,21 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:api.image: must be pinned by digest in prod",
     ),
     (
+        "prod-trusts-every-address-as-a-proxy",
+        "prod",
+        {**PROD, "edge": {**PROD["edge"], "trustedProxies": ["10.0.0.0/16", "0.0.0.0/0"]}},
+        {},
+        "prodstack:edge.trustedProxies[1]: 0.0.0.0/0 would let any client in it set its own "
+        "address and pass every per-address rate limit; in prod name the proxies, at most a /8",
+    ),
+    (
+        "prod-trusts-a-wide-ipv6-range-as-a-proxy",
+        "prod",
+        {**PROD, "edge": {**PROD["edge"], "trustedProxies": ["2001:db8::/16"]}},
+        {},
+        "prodstack:edge.trustedProxies[0]: 2001:db8::/16 would let any client",
+    ),
+    (
         "image-latest",
         "dev",
         {"api": {"image": "nginx:latest"}},
