@@ -283,6 +283,19 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class Outbound:
+    """Traffic to outside the stack: to `cidr` (by default anywhere) on these ports only
+    (a public URL, object storage, the Kubernetes API, a cloud's metadata service)."""
+
+    ports: tuple[int, ...]
+    cidr: str = "0.0.0.0/0"
+
+    @property
+    def anywhere(self) -> bool:
+        return self.cidr == "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
 class ApiAccess:
     """Read access a workload needs to the Kubernetes API: in its namespace (discovery), or
     cluster-wide for what has no namespace (nodes and their metrics)."""
@@ -349,8 +362,8 @@ class Workload:
     # each into both sides): clients it admits, servers it opens connections to.
     allowed_clients: tuple[Peer, ...] = ()
     connects_to: tuple[Peer, ...] = ()
-    # Outside the stack: any address, on these ports only (a public URL, the Kubernetes API).
-    egress_anywhere_ports: tuple[int, ...] = ()
+    # Outside the stack: where it may open connections, and on which ports.
+    outbound: tuple[Outbound, ...] = ()
     # Only workloads that declare access get a service account token (Kubernetes).
     api_access: tuple[ApiAccess, ...] = ()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from policies.durability import OFF_HOST_REPOSITORIES
+from policies.durability import settings as parse_settings
 from policies.rule import (
     ADVISE_ALL_ENFORCE_PROD,
     EVERYWHERE,
@@ -15,8 +17,10 @@ from policies.rule import (
 from policies.view import (
     DOCKER_CONTAINER,
     DOCKER_NETWORK,
+    NETWORK_LABEL,
     UNKNOWN,
     Subject,
+    files_named,
     get,
     items,
     never_started,
@@ -253,7 +257,7 @@ def ports_edge_only(subject: Subject, _: Context) -> Iterator[str]:
 
 @stack_rule(
     "docker-data-stores-internal",
-    "Data stores (Postgres, Redis) are attached only to internal networks (no route out, not reachable from the host).",
+    "Data stores (Postgres, Redis) are attached only to internal networks (no route out, not reachable from the host); a Postgres that backs up off the host may also join the stack's egress network, which publishes nothing.",
     "A data store on a routable network is one misconfigured port away from the internet, and can send data out.",
     EVERYWHERE,
     (),
@@ -264,6 +268,16 @@ def data_stores_internal(subjects: Sequence[Subject], _: Context) -> Iterator[Vi
         for n in subjects
         if n.type == DOCKER_NETWORK and get(n.props, "internal") is True
     }
+    egress = {
+        get(n.props, "name")
+        for n in subjects
+        if n.type == DOCKER_NETWORK and n.labels.get(NETWORK_LABEL) == "egress"
+    }
+    backs_up_off_host = {
+        carrier.app
+        for carrier, text in files_named(subjects, "pgbackrest.conf")
+        if parse_settings(text).get("repo1-type") in OFF_HOST_REPOSITORIES
+    }
     for subject in subjects:
         if subject.type != DOCKER_CONTAINER or subject.component not in DATA_STORE_COMPONENTS:
             continue
@@ -273,7 +287,8 @@ def data_stores_internal(subjects: Sequence[Subject], _: Context) -> Iterator[Vi
         mode = get(subject.props, "networkMode")
         if UNKNOWN in networks:
             continue
-        outside = [n for n in networks if n not in internal]
+        allowed = internal | (egress if subject.app in backs_up_off_host else set())
+        outside = [n for n in networks if n not in allowed]
         if not networks and mode not in ("none",):
             yield Violation(
                 f"{subject.app} container {subject.name} is on Docker's default bridge", subject

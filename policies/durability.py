@@ -20,8 +20,11 @@ from policies.rule import (
 )
 from policies.view import (
     DOCKER_CONTAINER,
+    DOCKER_NETWORK,
     DOCKER_VOLUME,
     FILE_CARRIERS,
+    NAME_LABEL,
+    NETWORK_POLICY,
     UNKNOWN,
     Subject,
     command_line,
@@ -31,6 +34,7 @@ from policies.view import (
     flag,
     get,
     items,
+    never_started,
     workloads,
 )
 
@@ -148,6 +152,70 @@ def backup_off_host(subject: Subject, _: Context) -> Iterator[str]:
     kind = settings(text).get("repo1-type", "posix")
     if kind not in OFF_HOST_REPOSITORIES:
         yield f"pgbackrest.conf keeps the repository on {kind} storage, not off the host"
+
+
+REPOSITORY_PORTS = {"s3": 443, "gcs": 443, "azure": 443, "sftp": 22}
+
+
+def _allows_out(policy: Subject, port: int) -> bool:
+    """Whether a NetworkPolicy lets its pods open `port` to an address outside the
+    namespace (a rule without `to`, or to an ipBlock)."""
+    for rule in items(policy.props, "spec", "egress"):
+        ports = [get(p, "port") for p in items(rule, "ports")]
+        peers = items(rule, "to")
+        if (not ports or port in ports) and (
+            not peers or any(get(peer, "ipBlock") for peer in peers)
+        ):
+            return True
+    return False
+
+
+def _on_routable_network(subjects: Sequence[Subject], app: str) -> bool:
+    routable = {
+        get(n.props, "name")
+        for n in subjects
+        if n.type == DOCKER_NETWORK and get(n.props, "internal") is not True
+    }
+    return any(
+        get(network, "name") in routable
+        for s in subjects
+        if s.type == DOCKER_CONTAINER and s.app == app and not never_started(s)
+        for network in items(s.props, "networksAdvanced")
+    )
+
+
+@stack_rule(
+    "durability-backup-reachable",
+    "A Postgres whose pgBackRest repository is off the host can reach it: on Kubernetes its NetworkPolicy lets it out on the repository's port, on Docker it is on a routable network.",
+    "Under default-deny, archive-push and backups fail silently until WAL fills the volume and the database stops.",
+    EVERYWHERE,
+    (),
+)
+def backup_reachable(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
+    for carrier, text in files_named(subjects, "pgbackrest.conf"):
+        kind = settings(text).get("repo1-type", "posix")
+        if kind not in REPOSITORY_PORTS:
+            continue
+        port = REPOSITORY_PORTS[kind]
+        if carrier.is_kubernetes:
+            policies = [
+                s
+                for s in subjects
+                if s.type == NETWORK_POLICY
+                and get(s.props, "spec", "podSelector", "matchLabels", NAME_LABEL) == carrier.app
+            ]
+            if not any(_allows_out(p, port) for p in policies):
+                yield Violation(
+                    f"{carrier.app}'s NetworkPolicy lets no connection out on {port}, where its "
+                    f"{kind} repository is",
+                    carrier,
+                )
+        elif not _on_routable_network(subjects, carrier.app):
+            yield Violation(
+                f"{carrier.app} is on internal networks only and cannot reach its {kind} "
+                "repository",
+                carrier,
+            )
 
 
 @stack_rule(

@@ -78,6 +78,18 @@ def _is_tls(server: Block) -> bool:
     return any("ssl" in listen.args for listen in server.all("listen"))
 
 
+def _refuses_all(server: Block) -> bool:
+    """A server that answers every request with an error and serves nothing (the default
+    server that refuses hosts the stack does not serve): no headers to send."""
+    ret = server.first("return")
+    return (
+        not server.all("location")
+        and ret is not None
+        and ret.args[0].isdigit()
+        and int(ret.args[0]) >= 400
+    )
+
+
 def _is_status(server: Block) -> bool:
     return any(loc.first("stub_status") for loc in server.all("location"))
 
@@ -155,7 +167,7 @@ def http_redirects(subject: Subject, _: Context) -> Iterator[str]:
 def hsts(subject: Subject, _: Context) -> Iterator[str]:
     for text in _nginx_configs(subject):
         for server in _servers(text):
-            if not _is_tls(server):
+            if not _is_tls(server) or _refuses_all(server):
                 continue
             header = _headers(server).get("strict-transport-security")
             if header is None:
@@ -180,7 +192,7 @@ def hsts(subject: Subject, _: Context) -> Iterator[str]:
 def security_headers(subject: Subject, _: Context) -> Iterator[str]:
     for text in _nginx_configs(subject):
         for server in _servers(text):
-            if not _is_tls(server):
+            if not _is_tls(server) or _refuses_all(server):
                 continue
             headers = _headers(server)
             missing = [h for h in REQUIRED_HEADERS if h.lower() not in headers]

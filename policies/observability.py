@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -248,24 +249,45 @@ def receiver_credentials(subject: Subject, _: Context) -> Iterator[str]:
         yield f"alertmanager.yml: {problem}"
 
 
-def _kubernetes_kept_ports(text: str) -> tuple[str, str] | None:
-    """The part-of value and port-name regex a pod-discovery job keeps."""
+NAME_SOURCE = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
+PORT_SOURCE = "__meta_kubernetes_pod_container_port_name"
+
+
+@dataclass(frozen=True)
+class KeptPorts:
+    """What a pod-discovery job keeps: pods of this part-of, and ports whose name (or
+    workload name and port name, joined by the separator) match the regex."""
+
+    part_of: str
+    sources: tuple[str, ...]
+    separator: str
+    regex: str
+
+    def keeps(self, labels: dict[str, str], port: str) -> bool:
+        values = {NAME_SOURCE: labels.get("app.kubernetes.io/name", ""), PORT_SOURCE: port}
+        joined = self.separator.join(values.get(source, "") for source in self.sources)
+        return bool(
+            re.fullmatch(self.part_of, labels.get("app.kubernetes.io/part-of", ""))
+            and re.fullmatch(self.regex, joined)
+        )
+
+
+def _kubernetes_kept_ports(text: str) -> KeptPorts | None:
     document = _yaml(text) or {}
     for job in document.get("scrape_configs", []) or []:
         if not job.get("kubernetes_sd_configs"):
             continue
-        part_of, ports = "", ""
+        part_of, sources, separator, regex = "", (), ";", ""
         for relabel in job.get("relabel_configs", []) or []:
-            sources = relabel.get("source_labels", [])
-            if relabel.get("action") == "keep" and sources == [
-                "__meta_kubernetes_pod_label_app_kubernetes_io_part_of"
-            ]:
+            keys = tuple(relabel.get("source_labels", []))
+            if relabel.get("action") != "keep":
+                continue
+            if keys == ("__meta_kubernetes_pod_label_app_kubernetes_io_part_of",):
                 part_of = str(relabel.get("regex", ""))
-            if relabel.get("action") == "keep" and sources == [
-                "__meta_kubernetes_pod_container_port_name"
-            ]:
-                ports = str(relabel.get("regex", ""))
-        return part_of, ports
+            elif PORT_SOURCE in keys:
+                sources, regex = keys, str(relabel.get("regex", ""))
+                separator = str(relabel.get("separator", ";"))
+        return KeptPorts(part_of, sources, separator, regex)
     return None
 
 
@@ -278,10 +300,18 @@ def _static_hosts(text: str) -> set[str]:
                 str(t).split("://")[-1].split(":")[0].split("/")[0]
                 for t in static.get("targets", [])
             }
-        for relabel in job.get("relabel_configs", []) or []:
-            if relabel.get("target_label") == "__address__" and relabel.get("replacement"):
-                hosts.add(str(relabel["replacement"]).split(":")[0])
-    return hosts
+    return hosts | _relabelled_hosts(text)
+
+
+def _relabelled_hosts(text: str) -> set[str]:
+    """Hosts a job scrapes in place of its targets (the blackbox exporter, for probes)."""
+    document = _yaml(text) or {}
+    return {
+        str(relabel["replacement"]).split(":")[0]
+        for job in document.get("scrape_configs", []) or []
+        for relabel in job.get("relabel_configs", []) or []
+        if relabel.get("target_label") == "__address__" and relabel.get("replacement")
+    }
 
 
 @stack_rule(
@@ -298,17 +328,17 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     # Each configuration is parsed once, not once per workload: a stack's time stays linear.
     kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
     hosts: set[str] = set().union(*map(_static_hosts, configs))
+    relabelled: set[str] = set().union(*map(_relabelled_hosts, configs))
     for subject in subjects:
         if serves_nothing(subject):
             continue  # a Job or a one-shot task has nothing to scrape
         if subject.type in WORKLOAD_TYPES:
             ports = [get(p, "name") for c in containers(subject) for p in items(c.spec, "ports")]
             labels = pod_labels(subject)
+            name = labels.get("app.kubernetes.io/name", "")
             scraped = any(
-                re.fullmatch(part_of, labels.get("app.kubernetes.io/part-of", ""))
-                and any(isinstance(p, str) and re.fullmatch(regex, p) for p in ports)
-                for part_of, regex in kept
-            )
+                k.keeps(labels, p) for k in kept for p in ports if isinstance(p, str)
+            ) or any(h == name or h.startswith(f"{name}.") for h in relabelled)
             if not scraped:
                 yield Violation(f"{subject.display} is not scraped by Prometheus", subject)
         elif subject.type == DOCKER_CONTAINER:

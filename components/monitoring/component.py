@@ -27,6 +27,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Outbound,
     Peer,
     PersistentVolume,
     PlacedWorkload,
@@ -178,7 +179,7 @@ def prometheus(
         # probes through the blackbox exporter's.
         connects_to=scrape_peers((*scraped, Target(blackbox, "web"))),
         allowed_clients=(Peer(grafana, (PROMETHEUS_PORT,)),) if grafana else (),
-        egress_anywhere_ports=egress_ports,
+        outbound=(Outbound(egress_ports),) if egress_ports else (),
         api_access=api_access,
     )
 
@@ -238,7 +239,7 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         main=server,
         volumes=(PersistentVolume("data", "/alertmanager", 1, protect=args.protect),),
         # Notifications leave the stack.
-        egress_anywhere_ports=NOTIFICATION_PORTS,
+        outbound=(Outbound(NOTIFICATION_PORTS),),
     )
 
 
@@ -365,7 +366,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
         component="monitoring",
         version=version_label(s.kube_state_metrics_image),
         main=server,
-        egress_anywhere_ports=KUBERNETES_API_PORTS,
+        outbound=(Outbound(KUBERNETES_API_PORTS),),
         api_access=KSM_ACCESS,
     )
 
@@ -416,5 +417,5 @@ def blackbox(args: MonitoringArgs) -> Workload:
         connects_to=(Peer(args.probe_edge, (args.probe_edge.port("https"),)),)
         if args.probe_edge
         else (),
-        egress_anywhere_ports=(443,),
+        outbound=(Outbound((443,)),),
     )

@@ -31,6 +31,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Outbound,
     PersistentVolume,
     Port,
     Probe,
@@ -236,9 +237,22 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
             SOCKET,
             Scratch("drill", "/var/lib/postgresql/scratch", size_mib=settings.storage_gib * 1024),
         ),
+        # WAL and backups leave the pod for an off-site repository, and nothing else does.
+        outbound=repository_outbound(settings),
         pre_stop_seconds=0,
         shutdown_grace_seconds=60,
     )
+
+
+# The cloud's instance metadata service, where keyType auto finds its credentials.
+INSTANCE_METADATA = Outbound((80,), "169.254.169.254/32")
+
+
+def repository_outbound(settings: PostgresSettings) -> tuple[Outbound, ...]:
+    s3 = settings.backup.repository.s3
+    if settings.backup.repository.type != "s3" or s3 is None:
+        return ()
+    return (Outbound((443,)), *((INSTANCE_METADATA,) if s3.key_type == "auto" else ()))
 
 
 def _http_check(port: int, path: str) -> str:

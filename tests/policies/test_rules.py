@@ -525,6 +525,13 @@ CASES = [
         "on posix storage",
     ),
     Case(
+        "durability-backup-reachable",
+        "prod",
+        # The audit's finding: Egress declared, no rule out, so WAL never leaves the pod.
+        lambda r: props(r, ":NetworkPolicy", "postgres")["spec"].__setitem__("egress", []),
+        "postgres's NetworkPolicy lets no connection out on 443, where its s3 repository is",
+    ),
+    Case(
         "durability-restore-drill",
         "prod",
         lambda r: container(r, S, "postgres", 1)["args"].__setitem__(slice(4, 6), []),

@@ -7,7 +7,8 @@ server's ports (Kubernetes narrows it to the port); it reaches no other server.
 
 Two routable networks: `frontend` carries the published ports of public workloads (the edge)
 and nothing else; `egress` lets out the workloads that declare traffic to outside the stack
-(Alertmanager's notifications).
+(`outbound`: Alertmanager's notifications, Postgres's off-site backups). Each network is
+labelled with what it is for (NETWORK_LABEL), which the policy pack reads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform.connections import ConnectionGraph
+from components.platform.labels import NETWORK_LABEL
 from components.workload import Workload
 
 Attachment = tuple[pulumi.Output[str], bool]
@@ -34,7 +36,7 @@ class StackNetworks:
         self._opts = pulumi.ResourceOptions(parent=parent)
         self._name = name
         self._prefix = name_prefix
-        self._labels = [docker.NetworkLabelArgs(label=k, value=v) for k, v in labels.items()]
+        self._labels = labels
         self.frontend = self.network("frontend", internal=False)
         self.egress = self.network("egress", internal=False)
         self._of_server: dict[str, pulumi.Output[str]] = {}
@@ -45,7 +47,10 @@ class StackNetworks:
             name=f"{self._prefix}-{purpose}",
             driver="bridge",
             internal=internal,
-            labels=self._labels,
+            labels=[
+                docker.NetworkLabelArgs(label=k, value=v)
+                for k, v in {**self._labels, NETWORK_LABEL: purpose}.items()
+            ],
             opts=self._opts,
         ).name
 
@@ -57,7 +62,7 @@ class StackNetworks:
         servers = dict.fromkeys(c.server for c in graph.servers_of(workload.name))
         routable = [
             *([(self.frontend, True)] if workload.public else []),
-            *([(self.egress, False)] if workload.egress_anywhere_ports else []),
+            *([(self.egress, False)] if workload.outbound else []),
         ]
         return (*own, *((self.of_server(s), False) for s in servers), *routable)
 

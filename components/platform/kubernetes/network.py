@@ -85,12 +85,15 @@ def network_policy(scope: Scope, graph: ConnectionGraph) -> None:
         )
         for c in graph.servers_of(w.name)
     ]
-    if w.egress_anywhere_ports:
-        egress.append(
-            net.NetworkPolicyEgressRuleArgs(
-                ports=[net.NetworkPolicyPortArgs(port=port) for port in w.egress_anywhere_ports]
-            )
+    egress += [
+        net.NetworkPolicyEgressRuleArgs(
+            to=None
+            if out.anywhere
+            else [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=out.cidr))],
+            ports=[net.NetworkPolicyPortArgs(port=port) for port in out.ports],
         )
+        for out in w.outbound
+    ]
     net.NetworkPolicy(
         w.name,
         metadata=scope.metadata(),

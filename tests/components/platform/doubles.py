@@ -17,6 +17,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    Outbound,
     Peer,
     PersistentVolume,
     PlacedWorkload,
@@ -136,7 +137,7 @@ def scraper(store_ref: PlacedWorkload, app_ref: PlacedWorkload) -> Workload:
         ),
         # Metrics only: never the store's own port.
         connects_to=(Peer(store_ref, (EXPORTER_PORT,)), Peer(app_ref)),
-        egress_anywhere_ports=(443,),
+        outbound=(Outbound((443,)),),
         api_access=(ApiAccess(("",), ("pods",)),),
     )
 
