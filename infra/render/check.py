@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.render import kubernetes_schema, secret_scan
+from infra.render import consistency, kubernetes_schema, secret_scan
 from infra.render.policy_check import policy_checker
 from infra.render.render import RenderResult, render
 from infra.settings import SettingsError, parse_settings
@@ -69,6 +69,10 @@ def schema_checker(version: str) -> Checker:
     return check
 
 
+def consistency_checker(result: RenderResult) -> Section:
+    return consistency.section(consistency.manifests_of(result.recording.resources))
+
+
 def secrets_checker(result: RenderResult) -> Section:
     files = result.files.all
     leaks = secret_scan.scan(files, result.recording.secret_values)
@@ -124,6 +128,7 @@ def run_check(
     version = kubernetes_version or settings.kubernetes.schema_version
     checkers: list[Checker] = [
         schema_checker(version),
+        consistency_checker,
         secrets_checker,
         policy_checker(settings.environment, policy_config),
     ]

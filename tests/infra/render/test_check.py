@@ -24,6 +24,7 @@ def test_shipped_stacks_pass_the_check(stack: str, tmp_path: Path) -> None:
         "settings",
         "render",
         "kubernetes schema",
+        "consistency",
         "secrets",
         "policy pack",
     ]
