@@ -20,6 +20,8 @@ class ServiceConnection:
     secret_files: tuple[File, ...] = ()
     database: str | None = None
     user: str | None = None
+    # The server speaks TLS only: clients verify it against the stack's CA.
+    tls: bool = False
 
     @property
     def name(self) -> str:

@@ -269,6 +269,10 @@ def rate_limits(subject: Subject, _: Context) -> Iterator[str]:
                 yield f"location {path} is limited no more strictly than the API"
 
 
+# The edge component: its children are the edge's certificate (not the stack's inside ones).
+EDGE_TYPE = "prodstack:index:Edge"
+
+
 @stack_rule(
     "edge-certificate-source",
     "In prod the edge's certificate comes from cert-manager (a Certificate with an issuer) or is supplied; never the stack's self-signed CA.",
@@ -279,12 +283,14 @@ def rate_limits(subject: Subject, _: Context) -> Iterator[str]:
 def certificate_source(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
     if not any("nginx.conf" in files(s) for s in subjects if s.type in FILE_CARRIERS):
         return
-    for s in subjects:
+    # The edge's own: the stack also issues certificates for inside use (components/tls).
+    edge = [s for s in subjects if EDGE_TYPE in s.parent]
+    for s in edge:
         if s.type == SELF_SIGNED:
             yield Violation("the edge's certificate is signed by the stack's own CA", s)
             return
     issued = [
-        s for s in subjects if s.type == CERTIFICATE and get(s.props, "spec", "issuerRef", "name")
+        s for s in edge if s.type == CERTIFICATE and get(s.props, "spec", "issuerRef", "name")
     ]
     supplied = [
         s for s in subjects if any(name in ("tls.crt", "edge-tls.crt") for name in files(s))

@@ -13,6 +13,7 @@ from components.images import image_for, version_label
 from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
+from components.tls.component import ServiceTls
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
@@ -36,6 +37,8 @@ class ApiArgs:
     connections: tuple[ServiceConnection, ...] = ()
     # What the migration (settings.migration) waits for: the data stores it migrates.
     migrate_after: tuple[pulumi.Resource, ...] = ()
+    # The CA to verify data stores that speak TLS (components/tls).
+    tls: ServiceTls | None = None
 
 
 class Api(pulumi.ComponentResource):
@@ -69,13 +72,16 @@ class Api(pulumi.ComponentResource):
 
 def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: str) -> Workload:
     settings = args.settings
+    tls = args.tls
     config = ApiConfig(
         port=settings.port,
         liveness_path=settings.liveness_path,
         readiness_path=settings.readiness_path,
         metrics_path=settings.metrics_path,
         secrets_dir=SECRETS_DIR,
-        dependencies=tuple(dependency_config(c) for c in args.connections),
+        dependencies=tuple(
+            dependency_config(c, args.tls.ca_file if args.tls else None) for c in args.connections
+        ),
     )
 
     def check(path: str, period: int, failures: int) -> Probe:
@@ -99,8 +105,13 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
         ),
         env={**settings.env, "PRODSTACK_CONFIG": f"{CONFIG_DIR}/{CONFIG_FILE}"},
         ports=(Port(PORT_NAME, settings.port),),
-        config_files=(File(CONFIG_FILE, config.render()),),
-        secret_files=args.secret_files + tuple(f for c in args.connections for f in c.secret_files),
+        config_files=(File(CONFIG_FILE, config.render()), *(tls.config_files if tls else ())),
+        secret_files=(
+            *args.secret_files,
+            *(f for c in args.connections for f in c.secret_files),
+            *(tls.secret_files if tls else ()),
+        ),
+        existing_secrets=tls.existing_secrets if tls else (),
     )
     migration = settings.migration
     return Workload(

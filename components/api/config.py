@@ -25,6 +25,8 @@ class DependencyConfig:
     user: str | None
     # Secret files of this dependency, by purpose ("password" -> /run/prodstack/secrets/...).
     secret_files: dict[str, str]
+    # The CA to verify the server against, when it speaks TLS only (verify-full).
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class ApiConfig:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
 
-def dependency_config(connection: ServiceConnection) -> DependencyConfig:
+def dependency_config(
+    connection: ServiceConnection, ca_file: str | None = None
+) -> DependencyConfig:
     prefix = f"{connection.name}-"
     return DependencyConfig(
         name=connection.name,
@@ -52,4 +56,5 @@ def dependency_config(connection: ServiceConnection) -> DependencyConfig:
         secret_files={
             f.name.removeprefix(prefix): f"{SECRETS_DIR}/{f.name}" for f in connection.secret_files
         },
+        ca_file=ca_file if connection.tls else None,
     )

@@ -25,6 +25,7 @@ from components.postgres.pgbackrest import (
 )
 from components.postgres.settings import PostgresSettings
 from components.settings import workload_resources
+from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
@@ -60,6 +61,8 @@ class PostgresArgs:
     # S3 credentials, when the repository is off-site.
     s3_key: pulumi.Input[str] | None = None
     s3_secret: pulumi.Input[str] | None = None
+    # Issues the server's certificate when network clients must use TLS (postgres.tls).
+    tls_issuer: InternalTls | None = None
 
 
 class Postgres(pulumi.ComponentResource):
@@ -81,7 +84,8 @@ class Postgres(pulumi.ComponentResource):
         image = image_for(
             args.settings.image, "postgres", parent=self, base=args.settings.build_base
         )
-        placed = placement.place(postgres_workload(name, args, image), parent=self)
+        tls = args.tls_issuer.server(name) if args.tls_issuer else None
+        placed = placement.place(postgres_workload(name, args, image, tls), parent=self)
         settings = args.settings
         self.connection = ServiceConnection(
             kind="postgres",
@@ -90,6 +94,7 @@ class Postgres(pulumi.ComponentResource):
             database=settings.database,
             user=settings.app_user,
             secret_files=(File(f"{name}-password", args.app_password),),
+            tls=tls is not None,
         )
         self.scrape_targets = (Target(placed, "pg-metrics"), Target(placed, "backup-metrics"))
         self.host = pulumi.Output.from_input(placed.host)
@@ -111,7 +116,9 @@ def pgbackrest_config(settings: PostgresSettings) -> PgBackRestConfig:
     )
 
 
-def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -> Workload:
+def postgres_workload(
+    name: str, args: PostgresArgs, image: pulumi.Input[str], tls: ServiceTls | None = None
+) -> Workload:
     settings = args.settings
     resources = workload_resources(settings.resources)
     server_config = pgconf.PostgresConfig(
@@ -121,7 +128,12 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
         archive_timeout_seconds=settings.archive_timeout_seconds,
         slow_query_ms=settings.slow_query_ms,
         hba_file=f"{CONFIG_DIR}/pg_hba.conf",
+        tls_cert_file=tls.cert_file if tls else None,
+        tls_key_file=tls.key_file if tls else None,
     )
+    # The server and the backup agent (whose drill starts a server from the same config).
+    tls_secrets = tls.secret_files if tls else ()
+    tls_mounts = tls.existing_secrets if tls else ()
     backrest = pgbackrest_config(settings)
     backrest_files = (File("pgbackrest.conf", backrest.render()),)
     backrest_secret = File(
@@ -144,6 +156,8 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
         "PGBACKREST_CONFIG": f"{CONFIG_DIR}/pgbackrest.conf",
         "PGBACKREST_CONFIG_INCLUDE_PATH": SECRETS_DIR,
         "PG_BIN": f"/usr/lib/postgresql/{settings.version}/bin",
+        # The backup agent has the server reload these when cert-manager renews them.
+        **({"PRODSTACK_TLS_FILES": f"{tls.cert_file}:{tls.key_file}"} if tls else {}),
     }
     mounts = ("data", SOCKET.name) + (("backups",) if on_volume else ())
     ready = Probe(
@@ -152,7 +166,12 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
     )
     server_files = (
         File("postgresql.conf", server_config.render()),
-        File("pg_hba.conf", HbaConfig(settings.database, settings.app_user, MONITOR_USER).render()),
+        File(
+            "pg_hba.conf",
+            HbaConfig(
+                settings.database, settings.app_user, MONITOR_USER, tls=tls is not None
+            ).render(),
+        ),
         *backrest_files,
     )
     server = Container(
@@ -168,7 +187,9 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
             File("postgres-app-password", args.app_password),
             File("postgres-monitor-password", args.monitor_password),
             backrest_secret,
+            *tls_secrets,
         ),
+        existing_secrets=tls_mounts,
         mounts=mounts,
         run_as_user=POSTGRES_UID,
     )
@@ -203,7 +224,8 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
         # The server's own files: the drill and a point-in-time restore start a throwaway
         # server with postgresql.conf, which names pg_hba.conf.
         config_files=server_files,
-        secret_files=(backrest_secret,),
+        secret_files=(backrest_secret, *tls_secrets),
+        existing_secrets=tls_mounts,
         mounts=(*mounts, "drill"),
         run_as_user=POSTGRES_UID,
     )
@@ -212,7 +234,8 @@ def postgres_workload(name: str, args: PostgresArgs, image: pulumi.Input[str]) -
         "pg-metrics",
         EXPORTER_PORT,
         env={
-            "DATA_SOURCE_URI": f"localhost:{pgconf.PORT}/postgres?sslmode=disable",
+            # Loopback, inside the pod: pg_hba.conf admits it without TLS (components/postgres/hba.py).
+            "DATA_SOURCE_URI": f"127.0.0.1:{pgconf.PORT}/postgres?sslmode=disable",
             "DATA_SOURCE_USER": MONITOR_USER,
             "DATA_SOURCE_PASS_FILE": f"{SECRETS_DIR}/postgres-monitor-password",
         },

@@ -33,6 +33,10 @@ class PostgresConfig:
     hba_file: str
     port: int = PORT
     socket_dir: str = SOCKET_DIR
+    # The server's certificate and key, when clients must connect with TLS (settings:
+    # postgres.tls); pg_hba.conf then admits network clients over TLS only.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     # -- memory, from the limit ------------------------------------------------------------
 
@@ -56,8 +60,20 @@ class PostgresConfig:
 
     # -- the file ----------------------------------------------------------------------------
 
+    def tls_settings(self) -> list[Setting]:
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return []
+        return [
+            Setting("ssl", True),
+            Setting("ssl_cert_file", self.tls_cert_file),
+            Setting("ssl_key_file", self.tls_key_file),
+            Setting("ssl_min_protocol_version", "TLSv1.2"),
+            Setting("ssl_prefer_server_ciphers", True),
+        ]
+
     def settings(self) -> list[Setting]:
         return [
+            *self.tls_settings(),
             Setting("listen_addresses", "*"),
             Setting("port", self.port),
             Setting("unix_socket_directories", self.socket_dir),

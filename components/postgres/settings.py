@@ -99,6 +99,12 @@ class PostgresSettings(Settings):
             "pushed to a registry (by digest in prod)."
         )
     )
+    tls: bool = Field(
+        description=(
+            "Encrypt every connection from outside the pod: TLS with a certificate from the "
+            "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
+        )
+    )
     build_base: str | None = Field(
         default=None,
         description=(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
@@ -15,6 +16,7 @@ from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
 from components.settings import workload_resources
+from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
@@ -31,6 +33,7 @@ APP_USER = "app"
 EXPORTER_PORT = 9121
 REDIS_UID = 999  # the redis user of the official image
 EXPORTER_USER = "exporter"
+ENTRYPOINT = Path(__file__).with_name("entrypoint.sh")
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
 
 
@@ -41,6 +44,8 @@ class RedisArgs:
     admin_password: pulumi.Input[str]
     exporter_password: pulumi.Input[str]
     protect: bool
+    # Issues the server's certificate when clients must use TLS (settings: redis.tls).
+    tls_issuer: InternalTls | None = None
 
 
 class Redis(pulumi.ComponentResource):
@@ -59,7 +64,8 @@ class Redis(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Redis", name, None, opts)
-        placed = placement.place(redis_workload(name, args), parent=self)
+        tls = args.tls_issuer.server(name) if args.tls_issuer else None
+        placed = placement.place(redis_workload(name, args, tls), parent=self)
         self.connection = ServiceConnection(
             kind="redis",
             server=placed,
@@ -69,33 +75,39 @@ class Redis(pulumi.ComponentResource):
                 File(f"{name}-password", args.app_password),
                 File(f"{name}-user", APP_USER),
             ),
+            tls=tls is not None,
         )
         self.scrape_targets = (Target(placed, "redis-metrics"),)
         self.host = pulumi.Output.from_input(placed.host)
         self.register_outputs({"host": self.host, "port": PORT})
 
 
-def redis_config(settings: RedisSettings) -> RedisConfig:
+def redis_config(settings: RedisSettings, tls: ServiceTls | None = None) -> RedisConfig:
     limit_mib = workload_resources(settings.resources).memory_limit_mib
     return RedisConfig(
         maxmemory_bytes=limit_mib * 1024 * 1024 * settings.maxmemory_percent // 100,
         eviction_policy=settings.eviction_policy,
         acl_file=f"{SECRETS_DIR}/users.acl",
+        tls_cert_file=tls.cert_file if tls else None,
+        tls_key_file=tls.key_file if tls else None,
+        tls_ca_file=tls.ca_file if tls else None,
     )
 
 
-def redis_workload(name: str, args: RedisArgs) -> Workload:
+def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
         lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
     )
+    # Over TLS the check verifies the server's certificate like any client.
+    tls_flags = f"--tls --cacert {tls.ca_file} -h localhost " if tls else ""
     ping = Probe(
         command=(
             "sh",
             "-c",
             # The health user may only PING and has no password; any password is accepted.
-            f"redis-cli --no-auth-warning --user {HEALTH_USER} --pass none -p {PORT} ping "
-            "| grep -q PONG",
+            f"redis-cli {tls_flags}--no-auth-warning --user {HEALTH_USER} --pass none "
+            f"-p {PORT} ping | grep -q PONG",
         ),
         period_seconds=10,
     )
@@ -105,10 +117,26 @@ def redis_workload(name: str, args: RedisArgs) -> Workload:
         resources=workload_resources(settings.resources),
         # Loading a large append-only file can take minutes.
         checks=Checks.around(ping, startup_seconds=300),
-        command=("redis-server", f"{CONFIG_DIR}/redis.conf"),
+        # Over TLS, a wrapper restarts redis-server when its certificate is renewed in place.
+        command=(
+            (
+                "sh",
+                f"{CONFIG_DIR}/{ENTRYPOINT.name}",
+                f"{CONFIG_DIR}/redis.conf",
+                tls.cert_file,
+                tls.key_file,
+            )
+            if tls
+            else ("redis-server", f"{CONFIG_DIR}/redis.conf")
+        ),
         ports=(Port("redis", PORT),),
-        config_files=(File("redis.conf", redis_config(settings).render()),),
-        secret_files=(File("users.acl", acl),),
+        config_files=(
+            File("redis.conf", redis_config(settings, tls).render()),
+            *((File(ENTRYPOINT.name, ENTRYPOINT.read_text()),) if tls else ()),
+            *(tls.config_files if tls else ()),
+        ),
+        secret_files=(File("users.acl", acl), *(tls.secret_files if tls else ())),
+        existing_secrets=tls.existing_secrets if tls else (),
         mounts=("data",),
         run_as_user=REDIS_UID,
     )
@@ -121,7 +149,9 @@ def redis_workload(name: str, args: RedisArgs) -> Workload:
         "redis-metrics",
         EXPORTER_PORT,
         env={
-            "REDIS_ADDR": f"redis://localhost:{PORT}",
+            "REDIS_ADDR": f"{'rediss' if tls else 'redis'}://localhost:{PORT}",
+            # Loopback inside the pod: encrypted when the server demands it, not verified.
+            **({"REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "true"} if tls else {}),
             "REDIS_USER": EXPORTER_USER,
             "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/{exporter_password_file.name}",
         },
@@ -145,5 +175,9 @@ def exporter_password_map(password: str) -> str:
     """redis_exporter's password file: up to 1.68 it looks the address up without the user,
     from 1.69 on with it, so both keys are written and an upgrade cannot turn into NOAUTH."""
     address = f"localhost:{PORT}"
-    keys = (f"redis://{address}", f"redis://{EXPORTER_USER}@{address}")
+    keys = tuple(
+        f"{scheme}://{user}{address}"
+        for scheme in ("redis", "rediss")
+        for user in ("", f"{EXPORTER_USER}@")
+    )
     return json.dumps(dict.fromkeys(keys, password), sort_keys=True)

@@ -27,11 +27,30 @@ class RedisConfig:
     acl_file: str
     port: int = PORT
     data_dir: str = DATA_DIR
+    # TLS only (settings: redis.tls): the plain port is closed, clients verify the server.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+
+    def listeners(self) -> list[tuple[str, str]]:
+        if self.tls_cert_file is None or self.tls_key_file is None or self.tls_ca_file is None:
+            return [("port", str(self.port))]
+        return [
+            ("port", "0"),
+            ("tls-port", str(self.port)),
+            ("tls-cert-file", self.tls_cert_file),
+            ("tls-key-file", self.tls_key_file),
+            ("tls-ca-cert-file", self.tls_ca_file),
+            # Clients prove who they are with their ACL password, not a certificate.
+            ("tls-auth-clients", "no"),
+            ("tls-protocols", '"TLSv1.2 TLSv1.3"'),
+            ("tls-prefer-server-ciphers", "yes"),
+        ]
 
     def directives(self) -> list[tuple[str, str]]:
         return [
             ("bind", "* -::*"),
-            ("port", str(self.port)),
+            *self.listeners(),
             ("protected-mode", "yes"),
             ("aclfile", self.acl_file),
             ("enable-debug-command", "no"),

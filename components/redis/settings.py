@@ -15,6 +15,12 @@ EvictionPolicy = Literal[
 
 class RedisSettings(Settings):
     image: str = Field(description="Redis 7 image (by digest in prod).")
+    tls: bool = Field(
+        description=(
+            "Encrypt every connection from outside the pod: TLS with a certificate from the "
+            "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
+        )
+    )
     exporter_image: str = Field(description="redis_exporter image (sidecar).")
     storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")
     resources: Resources

@@ -166,6 +166,7 @@ _ONE_HOST: Tree = {
         "autoscaling": {"enabled": False, "minReplicas": 1, "maxReplicas": 1},
     },
     "postgres": {
+        "tls": False,
         "storageGib": 5,
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -177,6 +178,7 @@ _ONE_HOST: Tree = {
         },
     },
     "redis": {
+        "tls": False,
         "storageGib": 1,
         "resources": {
             "requests": {"cpu": "50m", "memory": "64Mi"},
@@ -198,7 +200,9 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
             "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10},
         },
         # Off-site backups: the bucket and its credentials have no default.
-        "postgres": {"backup": {"repository": {"type": "s3"}}},
+        "postgres": {"tls": True, "backup": {"repository": {"type": "s3"}}},
+        # Encryption to the data stores (the seed plans): on in prod, available elsewhere.
+        "redis": {"tls": True},
         "monitoring": {"retentionDays": 30, "retentionSizeGib": 40, "storageGib": 50},
         "edge": {
             "replicas": 2,

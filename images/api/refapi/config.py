@@ -18,6 +18,8 @@ class Dependency:
     user: str | None
     database: str | None
     secret_files: dict[str, str]
+    # The stack's CA, when the server speaks TLS only (it is verified against it).
+    ca_file: str | None = None
 
     def secret(self, purpose: str) -> str | None:
         path = self.secret_files.get(purpose)
@@ -56,6 +58,7 @@ def load(path: str | None = None) -> Config:
                 d.get("user"),
                 d.get("database"),
                 dict(d["secret_files"]),
+                d.get("ca_file"),
             )
             for d in raw.get("dependencies", [])
         ),

@@ -33,14 +33,19 @@ class Notes:
         if d is None:
             raise StoreUnavailableError("no postgres dependency in api.json")
         return pgwire.Connection(
-            d.host, d.port, d.user or "", d.database or "", d.secret("password") or ""
+            d.host,
+            d.port,
+            d.user or "",
+            d.database or "",
+            d.secret("password") or "",
+            ca_file=d.ca_file,
         )
 
     def _redis(self) -> resp.Connection:
         d = self.redis
         if d is None:
             raise StoreUnavailableError("no redis dependency in api.json")
-        return resp.Connection(d.host, d.port, d.user, d.secret("password"))
+        return resp.Connection(d.host, d.port, d.user, d.secret("password"), ca_file=d.ca_file)
 
     def create(self, text: str) -> dict[str, Any]:
         try:

@@ -13,6 +13,8 @@ import socket
 import struct
 from collections.abc import Sequence
 
+from refapi import tls
+
 PROTOCOL_V3 = 196608
 SCRAM = "SCRAM-SHA-256"
 AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL = 0, 10, 11, 12
@@ -71,9 +73,17 @@ class Connection:
         database: str,
         password: str,
         timeout: float = 5.0,
+        ca_file: str | None = None,
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout)
+        """`ca_file`: the server speaks TLS only; verify it against this CA (verify-full)."""
+        self.sock: socket.socket = socket.create_connection((host, port), timeout)
         self.sock.settimeout(timeout)
+        if ca_file:
+            try:
+                self.sock = tls.start_postgres(self.sock, host, ca_file)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buffer = b""
         try:
             self._login(user, database, password)

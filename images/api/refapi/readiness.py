@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from refapi import resp
+from refapi import resp, tls
 from refapi.config import Dependency
 
 TIMEOUT_SECONDS = 1.0
@@ -21,8 +21,13 @@ def _postgres(dependency: Dependency) -> None:
     if database:
         body += b"database\0" + database + b"\0"
     body += b"\0"
-    with socket.create_connection((dependency.host, dependency.port), TIMEOUT_SECONDS) as conn:
-        conn.settimeout(TIMEOUT_SECONDS)
+    with socket.create_connection((dependency.host, dependency.port), TIMEOUT_SECONDS) as raw:
+        raw.settimeout(TIMEOUT_SECONDS)
+        conn = (
+            tls.start_postgres(raw, dependency.host, dependency.ca_file)
+            if dependency.ca_file
+            else raw
+        )
         conn.sendall(struct.pack("!I", len(body) + 4) + body)
         reply = conn.recv(1024)
     if reply[:1] == b"E":
@@ -47,6 +52,7 @@ def _redis(dependency: Dependency) -> None:
         dependency.user,
         dependency.secret("password"),
         TIMEOUT_SECONDS,
+        ca_file=dependency.ca_file,
     ) as conn:
         reply = conn.command("PING")
     if reply != "PONG":

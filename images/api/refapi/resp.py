@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+from refapi import tls
+
 Reply = str | int | None | list["Reply"]
 
 
@@ -25,9 +27,17 @@ class Connection:
         user: str | None,
         password: str | None,
         timeout: float = 2.0,
+        ca_file: str | None = None,
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout)
+        """`ca_file`: the server speaks TLS only; verify it against this CA."""
+        self.sock: socket.socket = socket.create_connection((host, port), timeout)
         self.sock.settimeout(timeout)
+        if ca_file:
+            try:
+                self.sock = tls.wrap(self.sock, host, ca_file)
+            except BaseException:
+                self.sock.close()
+                raise
         self.reader = self.sock.makefile("rb")
         try:
             if password:

@@ -8,12 +8,17 @@ once, so a new stack is recoverable from its first minutes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import hashlib
 import json
+import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from cron_runner import Schedule
@@ -101,7 +106,9 @@ class Agent:
     def serve_schedules(self, stop: threading.Event) -> None:
         now = dt.datetime.now(dt.UTC)
         due = {t.name: t.schedule.next_after(now) for t in self.tasks}
+        certificate = CertificateWatch(self.paths)
         while not stop.is_set():
+            certificate.reload_if_renewed()
             now = dt.datetime.now(dt.UTC)
             for task in self.tasks:
                 if now >= due[task.name]:
@@ -238,6 +245,39 @@ def serve_metrics(agent: Agent, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class CertificateWatch:
+    """The server's TLS certificate and key (PRODSTACK_TLS_FILES, colon-separated): when
+    cert-manager renews them in place, the server is told to reload, which re-reads them
+    for new connections and drops none."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.files = [Path(f) for f in os.environ.get("PRODSTACK_TLS_FILES", "").split(":") if f]
+        self.seen = self.digest()
+
+    def digest(self) -> str:
+        hasher = hashlib.sha256()
+        for path in self.files:
+            with contextlib.suppress(OSError):
+                hasher.update(path.read_bytes())
+        return hasher.hexdigest()
+
+    def reload_if_renewed(self) -> bool:
+        if not self.files:
+            return False
+        now = self.digest()
+        if now == self.seen:
+            return False
+        try:
+            self.paths.psql("SELECT pg_reload_conf()")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+            log(event="certificate-reload", ok=False, detail=str(error))
+            return False
+        log(event="certificate-reload", ok=True)
+        self.seen = now
+        return True
 
 
 def main(argv: list[str] | None = None) -> None:

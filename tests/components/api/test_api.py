@@ -7,6 +7,7 @@ import json
 from components.api.component import ApiArgs, api_workload
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
+from components.tls.component import ServiceTls
 from components.workload import File, PlacedWorkload
 from infra.settings.defaults import defaults_for
 from tests.support import PROD, one, render
@@ -37,6 +38,8 @@ def test_api_json_carries_paths_and_dependencies_but_no_secrets() -> None:
             "database": None,
             "user": None,
             "secret_files": {"password": "/run/prodstack/secrets/redis-password"},
+            # Plain Redis: no CA to verify it against.
+            "ca_file": None,
         }
     ]
     assert "s3cret-value-123" not in str(config.content)
@@ -92,3 +95,20 @@ def test_prod_api_probes_its_health_endpoints_and_scales_with_a_budget() -> None
         "redis-password",
         "redis-user",
     }
+
+
+def test_a_tls_only_store_is_verified_against_the_stack_ca() -> None:
+    server = PlacedWorkload("redis", "redis", {"redis": 6379})
+    redis = ServiceConnection(kind="redis", server=server, port_name="redis", tls=True)
+    client = ServiceTls(
+        cert_file="",
+        key_file="",
+        ca_file="/run/prodstack/config/internal-ca.crt",
+        config_files=(File("internal-ca.crt", "-----BEGIN CERTIFICATE-----"),),
+    )
+    workload = api_workload("api", ApiArgs(settings(), (), (redis,), tls=client), "img:1", "1")
+    config, ca = workload.main.config_files
+    document = json.loads(str(config.content))
+    assert document["dependencies"][0]["ca_file"] == "/run/prodstack/config/internal-ca.crt"
+    assert ca.name == "internal-ca.crt"
+

@@ -11,7 +11,14 @@ def test_prod_persistence_is_protected(prod: Recording) -> None:
     assert statefulset.protect and statefulset.retain_on_delete
     pod = statefulset.inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["redis", "exporter"]
-    assert pod["containers"][0]["command"] == ["redis-server", "/run/prodstack/config/redis.conf"]
+    # Prod speaks TLS only: the wrapper restarts redis-server on a renewed certificate.
+    assert pod["containers"][0]["command"] == [
+        "sh",
+        "/run/prodstack/config/entrypoint.sh",
+        "/run/prodstack/config/redis.conf",
+        "/run/prodstack/internal-tls/tls.crt",
+        "/run/prodstack/internal-tls/tls.key",
+    ]
 
 
 def test_acl_and_exporter_password_are_secret_files(prod: Recording) -> None:
@@ -46,4 +53,10 @@ def test_exporter_password_file_serves_exporters_before_and_after_1_69() -> None
     from components.redis.component import exporter_password_map
 
     keys = json.loads(exporter_password_map("pw"))
-    assert keys == {"redis://localhost:6379": "pw", "redis://exporter@localhost:6379": "pw"}
+    # Plain and TLS (rediss) addresses, without and with the user.
+    assert keys == {
+        "redis://localhost:6379": "pw",
+        "redis://exporter@localhost:6379": "pw",
+        "rediss://localhost:6379": "pw",
+        "rediss://exporter@localhost:6379": "pw",
+    }
