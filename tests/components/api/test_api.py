@@ -111,4 +111,3 @@ def test_a_tls_only_store_is_verified_against_the_stack_ca() -> None:
     document = json.loads(str(config.content))
     assert document["dependencies"][0]["ca_file"] == "/run/prodstack/config/internal-ca.crt"
     assert ca.name == "internal-ca.crt"
-

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
 from tests.live import as_user, free_port, owned_tempdir, rendered_files, require, server_root
 from tests.support import render
@@ -43,88 +44,6 @@ def replace_exact(text: str, replacements: dict[str, str]) -> str:
             raise AssertionError(f"{old!r} is not in the rendered configuration")
         text = text.replace(old, new)
     return text
-
-
-def make_ca(directory: Path) -> tuple[Path, Path]:
-    key, cert = directory / "ca.key", directory / "ca.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test CA",
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return key, cert
-
-
-def issue(directory: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, Path]:
-    """A server certificate for localhost and 127.0.0.1, signed by the test CA."""
-    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            csr,
-            "-subj",
-            "/CN=localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    extensions = directory / f"{name}.ext"
-    extensions.write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-    )
-    subprocess.run(
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            ca[1],
-            "-CAkey",
-            ca[0],
-            "-CAcreateserial",
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-extfile",
-            extensions,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return key, cert
 
 
 @dataclass

@@ -11,7 +11,7 @@ import yaml
 
 from components.monitoring.prometheus import SERVICE_ACCOUNT_DIR
 from infra.render.mock_runtime import Recording
-from tests.components.edge.server import make_ca
+from tests.certificates import make_ca
 from tests.live import rendered_files, require
 from tests.support import PROD, ROOT, one, render, render_shipped
 

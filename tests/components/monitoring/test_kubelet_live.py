@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from components.monitoring.prometheus import SERVICE_ACCOUNT_DIR
-from tests.components.edge.server import issue, make_ca
+from tests.certificates import issue, make_ca
 from tests.live import answer_metrics, free_port, require
 from tests.support import one, render_shipped
 

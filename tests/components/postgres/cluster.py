@@ -30,11 +30,17 @@ def require_postgres() -> None:
     require(str(PG_BIN / "postgres"), "pgbackrest", SYSTEM_PYTHON, "runuser")
 
 
-def stack_files(archive_timeout: int = 10) -> dict[str, str]:
+def stack_files(archive_timeout: int = 10, tls: bool = False) -> dict[str, str]:
     """The Postgres files of the dev stack, rendered for Debian's major."""
     recording = render(
         "dev",
-        {"postgres": {"version": DEBIAN_MAJOR, "archiveTimeoutSeconds": archive_timeout}},
+        {
+            "postgres": {
+                "version": DEBIAN_MAJOR,
+                "archiveTimeoutSeconds": archive_timeout,
+                "tls": tls,
+            }
+        },
     )
     return rendered_files(recording, "prodstack-dev-postgres-0")
 
@@ -107,15 +113,16 @@ class Cluster:
         code = self.root / "code"
         shutil.copytree(ROOT / "images" / "postgres" / "prodstack_pg", code / "prodstack_pg")
         shutil.copy(ROOT / "components" / "platform" / "cron_runner.py", code / "cron_runner.py")
+        paths = {
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.socket}'",
+            "hba_file": f"'{self.config / 'pg_hba.conf'}'",
+        }
+        if "ssl_cert_file" in self.files["postgresql.conf"]:
+            paths["ssl_cert_file"] = f"'{self.tls_cert}'"
+            paths["ssl_key_file"] = f"'{self.tls_key}'"
         self.config.joinpath("postgresql.conf").write_text(
-            adapt(
-                self.files["postgresql.conf"],
-                {
-                    "port": str(self.port),
-                    "unix_socket_directories": f"'{self.socket}'",
-                    "hba_file": f"'{self.config / 'pg_hba.conf'}'",
-                },
-            )
+            adapt(self.files["postgresql.conf"], paths)
         )
         self.config.joinpath("pg_hba.conf").write_text(self.files["pg_hba.conf"])
         self.write_pgbackrest(self.repository, self.config / "pgbackrest.conf")
@@ -127,6 +134,24 @@ class Cluster:
             self.secrets.joinpath(name).write_text(self.files[name])
         owned_tempdir(self.root, "postgres")
         os.chmod(self.secrets, 0o700)
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.secrets / "internal-tls.crt"
+
+    @property
+    def tls_key(self) -> Path:
+        return self.secrets / "internal-tls.key"
+
+    def install_tls(self, key: Path, cert: Path) -> None:
+        """The server's certificate and key, as the placement delivers them (the key
+        readable by the server alone), replaced atomically as a renewal would."""
+        for source, target in ((cert, self.tls_cert), (key, self.tls_key)):
+            temporary = target.with_name(f".{target.name}")
+            shutil.copy(source, temporary)
+            shutil.chown(temporary, "postgres", "postgres")
+            temporary.chmod(0o600)
+            temporary.replace(target)
 
     def write_pgbackrest(self, repository: Path, target: Path) -> None:
         target.write_text(

@@ -4,81 +4,17 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from infra.render.mock_runtime import stand_in
-from tests.live import (
-    adapt,
-    as_user,
-    free_port,
-    owned_tempdir,
-    rendered_files,
-    require,
-    server_root,
-    signal_group,
-)
+from tests.components.redis.server import RedisServer
+from tests.live import owned_tempdir, rendered_files, require, server_root
 from tests.support import render
 
 pytestmark = pytest.mark.live
 LIMIT_MIB = 64
-
-
-@dataclass
-class RedisServer:
-    root: Path
-    files: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def prepare(self) -> None:
-        (self.root / "data").mkdir()
-        conf = adapt(
-            self.files["redis.conf"],
-            {
-                "port": str(self.port),
-                "dir": str(self.root / "data"),
-                "aclfile": str(self.root / "users.acl"),
-            },
-            pattern=r"^{key} .*$",
-            line="{key} {value}",
-        )
-        (self.root / "redis.conf").write_text(conf)
-        (self.root / "users.acl").write_text(self.files["users.acl"])
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            as_user("redis", ["redis-server", str(self.root / "redis.conf")]),
-            stdout=open(self.root / "redis.log", "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.cli("healthcheck", "none", "PING").stdout.strip() == "PONG":
-                return
-            time.sleep(0.1)
-        raise AssertionError((self.root / "redis.log").read_text())
-
-    def kill(self, sig: int) -> None:
-        assert self.process is not None
-        signal_group(self.process, sig)
-
-    def cli(
-        self, user: str | None, password: str | None, *command: str
-    ) -> subprocess.CompletedProcess[str]:
-        auth = ["--user", user, "--pass", password] if user and password else []
-        return subprocess.run(
-            ["redis-cli", "--no-auth-warning", "-p", str(self.port), *auth, *command],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from infra.cli import main
-from tests.components.edge.server import EdgeAndApi, edge_in_front_of_api, make_ca
+from tests.certificates import make_ca
+from tests.components.edge.server import EdgeAndApi, edge_in_front_of_api
 from tests.support import ROOT
 
 pytestmark = pytest.mark.live

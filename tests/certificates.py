@@ -1,0 +1,89 @@
+"""A test CA and the certificates it signs (openssl), for the live tests of every server
+that speaks TLS (the edge, Postgres, Redis)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def make_ca(directory: Path) -> tuple[Path, Path]:
+    key, cert = directory / "ca.key", directory / "ca.crt"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test CA",
+            "-addext",
+            "basicConstraints=critical,CA:true",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+def issue(directory: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, Path]:
+    """A server certificate for localhost and 127.0.0.1, signed by the test CA."""
+    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.crt"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    extensions = directory / f"{name}.ext"
+    extensions.write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca[1],
+            "-CAkey",
+            ca[0],
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            extensions,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert

@@ -1,0 +1,100 @@
+"""Redis run on loopback by Debian's redis-server, from the files the stack renders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.live import adapt, as_user, free_port, signal_group
+
+
+@dataclass
+class RedisServer:
+    root: Path
+    files: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    # The CA the server's certificate is checked against, when it speaks TLS only.
+    ca: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return "tls-port" in self.files["redis.conf"]
+
+    def prepare(self) -> None:
+        (self.root / "data").mkdir()
+        paths = {
+            "dir": str(self.root / "data"),
+            "aclfile": str(self.root / "users.acl"),
+        }
+        if self.tls:
+            paths |= {
+                "tls-port": str(self.port),
+                "tls-cert-file": str(self.root / "tls.crt"),
+                "tls-key-file": str(self.root / "tls.key"),
+                "tls-ca-cert-file": str(self.root / "ca.crt"),
+            }
+        else:
+            paths["port"] = str(self.port)
+        conf = adapt(self.files["redis.conf"], paths, pattern=r"^{key} .*$", line="{key} {value}")
+        (self.root / "redis.conf").write_text(conf)
+        (self.root / "users.acl").write_text(self.files["users.acl"])
+
+    def install_tls(self, key: Path, cert: Path, ca: Path) -> None:
+        """Replaced atomically, as a renewal of the mounted Secret would."""
+        for source, name in ((cert, "tls.crt"), (key, "tls.key"), (ca, "ca.crt")):
+            temporary = self.root / f".{name}"
+            shutil.copy(source, temporary)
+            shutil.chown(temporary, "redis", "redis")
+            temporary.chmod(0o600)
+            temporary.replace(self.root / name)
+        self.ca = ca
+
+    def start(self, reload_seconds: int = 1) -> None:
+        """Through the rendered entry point when the stack renders one (TLS), as the
+        container runs it."""
+        conf = str(self.root / "redis.conf")
+        command = ["redis-server", conf]
+        if "entrypoint.sh" in self.files:
+            (self.root / "entrypoint.sh").write_text(self.files["entrypoint.sh"])
+            command = [
+                "env",
+                f"PRODSTACK_RELOAD_SECONDS={reload_seconds}",
+                "sh",
+                str(self.root / "entrypoint.sh"),
+                conf,
+                str(self.root / "tls.crt"),
+                str(self.root / "tls.key"),
+            ]
+        self.process = subprocess.Popen(
+            as_user("redis", command),
+            stdout=open(self.root / "redis.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.cli("healthcheck", "none", "PING").stdout.strip() == "PONG":
+                return
+            time.sleep(0.1)
+        raise AssertionError((self.root / "redis.log").read_text())
+
+    def kill(self, sig: int) -> None:
+        assert self.process is not None
+        signal_group(self.process, sig)
+
+    def cli(
+        self, user: str | None, password: str | None, *command: str
+    ) -> subprocess.CompletedProcess[str]:
+        auth = ["--user", user, "--pass", password] if user and password else []
+        tls = ["--tls", "--cacert", str(self.ca), "-h", "localhost"] if self.ca else []
+        return subprocess.run(
+            ["redis-cli", *tls, "--no-auth-warning", "-p", str(self.port), *auth, *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
