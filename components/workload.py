@@ -296,6 +296,17 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class ScannerWaiver:
+    check: str  # the scanner's check id, like CKV_K8S_40
+    reason: str
+
+
+# Checkov CKV_K8S_40 wants UIDs of 10000 and more; a data store keeps its image's user, who
+# owns its existing data (Postgres insists its data directory belong to the server's user).
+KEEPS_IMAGE_USER = "CKV_K8S_40"
+
+
+@dataclass(frozen=True)
 class ApiAccess:
     """Read access a workload needs to the Kubernetes API: in its namespace (discovery), or
     cluster-wide for what has no namespace (nodes and their metrics)."""
@@ -370,6 +381,10 @@ class Workload:
     # Why the workload runs one replica by design (one Postgres primary); recorded with it
     # as a waiver of the policy pack's replicas rule. Empty: it scales like any other.
     singleton: str = ""
+
+    # Checks of outside scanners (Checkov) this workload fails by design, with why; recorded
+    # on its Kubernetes controller in the scanner's own skip annotation.
+    scanner_waivers: tuple[ScannerWaiver, ...] = ()
 
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25

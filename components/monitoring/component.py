@@ -22,6 +22,7 @@ from components.monitoring.settings import MonitoringSettings, ReceiverSettings
 from components.platform.placement import Placement
 from components.workload import (
     CONFIG_DIR,
+    KEEPS_IMAGE_USER,
     SECRETS_DIR,
     ApiAccess,
     Checks,
@@ -34,6 +35,7 @@ from components.workload import (
     Port,
     Probe,
     Resources,
+    ScannerWaiver,
     Workload,
 )
 
@@ -320,6 +322,11 @@ def grafana(args: MonitoringArgs, prometheus: PlacedWorkload) -> Workload:
     )
     return Workload(
         name=GRAFANA,
+        scanner_waivers=(
+            ScannerWaiver(
+                KEEPS_IMAGE_USER, "the grafana user of the image owns the existing data volume"
+            ),
+        ),
         singleton="Grafana keeps its state in SQLite on one volume",
         component="monitoring",
         version=version_label(s.grafana_image),

@@ -28,6 +28,7 @@ from components.settings import workload_resources
 from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
+    KEEPS_IMAGE_USER,
     SECRETS_DIR,
     Checks,
     Container,
@@ -37,6 +38,7 @@ from components.workload import (
     Port,
     Probe,
     Resources,
+    ScannerWaiver,
     Scratch,
     Workload,
 )
@@ -250,6 +252,12 @@ def postgres_workload(
         )
     return Workload(
         name=name,
+        scanner_waivers=(
+            ScannerWaiver(
+                KEEPS_IMAGE_USER,
+                "the postgres user of the image owns the data directory, which Postgres requires (0700)",
+            ),
+        ),
         singleton="one Postgres primary; recovery is the point-in-time restore from pgBackRest",
         component="database",
         version=str(settings.version),

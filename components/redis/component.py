@@ -19,6 +19,7 @@ from components.settings import workload_resources
 from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
+    KEEPS_IMAGE_USER,
     SECRETS_DIR,
     Checks,
     Container,
@@ -26,6 +27,7 @@ from components.workload import (
     PersistentVolume,
     Port,
     Probe,
+    ScannerWaiver,
     Workload,
 )
 
@@ -160,6 +162,11 @@ def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) ->
     )
     return Workload(
         name=name,
+        scanner_waivers=(
+            ScannerWaiver(
+                KEEPS_IMAGE_USER, "the redis user of the image owns the existing data volume"
+            ),
+        ),
         singleton="one Redis primary with append-only persistence; no replication configured",
         component="cache",
         version=version_label(settings.image),

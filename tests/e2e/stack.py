@@ -94,7 +94,9 @@ class RunningStack:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.https_port}"
+        # By the stack's name (localhost, published on 127.0.0.1): the edge refuses names it
+        # does not serve, an address included.
+        return f"https://localhost:{self.https_port}"
 
     def container(self, workload: str, replica: int = 0) -> Any:
         return self.engine.created[f"{self.prefix}-{workload}-{replica}"]
@@ -116,6 +118,9 @@ def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackC
     ours["edge"]["publicPorts"] = {"http": http, "https": https, "address": "127.0.0.1"}
     prefix = f"pse2e-{name}"
     ours["docker"] = {"namePrefix": prefix}
+    # Encryption to the data stores, as prod has it: shown on the running containers.
+    ours.setdefault("postgres", {})["tls"] = True
+    ours.setdefault("redis", {})["tls"] = True
     # The receiver is found by its container name on the egress network.
     base = f"http://{prefix}-{RECEIVER}:{RECEIVER_PORT}"
     ours["monitoring"]["receivers"] = {

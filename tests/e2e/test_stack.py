@@ -88,9 +88,12 @@ def kill_main_process(stack: RunningStack, workload: str) -> int:
 def redis_cli(stack: RunningStack, *command: str) -> str:
     """As the application user, whose password is in the stack's secret redisUrl output."""
     password = str(stack.outputs["redisUrl"]).split(":")[2].split("@")[0]
+    # Over TLS (redis.tls), verifying the server as the API does.
+    tls = ("--tls", "--cacert", "/run/prodstack/config/internal-ca.crt", "-h", "localhost")
     return stack.exec(
-        "redis", "redis-cli", "--no-auth-warning", "--user", "app", "--pass", password, *command
-    ).strip()
+        "redis", "redis-cli", *tls, "--no-auth-warning", "--user", "app", "--pass", password,
+        *command,
+    ).strip()  # fmt: skip
 
 
 def labels_of(container: docker.models.containers.Container) -> dict[str, str]:
@@ -122,7 +125,7 @@ def test_smoke_test_passes_against_the_published_edge(stack: RunningStack, tmp_p
     ca = tmp_path / "ca.pem"
     ca.write_text(stack.ca_pem)
     report: list[str] = []
-    target = Target(url=stack.url, ca_file=ca, http_url=f"http://127.0.0.1:{stack.http_port}")
+    target = Target(url=stack.url, ca_file=ca, http_url=f"http://localhost:{stack.http_port}")
     assert run(target, out=report.append) == 0, report
 
 
@@ -312,6 +315,38 @@ def test_the_frontend_network_reaches_the_edge_alone(stack: RunningStack) -> Non
     lines = dict(line.split() for line in output.splitlines())
     assert lines.pop("edge:8443") == "open"  # the probe itself can connect on that network
     assert set(lines.values()) == {"closed"}, output
+
+
+# A Postgres startup message and a Redis PING, in plaintext.
+PLAINTEXT_PROBE = r"""
+import socket, struct
+body = struct.pack("!I", 196608) + b"user\0app\0database\0app\0\0"
+s = socket.create_connection(("postgres", 5432), 3)
+s.sendall(struct.pack("!I", len(body) + 4) + body)
+print(s.recv(512)[:1].decode(), end=" ")
+r = socket.create_connection(("redis", 6379), 3)
+r.settimeout(3)
+r.sendall(b"PING\r\n")
+try:
+    print(r.recv(64) or b"closed")
+except OSError as error:
+    print(type(error).__name__)
+"""
+
+
+def test_the_api_reaches_postgres_and_redis_over_verified_tls_only(stack: RunningStack) -> None:
+    """postgres.tls and redis.tls on: the API's connections are encrypted, plaintext is not
+    admitted, and Prometheus's exporters still read both stores."""
+    assert https(stack, "/api/notes", "POST", {"text": "over tls"}).status == 201
+    log = stack.container("postgres").logs().decode(errors="replace")
+    authorized = [line for line in log.splitlines() if "connection authorized: user=app" in line]
+    assert authorized and all("SSL enabled" in line for line in authorized), authorized[-3:]
+    # Plaintext from the API's container: refused by pg_hba.conf, unanswered by Redis.
+    out = stack.exec("api", "python3", "-c", PLAINTEXT_PROBE).split(" ", 1)
+    assert out[0] == "E", out  # an ErrorResponse: no pg_hba.conf entry without encryption
+    assert "PONG" not in out[1], out
+    assert "no encryption" in stack.container("postgres").logs().decode(errors="replace")
+    # The exporters read both stores (every target up: test_prometheus_scrapes_every_target).
 
 
 def test_postgres_keeps_committed_rows_through_a_crash(stack: RunningStack) -> None:

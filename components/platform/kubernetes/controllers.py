@@ -17,11 +17,27 @@ meta = k8s.meta.v1
 apps = k8s.apps.v1
 
 
+# Checkov reads `checkov.io/skip<n>: <check>=<reason>` on the resource it reports.
+CHECKOV_SKIP = "checkov.io/skip"
+# CKV_K8S_38: a service account token only where needed; these workloads need it.
+TOKEN_CHECK = "CKV_K8S_38"
+
+
 def controller_metadata(scope: Scope) -> meta.ObjectMetaArgs:
-    """A singleton by design says why, as a waiver of the pack's replicas rule."""
+    """A singleton by design says why, as a waiver of the pack's replicas rule; a check of an
+    outside scanner the workload fails by design, as that scanner's skip annotation."""
+    w = scope.workload
     metadata = scope.metadata()
-    if scope.workload.singleton:
-        metadata.annotations = {WAIVER_PREFIX + "availability-replicas": scope.workload.singleton}
+    annotations: dict[str, str] = {}
+    if w.singleton:
+        annotations[WAIVER_PREFIX + "availability-replicas"] = w.singleton
+    waivers = [(v.check, v.reason) for v in w.scanner_waivers]
+    if w.api_access:
+        reads = ", ".join(sorted({r for a in w.api_access for r in a.resources}))
+        waivers.append((TOKEN_CHECK, f"reads {reads} from the Kubernetes API, read-only"))
+    for number, (check, reason) in enumerate(waivers, start=1):
+        annotations[f"{CHECKOV_SKIP}{number}"] = f"{check}={reason}"
+    metadata.annotations = annotations or None
     return metadata
 
 
