@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components.tls.component import ServiceTls
 from components.workload import Checks, Container, File, Port, Probe, Resources
 
 EXPORTER_RESOURCES = Resources(50, 64, 250, 128)
@@ -21,6 +22,7 @@ def exporter_sidecar(
     run_as_user: int,
     args: tuple[str, ...] = (),
     docker_check: tuple[str, ...] | None = None,
+    tls: ServiceTls | None = None,
 ) -> Container:
     """An exporter probed on its /metrics. Docker runs `docker_check`, by default wget (in
     images that have it); Kubernetes probes over HTTP."""
@@ -34,6 +36,9 @@ def exporter_sidecar(
         args=args,
         env=env,
         ports=(Port(port_name, port),),
-        secret_files=secret_files,
+        # The CA it verifies its server against, when the server speaks TLS only.
+        config_files=tls.config_files if tls else (),
+        secret_files=(*secret_files, *(tls.secret_files if tls else ())),
+        existing_secrets=tls.existing_secrets if tls else (),
         run_as_user=run_as_user,
     )

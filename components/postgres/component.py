@@ -86,8 +86,12 @@ class Postgres(pulumi.ComponentResource):
         image = image_for(
             args.settings.image, "postgres", parent=self, base=args.settings.build_base
         )
-        tls = args.tls_issuer.server(name) if args.tls_issuer else None
-        placed = placement.place(postgres_workload(name, args, image, tls), parent=self)
+        issuer = args.tls_issuer
+        tls = issuer.server(name) if issuer else None
+        exporter_tls = issuer.client(f"{name}-exporter") if issuer else None
+        placed = placement.place(
+            postgres_workload(name, args, image, tls, exporter_tls), parent=self
+        )
         settings = args.settings
         self.connection = ServiceConnection(
             kind="postgres",
@@ -119,7 +123,11 @@ def pgbackrest_config(settings: PostgresSettings) -> PgBackRestConfig:
 
 
 def postgres_workload(
-    name: str, args: PostgresArgs, image: pulumi.Input[str], tls: ServiceTls | None = None
+    name: str,
+    args: PostgresArgs,
+    image: pulumi.Input[str],
+    tls: ServiceTls | None = None,
+    exporter_tls: ServiceTls | None = None,
 ) -> Workload:
     settings = args.settings
     resources = workload_resources(settings.resources)
@@ -236,13 +244,19 @@ def postgres_workload(
         "pg-metrics",
         EXPORTER_PORT,
         env={
-            # Loopback, inside the pod: pg_hba.conf admits it without TLS (components/postgres/hba.py).
-            "DATA_SOURCE_URI": f"127.0.0.1:{pgconf.PORT}/postgres?sslmode=disable",
+            # Over TLS when the server demands it, verified like any client (its name: localhost).
+            "DATA_SOURCE_URI": f"localhost:{pgconf.PORT}/postgres?"
+            + (
+                f"sslmode=verify-full&sslrootcert={exporter_tls.ca_file}"
+                if exporter_tls
+                else "sslmode=disable"
+            ),
             "DATA_SOURCE_USER": MONITOR_USER,
             "DATA_SOURCE_PASS_FILE": f"{SECRETS_DIR}/postgres-monitor-password",
         },
         secret_files=(File("postgres-monitor-password", args.monitor_password),),
         run_as_user=EXPORTER_UID,
+        tls=exporter_tls,
     )
     volumes = [PersistentVolume("data", DATA_MOUNT, settings.storage_gib, protect=args.protect)]
     if on_volume:

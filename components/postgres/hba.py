@@ -19,24 +19,17 @@ class HbaConfig:
     database: str
     app_user: str
     monitor_user: str
-    # Network clients only over TLS (settings: postgres.tls). Loopback stays open to the
-    # pod's own sidecars (the exporter): that traffic never leaves the pod.
+    # Every TCP client only over TLS (settings: postgres.tls), the pod's exporter included.
     tls: bool = False
 
     def rules(self) -> list[HbaRule]:
         network = "hostssl" if self.tls else "host"
-        loopback = (
-            [HbaRule("host", "postgres", self.monitor_user, "127.0.0.1/32", "scram-sha-256")]
-            if self.tls
-            else []
-        )
         return [
             # Inside the pod/container group only: the superuser by OS identity (the server,
             # the backup agent and its restore drill run as the postgres OS user).
             HbaRule("local", "all", "postgres", "", "peer"),
             # Network peers: NetworkPolicies and the backend network decide who can connect;
             # these rules decide which role reaches which database, and only with SCRAM.
-            *loopback,
             HbaRule(network, self.database, self.app_user, "all", "scram-sha-256"),
             HbaRule(network, "postgres", self.monitor_user, "all", "scram-sha-256"),
             HbaRule("local", "postgres", self.monitor_user, "", "scram-sha-256"),

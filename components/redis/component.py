@@ -66,8 +66,10 @@ class Redis(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Redis", name, None, opts)
-        tls = args.tls_issuer.server(name) if args.tls_issuer else None
-        placed = placement.place(redis_workload(name, args, tls), parent=self)
+        issuer = args.tls_issuer
+        tls = issuer.server(name) if issuer else None
+        exporter_tls = issuer.client(f"{name}-exporter") if issuer else None
+        placed = placement.place(redis_workload(name, args, tls, exporter_tls), parent=self)
         self.connection = ServiceConnection(
             kind="redis",
             server=placed,
@@ -96,7 +98,12 @@ def redis_config(settings: RedisSettings, tls: ServiceTls | None = None) -> Redi
     )
 
 
-def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) -> Workload:
+def redis_workload(
+    name: str,
+    args: RedisArgs,
+    tls: ServiceTls | None = None,
+    exporter_tls: ServiceTls | None = None,
+) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
         lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
@@ -151,14 +158,15 @@ def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) ->
         "redis-metrics",
         EXPORTER_PORT,
         env={
-            "REDIS_ADDR": f"{'rediss' if tls else 'redis'}://localhost:{PORT}",
-            # Loopback inside the pod: encrypted when the server demands it, not verified.
-            **({"REDIS_EXPORTER_SKIP_TLS_VERIFICATION": "true"} if tls else {}),
+            "REDIS_ADDR": f"{'rediss' if exporter_tls else 'redis'}://localhost:{PORT}",
+            # Over TLS when the server demands it, verified like any client.
+            **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": exporter_tls.ca_file} if exporter_tls else {}),
             "REDIS_USER": EXPORTER_USER,
             "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/{exporter_password_file.name}",
         },
         secret_files=(exporter_password_file,),
         run_as_user=EXPORTER_UID,
+        tls=exporter_tls,
     )
     return Workload(
         name=name,
