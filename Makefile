@@ -4,11 +4,13 @@
 up:            ## bring up the dev stack on local Docker (needs the Pulumi CLI and Docker)
 	scripts/dev-up
 
-down:          ## destroy the dev stack
-	pulumi destroy --stack dev --yes
+down:          ## destroy the dev stack (needs the Pulumi CLI and Docker)
+	scripts/needs pulumi docker-engine
+	PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-file://$$HOME/.pulumi-local}" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" pulumi destroy --stack dev --yes
 
-preview:       ## preview the dev stack
-	pulumi preview --stack dev
+preview:       ## preview the dev stack (needs the Pulumi CLI and Docker)
+	scripts/needs pulumi docker-engine
+	PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-file://$$HOME/.pulumi-local}" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}" pulumi preview --stack dev
 
 check:         ## offline render and check of the dev and prod stacks (no Pulumi CLI needed)
 	scripts/bootstrap

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import pulumi_docker as docker
 
 REFERENCE_IMAGE = "reference"
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +66,8 @@ def image_for(
     spec = SOURCES[source]
     build_args = {"BASE_IMAGE": base} if base else None
     tag = content_digest(spec.inputs, extra=base or "")
+    import pulumi_docker as docker  # a Kubernetes stack never builds, nor loads the provider
+
     image = docker.Image(
         f"{parent._name}-image",
         image_name=f"{spec.repository}:{tag}",

@@ -9,18 +9,26 @@ import sys
 from pathlib import Path
 
 from infra.render.kubernetes_schema import DEFAULT_VERSION
-from infra.render.stack_config import StackConfigError
+from infra.render.stack_config import MissingStackFileError, StackConfigError
 from infra.settings import SettingsError
 
+# Exit codes, for every command: 0 done (the check passed); 1 the stack is invalid or fails a
+# check, reported on standard output with everything else the command says; 2 the command
+# could not run (no project, no stack file, a missing tool), said on standard error.
+EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_INVALID = 2
+EXIT_COULD_NOT_RUN = 2
+
+
+class CouldNotRunError(Exception):
+    """Nothing was checked or done: exit 2, the reason on standard error."""
 
 
 def _project_root(start: Path) -> Path:
     for directory in (start, *start.parents):
         if (directory / "Pulumi.yaml").is_file():
             return directory
-    raise StackConfigError(f"no Pulumi.yaml in {start} or above; run from the project")
+    raise CouldNotRunError(f"no Pulumi.yaml in {start} or above; run from the project")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +110,7 @@ def debian_images() -> int:
         tags = build_all()
     except (ImageBuildError, FileNotFoundError) as error:
         print(f"prodstack: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_COULD_NOT_RUN
     config = {f"prodstack:{group}": values for group, values in overrides(tags).items()}
     print("# Add to Pulumi.<stack>.yaml (merge with the groups the file already has):")
     print(yaml.safe_dump({"config": config}, sort_keys=True), end="")
@@ -110,6 +118,14 @@ def debian_images() -> int:
 
 
 def ephemeral(args: argparse.Namespace, root: Path) -> int:
+    import shutil
+
+    # Before anything touches the backend (the local one lives in the home directory).
+    if shutil.which("pulumi") is None:
+        raise CouldNotRunError(
+            "the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); "
+            "ephemeral stacks need it"
+        )
     from pulumi import automation as auto
 
     from infra.ops import ephemeral as stacks
@@ -125,7 +141,7 @@ def ephemeral(args: argparse.Namespace, root: Path) -> int:
             "(https://www.pulumi.com/docs/install/)",
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return EXIT_COULD_NOT_RUN
     except auto.CommandError as error:
         print(f"prodstack: a pulumi command failed:\n{error}", file=sys.stderr)
         return EXIT_FAILED
@@ -176,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 policy_config=args.policy_config,
             )
             print(report.text())
-            return 0 if report.passed else EXIT_FAILED
+            return EXIT_OK if report.passed else EXIT_FAILED
         if args.command == "policies-doc":
             from policies.docs import policies_markdown
             from policies.pack import write_configs
@@ -191,9 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         target.write_text(settings_markdown())
         print(f"wrote {target}")
         return 0
-    except (SettingsError, StackConfigError, ValueError) as error:
+    except (CouldNotRunError, MissingStackFileError, ValueError) as error:
+        # ValueError: an argument the command cannot work with (a URL, a name, a TTL).
         print(f"prodstack: {error}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_COULD_NOT_RUN
+    except (SettingsError, StackConfigError) as error:
+        print(f"prodstack: {error}")  # the stack is invalid: said where its reports go
+        return EXIT_FAILED
 
 
 def run() -> None:

@@ -12,8 +12,6 @@ from components.edge.component import Edge, EdgeArgs
 from components.edge.nginx import Route
 from components.monitoring.component import GRAFANA, GRAFANA_PORT, Monitoring, MonitoringArgs
 from components.monitoring.prometheus import Target
-from components.platform.docker import DockerPlatform, DockerPlatformArgs
-from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
 from components.postgres.component import Postgres, PostgresArgs
 from components.redis.component import Redis, RedisArgs
@@ -25,7 +23,10 @@ from infra.settings import StackSettings
 def platform_for(
     settings: StackSettings, stack: str, name: str = "platform"
 ) -> tuple[pulumi.Resource, Placement]:
+    # Each platform's provider is imported only by a stack on it.
     if settings.platform == "kubernetes":
+        from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
+
         k8s = KubernetesPlatform(
             name,
             KubernetesPlatformArgs(
@@ -36,6 +37,8 @@ def platform_for(
             ),
         )
         return k8s, k8s.placement
+    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+
     host = DockerPlatform(
         name,
         DockerPlatformArgs(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.edge.settings import Certificate
+from components.tls.cert_manager import cert_manager_object
 from components.workload import SECRETS_DIR, File
 
 CERT_MANAGER_DIR = "/run/prodstack/tls"
@@ -95,12 +95,12 @@ def cert_manager(
     parent: pulumi.Resource,
 ) -> TlsMaterial:
     """A cert-manager Certificate; cert-manager keeps the Secret current, the edge reloads."""
-    k8s.apiextensions.CustomResource(
+    cert_manager_object(
         f"{name}-certificate",
-        api_version="cert-manager.io/v1",
-        kind="Certificate",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels),
-        spec={
+        "Certificate",
+        name,
+        namespace,
+        {
             "secretName": CERT_MANAGER_SECRET,
             "issuerRef": {"name": settings.issuer, "kind": "ClusterIssuer"},
             "dnsNames": [domain],
@@ -108,7 +108,8 @@ def cert_manager(
             "renewBefore": "720h",
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         },
-        opts=pulumi.ResourceOptions(parent=parent),
+        parent,
+        labels,
     )
     return TlsMaterial(
         cert_file=f"{CERT_MANAGER_DIR}/tls.crt",

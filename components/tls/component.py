@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.tls.cert_manager import cert_manager_object
 from components.workload import CONFIG_DIR, SECRETS_DIR, File
 
 # Where cert-manager's Secret (tls.crt, tls.key, ca.crt) is mounted.
@@ -110,12 +110,12 @@ class InternalTls(pulumi.ComponentResource):
         if self._args.platform == "kubernetes":
             secret = f"{workload}-internal-tls"
             usages = ["digital signature", "key encipherment"] + [u.replace("_", " ") for u in uses]
-            k8s.apiextensions.CustomResource(
+            cert_manager_object(
                 name,
-                api_version="cert-manager.io/v1",
-                kind="Certificate",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=self._args.namespace),
-                spec={
+                "Certificate",
+                secret,
+                self._args.namespace,
+                {
                     "secretName": secret,
                     "issuerRef": {"name": self._issuer, "kind": "Issuer"},
                     "commonName": workload,
@@ -126,7 +126,7 @@ class InternalTls(pulumi.ComponentResource):
                     "renewBefore": "720h",
                     "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
                 },
-                opts=self._child,
+                self,
             )
             return ServiceTls(
                 cert_file=f"{TLS_DIR}/tls.crt",
@@ -170,14 +170,7 @@ class InternalTls(pulumi.ComponentResource):
         issuer = "internal-ca"
 
         def resource(name: str, kind: str, spec: dict[str, object]) -> None:
-            k8s.apiextensions.CustomResource(
-                f"{self._name}-{name}",
-                api_version="cert-manager.io/v1",
-                kind=kind,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns),
-                spec=spec,
-                opts=self._child,
-            )
+            cert_manager_object(f"{self._name}-{name}", kind, name, ns, spec, self)
 
         resource("internal-ca-bootstrap", "Issuer", {"selfSigned": {}})
         resource(

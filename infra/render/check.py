@@ -6,6 +6,7 @@ A checker is any callable taking the RenderResult and returning a section of fin
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from infra.render import consistency, kubernetes_schema, secret_scan
 from infra.render.policy_check import policy_checker
 from infra.render.render import RenderResult, render
+from infra.render.stack_config import MissingStackFileError, StackConfigError
 from infra.settings import SettingsError, parse_settings
 from policies.report import FAILING, Finding, Level, Section
 
@@ -47,7 +49,8 @@ class Report:
 def schema_checker(version: str) -> Checker:
     def check(result: RenderResult) -> Section:
         manifests = result.files.manifests
-        problems = kubernetes_schema.validate(manifests, version)
+        # A Docker stack has no manifests: nothing to load the schemas (and jsonschema) for.
+        problems = kubernetes_schema.validate(manifests, version) if manifests else []
         custom = [
             f"{r.inputs['kind']} {r.inputs['apiVersion']}"
             for r in result.recording.resources
@@ -91,6 +94,12 @@ def secrets_checker(result: RenderResult) -> Section:
     )
 
 
+def _located(error: str) -> tuple[str, str]:
+    """`Pulumi.dev.yaml:4:3: duplicate key` -> ("Pulumi.dev.yaml:4:3", "duplicate key")."""
+    where, _, message = error.partition(": ")
+    return where, message
+
+
 def run_check(
     root: Path,
     stack: str,
@@ -99,9 +108,40 @@ def run_check(
     extra_checkers: Sequence[Checker] = (),
     policy_config: Path | None = None,
 ) -> Report:
+    """Every problem with the stack is a finding of the report; only a stack that cannot be
+    checked at all (no stack file: MissingStackFileError) raises. Without `out`, the rendered
+    files live in a temporary directory for the checks and are removed after."""
+    if out is not None:
+        return _check(root, stack, out, kubernetes_version, extra_checkers, policy_config)
+    with tempfile.TemporaryDirectory(prefix=f"prodstack-{stack}-") as temporary:
+        return _check(
+            root, stack, Path(temporary), kubernetes_version, extra_checkers, policy_config, True
+        )
+
+
+def _check(
+    root: Path,
+    stack: str,
+    out: Path,
+    kubernetes_version: str | None,
+    extra_checkers: Sequence[Checker],
+    policy_config: Path | None,
+    temporary: bool = False,
+) -> Report:
     report = Report(stack)
     try:
         result = render(root, stack, out)
+    except MissingStackFileError:
+        raise
+    except StackConfigError as error:
+        report.sections.append(
+            Section(
+                "stack file",
+                "invalid; nothing rendered",
+                [Finding("stack-file", Level.ERROR, *_located(str(error)))],
+            )
+        )
+        return report
     except SettingsError as error:
         report.sections.append(
             Section(
@@ -116,12 +156,13 @@ def run_check(
     )
     report.sections.append(Section("settings", f"valid ({settings_summary})"))
     files = result.files
+    where = "(removed after the check; --out keeps them)" if temporary else f"in {files.root}"
     report.sections.append(
         Section(
             "render",
             f"{len(result.recording.resources)} resources: {len(files.manifests)} Kubernetes "
             f"manifests, {len(files.docker_specs)} Docker specs, {len(files.config_files)} "
-            f"config files in {files.root}",
+            f"config files {where}",
         )
     )
     settings, _ = parse_settings(result.config.values, result.config.secret_keys, stack)

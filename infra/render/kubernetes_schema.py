@@ -14,17 +14,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
-from kubernetes_validate.utils import all_versions
-from referencing import Registry, Resource
+
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 DEFAULT_VERSION = "1.33"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
 
-SCHEMAS = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+def _schemas() -> Any:
+    """The vendored schemas; the package is imported on first use (it loads jsonschema)."""
+    return resources.files("kubernetes_validate") / "kubernetes-json-schema"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class SchemaProblem:
 
 
 def supported_versions() -> list[str]:
+    from kubernetes_validate.utils import all_versions  # it loads jsonschema: only when used
+
     return sorted(
         {".".join(v.split(".")[:2]) for v in all_versions()},
         key=lambda v: tuple(int(p) for p in v.split(".")),
@@ -42,8 +48,11 @@ def supported_versions() -> list[str]:
 
 @functools.cache
 def _registry(version: str) -> Registry:
+    # jsonschema and referencing load on the first manifest: a Docker stack has none.
+    from referencing import Registry, Resource
+
     definitions = json.loads(
-        (SCHEMAS / f"v{version}.0-local-strict" / "_definitions.json").read_text()
+        (_schemas() / f"v{version}.0-local-strict" / "_definitions.json").read_text()
     )
     return Resource.from_contents(definitions) @ Registry()
 
@@ -52,9 +61,12 @@ def _registry(version: str) -> Registry:
 def _validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
     # rbac.authorization.k8s.io/v1 -> rbac-v1, apps/v1 -> apps-v1, v1 -> v1
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    path = SCHEMAS / f"v{version}.0-local-strict" / f"{kind.lower()}-{group}.json"
+    path = _schemas() / f"v{version}.0-local-strict" / f"{kind.lower()}-{group}.json"
     if not path.is_file():
         return None
+    import jsonschema
+    from referencing import Resource
+
     schema = json.loads(path.read_text())
     registry = Resource.from_contents(schema) @ _registry(version)
     return jsonschema.Draft202012Validator(schema, registry=registry)

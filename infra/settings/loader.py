@@ -214,11 +214,46 @@ def _unused_secrets(secret_values: Mapping[str, str], settings: StackSettings) -
     return problems
 
 
+def _names_in(value: Any) -> set[str]:
+    """Every string anywhere in a settings document (where secret key names are listed)."""
+    if isinstance(value, dict):
+        return set().union(*(_names_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_names_in(v) for v in value)) if value else set()
+    return {value} if isinstance(value, str) else set()
+
+
+def _misplaced_secrets(raw: Mapping[str, Any], secret_values: Mapping[str, str]) -> list[str]:
+    """A secret given in plaintext, or a setting given as a secret: said as such, with the
+    command that fixes it, rather than as an unknown key."""
+    settings_keys = {f.alias or name for name, f in StackSettings.model_fields.items()}
+    settings_keys |= set(StackSettings.model_fields)
+    named = _names_in(dict(raw))
+    problems = [
+        f"{NAMESPACE}:{key}: a secret given in plaintext (it is named as a secret in the "
+        f"settings); set it with `pulumi config set --secret {key} VALUE`"
+        for key in sorted(raw)
+        if key not in settings_keys and key in named
+    ]
+    problems += [
+        f"{NAMESPACE}:{key}: is a setting, not a secret; set it without --secret "
+        f"(`pulumi config set --path {key}...`); only the names listed in "
+        f"{key_path(['secrets', 'fromConfig'])} and the certificate and receiver settings "
+        "are secret"
+        for key in sorted(secret_values)
+        if key in settings_keys
+    ]
+    return problems
+
+
 def parse_settings(
     config: Mapping[str, str], secret_keys: set[str], stack: str
 ) -> tuple[StackSettings, dict[str, str]]:
     """Validated settings and the names of user-supplied secret keys, or SettingsError."""
     raw, secret_values = split_config(config, secret_keys)
+    misplaced = _misplaced_secrets(raw, secret_values)
+    if misplaced:
+        raise SettingsError(misplaced)
     environment = _environment(raw, stack)
     document = merged(defaults_for(environment, stack), {**raw, "environment": environment})
     try:

@@ -157,3 +157,25 @@ def test_cli_reports_a_missing_stack_file_clearly(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no stack file Pulumi.nope.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("stack", "absent"),
+    [("dev", ("pulumi_kubernetes", "jsonschema")), ("prod", ("pulumi_docker",))],
+)
+def test_a_stack_loads_only_its_own_platforms_provider(stack: str, absent: tuple[str, ...]) -> None:
+    """What `prodstack check` costs is mostly imports (bench/check_time.py): a Docker stack
+    never loads the Kubernetes provider or the schema validator, nor a Kubernetes stack the
+    Docker provider."""
+    probe = (
+        "import sys, tempfile\n"
+        "from infra.cli import main\n"
+        f"code = main(['check', '--stack', {stack!r}, '--out', tempfile.mkdtemp()])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    code, loaded = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert code == "0", result.stdout + result.stderr
+    assert not [name for name in absent if f"'{name}'" in loaded], loaded
