@@ -170,18 +170,20 @@ def _allows_out(policy: Subject, port: int) -> bool:
     return False
 
 
-def _on_routable_network(subjects: Sequence[Subject], app: str) -> bool:
+def _routable_apps(subjects: Sequence[Subject]) -> set[str]:
+    """The apps with a running container on a routable (not internal) Docker network."""
     routable = {
         get(n.props, "name")
         for n in subjects
         if n.type == DOCKER_NETWORK and get(n.props, "internal") is not True
     }
-    return any(
-        get(network, "name") in routable
+    return {
+        s.app
         for s in subjects
-        if s.type == DOCKER_CONTAINER and s.app == app and not never_started(s)
-        for network in items(s.props, "networksAdvanced")
-    )
+        if s.type == DOCKER_CONTAINER
+        and not never_started(s)
+        and any(get(n, "name") in routable for n in items(s.props, "networksAdvanced"))
+    }
 
 
 @stack_rule(
@@ -192,25 +194,30 @@ def _on_routable_network(subjects: Sequence[Subject], app: str) -> bool:
     (),
 )
 def backup_reachable(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
-    for carrier, text in files_named(subjects, "pgbackrest.conf"):
-        kind = settings(text).get("repo1-type", "posix")
-        if kind not in REPOSITORY_PORTS:
-            continue
+    carriers = [
+        (carrier, settings(text).get("repo1-type", "posix"))
+        for carrier, text in files_named(subjects, "pgbackrest.conf")
+    ]
+    carriers = [(c, kind) for c, kind in carriers if kind in REPOSITORY_PORTS]
+    if not carriers:
+        return
+    # Each looked up once: linear in the stack's size.
+    policies: dict[object, list[Subject]] = {}
+    for s in subjects:
+        if s.type == NETWORK_POLICY:
+            app = get(s.props, "spec", "podSelector", "matchLabels", NAME_LABEL)
+            policies.setdefault(app, []).append(s)
+    routable = _routable_apps(subjects)
+    for carrier, kind in carriers:
         port = REPOSITORY_PORTS[kind]
         if carrier.is_kubernetes:
-            policies = [
-                s
-                for s in subjects
-                if s.type == NETWORK_POLICY
-                and get(s.props, "spec", "podSelector", "matchLabels", NAME_LABEL) == carrier.app
-            ]
-            if not any(_allows_out(p, port) for p in policies):
+            if not any(_allows_out(p, port) for p in policies.get(carrier.app, [])):
                 yield Violation(
                     f"{carrier.app}'s NetworkPolicy lets no connection out on {port}, where its "
                     f"{kind} repository is",
                     carrier,
                 )
-        elif not _on_routable_network(subjects, carrier.app):
+        elif carrier.app not in routable:
             yield Violation(
                 f"{carrier.app} is on internal networks only and cannot reach its {kind} "
                 "repository",

@@ -262,14 +262,39 @@ class KeptPorts:
     sources: tuple[str, ...]
     separator: str
     regex: str
+    # The regex as the set of names it lists, when it is a plain alternation.
+    names: frozenset[str] | None = None
 
     def keeps(self, labels: dict[str, str], port: str) -> bool:
         values = {NAME_SOURCE: labels.get("app.kubernetes.io/name", ""), PORT_SOURCE: port}
         joined = self.separator.join(values.get(source, "") for source in self.sources)
-        return bool(
-            re.fullmatch(self.part_of, labels.get("app.kubernetes.io/part-of", ""))
-            and re.fullmatch(self.regex, joined)
-        )
+        if not re.fullmatch(self.part_of, labels.get("app.kubernetes.io/part-of", "")):
+            return False
+        if self.names is not None:
+            return joined in self.names
+        return bool(re.fullmatch(self.regex, joined))
+
+
+_LITERALS = re.compile(r"\(([A-Za-z0-9;_.-]+(?:\|[A-Za-z0-9;_.-]+)*)\)")
+
+
+def _merged(kept: list[KeptPorts]) -> list[KeptPorts]:
+    """Jobs that keep a plain list of names (as the stack renders them) merged into one per
+    part-of and sources: a stack's workloads are matched against one set, not one job each."""
+    literal: dict[tuple[str, tuple[str, ...], str], set[str]] = {}
+    other: list[KeptPorts] = []
+    for k in kept:
+        match = _LITERALS.fullmatch(k.regex)
+        if match:
+            literal.setdefault((k.part_of, k.sources, k.separator), set()).update(
+                match.group(1).split("|")
+            )
+        else:
+            other.append(k)
+    return other + [
+        KeptPorts(part_of, sources, separator, "", frozenset(names))
+        for (part_of, sources, separator), names in literal.items()
+    ]
 
 
 def _kubernetes_kept_ports(text: str) -> KeptPorts | None:
@@ -326,7 +351,7 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     if not configs:
         return
     # Each configuration is parsed once, not once per workload: a stack's time stays linear.
-    kept = [k for k in map(_kubernetes_kept_ports, configs) if k]
+    kept = _merged([k for k in map(_kubernetes_kept_ports, configs) if k])
     hosts: set[str] = set().union(*map(_static_hosts, configs))
     relabelled: set[str] = set().union(*map(_relabelled_hosts, configs))
     for subject in subjects:

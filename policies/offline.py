@@ -13,7 +13,9 @@ recording knows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,6 +86,20 @@ def _options(resource: EngineResource) -> PolicyResourceOptions:
     return PolicyResourceOptions(resource.protect, [], False, [], None, [], resource.parent or None)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The evaluation allocates millions of small, acyclic objects that live until it ends;
+    each cyclic collection would rescan all of them, which made large stacks superlinear
+    (5,000 resources: half the time in the collector). Reference counting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate(
     resources: Sequence[EngineResource],
     environment: str,
@@ -92,6 +108,16 @@ def evaluate(
 ) -> Evaluation:
     """Every rule over the resources, with the environment's levels (or `config`, in the
     format of a --policy-pack-config file, which wins)."""
+    with _no_cyclic_gc():
+        return _evaluate(resources, environment, config, rules)
+
+
+def _evaluate(
+    resources: Sequence[EngineResource],
+    environment: str,
+    config: Mapping[str, Mapping[str, Any]] | None,
+    rules: Sequence[Rule],
+) -> Evaluation:
     evaluation = Evaluation(environment)
     built = {p.name: p for p in policies()}
     subjects = [
