@@ -28,8 +28,10 @@ test:          ## the whole test suite, installing what it needs
 bench:         ## benchmarks; each prints its figures
 	scripts/bootstrap
 	uv run --frozen --no-sync python bench/check_time.py
+	uv run --frozen --no-sync python bench/policy_pack.py
 	uv run --frozen --no-sync python bench/backup_restore.py
 	uv run --frozen --no-sync python bench/edge_throughput.py
+	scripts/needs docker-engine
 	uv run --frozen --no-sync python bench/stack_up.py
 
 

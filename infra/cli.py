@@ -123,8 +123,8 @@ def ephemeral(args: argparse.Namespace, root: Path) -> int:
     # Before anything touches the backend (the local one lives in the home directory).
     if shutil.which("pulumi") is None:
         raise CouldNotRunError(
-            "the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); "
-            "ephemeral stacks need it"
+            "ephemeral stacks need the Pulumi CLI: install the Pulumi CLI from "
+            "https://www.pulumi.com/docs/install/"
         )
     from pulumi import automation as auto
 

@@ -3,6 +3,7 @@ that speaks TLS (the edge, Postgres, Redis)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -87,3 +88,13 @@ def issue(directory: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, Path
         capture_output=True,
     )
     return key, cert
+
+
+def install(source: Path, target: Path, owner: str, mode: int = 0o600) -> None:
+    """Put a certificate or key in place atomically, as a renewed Secret volume does, owned
+    by the server's user."""
+    temporary = target.with_name(f".{target.name}")
+    shutil.copy(source, temporary)
+    shutil.chown(temporary, owner, owner)
+    temporary.chmod(mode)
+    temporary.replace(target)

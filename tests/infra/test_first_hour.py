@@ -73,7 +73,7 @@ def test_ephemeral_up_without_pulumi_writes_nothing_home(tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 2
-    assert "the Pulumi CLI is not installed" in result.stderr
+    assert "need the Pulumi CLI: install the Pulumi CLI from" in result.stderr
     assert list(Path(env["HOME"]).iterdir()) == []
 
 

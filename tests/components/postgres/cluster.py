@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.certificates import install
 from tests.live import adapt, as_user, free_port, owned_tempdir, rendered_files, require
 from tests.support import ROOT, render
 
@@ -146,12 +147,8 @@ class Cluster:
     def install_tls(self, key: Path, cert: Path) -> None:
         """The server's certificate and key, as the placement delivers them (the key
         readable by the server alone), replaced atomically as a renewal would."""
-        for source, target in ((cert, self.tls_cert), (key, self.tls_key)):
-            temporary = target.with_name(f".{target.name}")
-            shutil.copy(source, temporary)
-            shutil.chown(temporary, "postgres", "postgres")
-            temporary.chmod(0o600)
-            temporary.replace(target)
+        install(cert, self.tls_cert, "postgres")
+        install(key, self.tls_key, "postgres")
 
     def write_pgbackrest(self, repository: Path, target: Path) -> None:
         target.write_text(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.certificates import install
 from tests.live import adapt, as_user, free_port, signal_group
 
 
@@ -46,11 +46,7 @@ class RedisServer:
     def install_tls(self, key: Path, cert: Path, ca: Path) -> None:
         """Replaced atomically, as a renewal of the mounted Secret would."""
         for source, name in ((cert, "tls.crt"), (key, "tls.key"), (ca, "ca.crt")):
-            temporary = self.root / f".{name}"
-            shutil.copy(source, temporary)
-            shutil.chown(temporary, "redis", "redis")
-            temporary.chmod(0o600)
-            temporary.replace(self.root / name)
+            install(source, self.root / name, "redis")
         self.ca = ca
 
     def start(self, reload_seconds: int = 1) -> None:

@@ -234,5 +234,5 @@ def test_without_the_pulumi_cli_says_how_to_get_it(
     pulumi: Pulumi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert prodstack(pulumi, "ephemeral", "up", NAME) == 1
+    assert prodstack(pulumi, "ephemeral", "up", NAME) == 2  # could not run
     assert "install the Pulumi CLI" in capsys.readouterr().err
