@@ -232,7 +232,7 @@ def runs_to_completion(subject: Subject) -> bool:
 
 def never_started(subject: Subject) -> bool:
     """A Docker container created and never started: a files carrier, which receives a
-    container's files into a volume (components/platform/docker.py). No process runs in it."""
+    container's files into a volume (components/platform/docker/files.py). No process runs in it."""
     return (
         subject.type == DOCKER_CONTAINER
         and get(subject.props, "start") is False

@@ -107,7 +107,7 @@ DOCKER_CONTAINER = "docker:index/container:Container"
 
 def files_carrier(recording: Recording, container: str) -> RecordedResource:
     """The carrier that delivers a Docker container's files: the never-started container named
-    like the files volume the container mounts at FILES_ROOT (components/platform/docker.py)."""
+    like the files volume the container mounts at FILES_ROOT (components/platform/docker/files.py)."""
     from components.platform.docker import FILES_ROOT
 
     spec = one(recording, DOCKER_CONTAINER, container).inputs

@@ -48,7 +48,7 @@ WAIVER_PREFIX = "waivers.prodstack.dev/"
 # (and so its network access) but are no replicas of it, so its disruption budget skips them.
 TASK_LABEL = "prodstack.dev/task"
 # On a Docker container that is no server: `files` for a carrier, which receives a
-# container's files and never runs (components/platform/docker.py).
+# container's files and never runs (components/platform/docker/files.py).
 ROLE_LABEL = "prodstack.dev/role"
 # On a Docker network: what it is for (frontend, egress, or the server it belongs to).
 NETWORK_LABEL = "prodstack.dev/network"

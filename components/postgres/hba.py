@@ -28,7 +28,7 @@ class HbaConfig:
             # Inside the pod/container group only: the superuser by OS identity (the server,
             # the backup agent and its restore drill run as the postgres OS user).
             HbaRule("local", "all", "postgres", "", "peer"),
-            # Network peers: NetworkPolicies and the backend network decide who can connect;
+            # Network peers: NetworkPolicies and the server's own network decide who connects;
             # these rules decide which role reaches which database, and only with SCRAM.
             HbaRule(network, self.database, self.app_user, "all", "scram-sha-256"),
             HbaRule(network, "postgres", self.monitor_user, "all", "scram-sha-256"),

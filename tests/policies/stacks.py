@@ -61,7 +61,7 @@ def docker(resources: list[EngineResource], name: str) -> Any:
 
 def uploads(resources: list[EngineResource], container_name: str) -> list[dict[str, Any]]:
     """The files a container receives: the uploads of the carrier named like the files volume
-    it mounts at FILES_ROOT (components/platform/docker.py)."""
+    it mounts at FILES_ROOT (components/platform/docker/files.py)."""
     from components.platform.docker import FILES_ROOT
 
     mounts = docker(resources, container_name)["mounts"]
