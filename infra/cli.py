@@ -4,6 +4,7 @@ the smoke test of a deployed one, and ephemeral test stacks."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -219,7 +220,13 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The console entry point. Exits without interpreter teardown: by then every file is
     written and closed, and tearing down the Pulumi runtime (its worker threads and objects)
-    would add about half a second to every `prodstack check` for nothing."""
+    would add about half a second to every `prodstack check` for nothing.
+
+    The cyclic garbage collector is off: a command lives for seconds, allocates mostly
+    acyclic objects that reference counting frees, and each collection rescans everything the
+    imports created (a sixth of a dev check; the peak memory of a prod check barely moves,
+    106 to 108 MB)."""
+    gc.disable()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
