@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,13 +178,46 @@ class StackMocks(mocks.Mocks):
         return {}, None
 
 
+class DuplicateUrnError(Exception):
+    """The engine refuses a second resource with a URN it has: so does the mock monitor."""
+
+
+class DependencyCycleError(Exception):
+    """A dependency the engine could not order."""
+
+
 class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, stack_mocks: StackMocks) -> None:
         super().__init__(stack_mocks)
         self.recording = Recording()
         self.recording.secret_values = stack_mocks.generated_secrets
+        self.registered: set[str] = set()
+        # The SDK registers from a pool of threads: the check and the claim are one step.
+        self._registering = threading.Lock()
+
+    def refuse_what_the_engine_refuses(self, request: Any) -> None:
+        """Two resources with one URN, and a dependency the engine cannot order: on a
+        resource not yet registered (the only way a cycle reaches the engine, since every
+        edge of a cycle cannot point backwards) or on the resource itself."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        with self._registering:
+            if urn in self.registered:
+                raise DuplicateUrnError(
+                    f"Duplicate resource URN '{urn}'; try giving it a unique name"
+                )
+            for dependency in request.dependencies:
+                if dependency == urn:
+                    raise DependencyCycleError(f"{urn} depends on itself: a dependency cycle")
+                if dependency not in self.registered:
+                    raise DependencyCycleError(
+                        f"{urn} depends on {dependency}, which is not registered before it: "
+                        "the engine cannot order them (a dependency cycle, or a resource of "
+                        "another program)"
+                    )
+            self.registered.add(urn)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.refuse_what_the_engine_refuses(request)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         # The SDK gives each worker thread a loop of its own here; close them at exit,
         # before interpreter shutdown closes their sockets under them.
@@ -270,7 +304,12 @@ class MockRun:
         )
         try:
             outputs = program()
-            loop.run_until_complete(wait_for_rpcs())
+            try:
+                loop.run_until_complete(wait_for_rpcs())
+            except (DuplicateUrnError, DependencyCycleError) as error:
+                # What the engine would refuse, raised afresh: the SDK re-raises the same
+                # error from every pending registration, chaining it to itself.
+                raise type(error)(str(error)) from None
             for key, value in outputs.items():
                 resolved, secret = loop.run_until_complete(_resolve(value))
                 self.recording.plain_outputs[key] = resolved
