@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a --policy-pack-config file (default: the stack environment's levels, "
         "policies/config/<environment>.json)",
     )
+    check.add_argument(
+        "--preview",
+        action="store_true",
+        help="run the program as the first `pulumi preview` of a new stack does: every value "
+        "a provider computes (IDs, generated secrets, keys, digests) unknown",
+    )
     commands.add_parser(
         "policies-doc", help="write docs/policies.md and policies/config/*.json from the pack"
     )
@@ -191,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 args.kubernetes_version,
                 policy_config=args.policy_config,
+                preview=args.preview,
             )
             print(report.text())
             return EXIT_OK if report.passed else EXIT_FAILED

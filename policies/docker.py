@@ -285,8 +285,8 @@ def data_stores_internal(subjects: Sequence[Subject], _: Context) -> Iterator[Vi
             continue  # a sidecar: its main container's networks are checked
         networks = [get(n, "name") for n in items(subject.props, "networksAdvanced")]
         mode = get(subject.props, "networkMode")
-        if UNKNOWN in networks:
-            continue
+        if UNKNOWN in networks or mode is UNKNOWN:
+            continue  # a first preview: the sidecar's `container:<id>` is not known yet
         allowed = internal | (egress if subject.app in backs_up_off_host else set())
         outside = [n for n in networks if n not in allowed]
         if not networks and mode not in ("none",):

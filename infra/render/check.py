@@ -6,10 +6,13 @@ A checker is any callable taking the RenderResult and returning a section of fin
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pulumi.runtime.rpc import UNKNOWN
 
 from infra.render import consistency, kubernetes_schema, secret_scan
 from infra.render.policy_check import policy_checker
@@ -48,7 +51,9 @@ class Report:
 
 def schema_checker(version: str) -> Checker:
     def check(result: RenderResult) -> Section:
-        manifests = result.files.manifests
+        # A first preview leaves some values unknown: those manifests cannot be validated yet.
+        pending = [m for m in result.files.manifests if UNKNOWN in m.read_text()]
+        manifests = [m for m in result.files.manifests if m not in pending]
         # A Docker stack has no manifests: nothing to load the schemas (and jsonschema) for.
         problems = kubernetes_schema.validate(manifests, version) if manifests else []
         custom = [
@@ -59,10 +64,12 @@ def schema_checker(version: str) -> Checker:
             and kubernetes_schema.is_custom_resource(r.inputs)
         ]
         unchecked = f"; custom resources without an upstream schema: {', '.join(custom)}"
+        waiting = f"; {len(pending)} with values not known before the first update" * bool(pending)
         return Section(
             "kubernetes schema",
             f"{len(manifests)} manifests against Kubernetes {version}"
-            + (unchecked if custom else ""),
+            + (unchecked if custom else "")
+            + waiting,
             [
                 Finding("kubernetes-schema", Level.ERROR, p.manifest.name, p.message)
                 for p in problems
@@ -107,15 +114,23 @@ def run_check(
     kubernetes_version: str | None = None,
     extra_checkers: Sequence[Checker] = (),
     policy_config: Path | None = None,
+    preview: bool = False,
 ) -> Report:
     """Every problem with the stack is a finding of the report; only a stack that cannot be
     checked at all (no stack file: MissingStackFileError) raises. Without `out`, the rendered
     files live in a temporary directory for the checks and are removed after."""
     if out is not None:
-        return _check(root, stack, out, kubernetes_version, extra_checkers, policy_config)
+        return _check(root, stack, out, kubernetes_version, extra_checkers, policy_config, preview)
     with tempfile.TemporaryDirectory(prefix=f"prodstack-{stack}-") as temporary:
         return _check(
-            root, stack, Path(temporary), kubernetes_version, extra_checkers, policy_config, True
+            root,
+            stack,
+            Path(temporary),
+            kubernetes_version,
+            extra_checkers,
+            policy_config,
+            preview,
+            temporary=True,
         )
 
 
@@ -126,11 +141,12 @@ def _check(
     kubernetes_version: str | None,
     extra_checkers: Sequence[Checker],
     policy_config: Path | None,
+    preview: bool,
     temporary: bool = False,
 ) -> Report:
     report = Report(stack)
     try:
-        result = render(root, stack, out)
+        result = render(root, stack, out, preview=preview)
     except MissingStackFileError:
         raise
     except StackConfigError as error:
@@ -155,6 +171,11 @@ def _check(
         f"{k} {v}" for k, v in result.recording.outputs.items() if k in ("environment", "platform")
     )
     report.sections.append(Section("settings", f"valid ({settings_summary})"))
+    if preview:
+        unknown = sum(json.dumps(r.unredacted).count(UNKNOWN) for r in result.recording.resources)
+        report.sections.append(
+            Section("preview", f"as a first preview: {unknown} input values not known yet")
+        )
     files = result.files
     where = "(removed after the check; --out keeps them)" if temporary else f"in {files.root}"
     report.sections.append(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
@@ -87,6 +88,8 @@ class Recording:
 
 def redact(value: Any) -> Any:
     """Mask every leaf inside a secret-wrapped value, keeping keys so manifests stay valid."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format has only doubles; manifests want integers
     if isinstance(value, dict):
@@ -99,6 +102,8 @@ def redact(value: Any) -> Any:
 
 
 def _mask(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN  # a secret not known yet (a first preview) is still unknown
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -107,6 +112,8 @@ def _mask(value: Any) -> Any:
 
 
 def _unwrapped(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN  # as the engine sends it to policies
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
@@ -137,14 +144,32 @@ def stand_in(resource_name: str, output: str) -> str:
 class StackMocks(mocks.Mocks):
     """Provider stand-ins: echo inputs as state, and give generated values stable fakes."""
 
-    def __init__(self, one_shot_exit_code: int = 0) -> None:
+    def __init__(self, one_shot_exit_code: int = 0, preview: bool = False) -> None:
         # Every secret value the stand-ins generate: what must never reach a rendered file.
         self.generated_secrets: set[str] = set()
         # What a one-shot Docker container (a release task) exits with: 0 models a successful
         # migration; tests pass another code to prove a failure stops the rollout.
         self.one_shot_exit_code = one_shot_exit_code
+        # A first preview: nothing exists yet, so every value a provider computes (IDs,
+        # generated secrets, keys and certificates, digests, exit codes) is unknown.
+        self.preview = preview
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if self.preview:
+            inputs = dict(_unwrapped(args.inputs))
+            computed = set(self.computed(args)) - set(inputs)
+            return "", {**inputs, **dict.fromkeys(computed, rpc.UNKNOWN)}
+        return self.created(args)
+
+    def computed(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        """The outputs a provider computes for a resource: what `created` adds to its inputs
+        (and a built image's digest)."""
+        created = self.created(args)[1]
+        inputs = dict(_unwrapped(args.inputs))
+        extra = {"repoDigest": ""} if args.typ == "docker:index/image:Image" else {}
+        return {k: v for k, v in {**created, **extra}.items() if k not in inputs}
+
+    def created(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(_unwrapped(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = stand_in(args.name, "password")
@@ -282,9 +307,11 @@ class MockRun:
         config: StackConfig,
         one_shot_exit_code: int = 0,
         mocks: StackMocks | None = None,
+        preview: bool = False,
     ) -> None:
         self.config = config
-        self.mocks = mocks or StackMocks(one_shot_exit_code)
+        self.preview = preview
+        self.mocks = mocks or StackMocks(one_shot_exit_code, preview=preview)
         self.monitor = RecordingMonitor(self.mocks)
         self.recording = self.monitor.recording
         self.recording.secret_values.update(config.placeholders)
@@ -299,7 +326,7 @@ class MockRun:
             self.mocks,
             project=self.config.project,
             stack=self.config.stack,
-            preview=False,
+            preview=self.preview,
             monitor=self.monitor,
         )
         try:
@@ -336,5 +363,8 @@ def _settle(loop: asyncio.AbstractEventLoop) -> None:
     manager.clear()
 
 
-def run_program(config: StackConfig, program: Callable[[], Mapping[str, Any]]) -> Recording:
-    return MockRun(config).run(program)
+def run_program(
+    config: StackConfig, program: Callable[[], Mapping[str, Any]], preview: bool = False
+) -> Recording:
+    """`preview`: as a first `pulumi preview` of a new stack runs it (infra/render: --preview)."""
+    return MockRun(config, preview=preview).run(program)

@@ -19,9 +19,10 @@ class RenderResult:
     files: writer.RenderedFiles
 
 
-def render(root: Path, stack: str, out: Path | None = None) -> RenderResult:
-    """Raises StackConfigError or SettingsError before anything is written."""
+def render(root: Path, stack: str, out: Path | None = None, preview: bool = False) -> RenderResult:
+    """Raises StackConfigError or SettingsError before anything is written. `preview`: as
+    the first `pulumi preview` of a new stack sees it (computed values unknown)."""
     config = load_stack_config(root, stack)
-    recording = run_program(config, program_main)
+    recording = run_program(config, program_main, preview=preview)
     target = out if out is not None else Path(tempfile.mkdtemp(prefix=f"prodstack-{stack}-"))
     return RenderResult(config, recording, writer.write(recording, target))
