@@ -96,6 +96,26 @@ def _parser() -> argparse.ArgumentParser:
         if action == "up":
             sub.add_argument("--ttl", default="24h", help="when it expires: 90m, 4h, 2d (24h)")
             sub.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
+    listing = actions.add_parser("list", help="every ephemeral stack: expiry, age, state")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    reaping = actions.add_parser(
+        "reap", help="destroy and remove every expired ephemeral stack (a dry run without --yes)"
+    )
+    reaping.add_argument("--yes", action="store_true", help="destroy, not just say what would be")
+    reaping.add_argument(
+        "--dry-run", action="store_true", help="only say what would be destroyed (the default)"
+    )
+    reaping.add_argument(
+        "--orphans",
+        action="store_true",
+        help="also remove, on this Docker host, what an expired stack left without state",
+    )
+    for sub in (listing, reaping):
+        sub.add_argument(
+            "--logged-in",
+            action="store_true",
+            help="use the backend of `pulumi login` (default: the local file backend)",
+        )
     images = commands.add_parser(
         "images", help="build every image of the Docker stack from Debian's packages"
     )
@@ -141,6 +161,17 @@ def ephemeral(args: argparse.Namespace, root: Path) -> int:
     try:
         if args.action == "up":
             return stacks.up(root, args.name, args.ttl, backend, smoke=not args.no_smoke)
+        if args.action in ("list", "reap"):
+            import datetime as dt
+
+            from infra.ops import reaper
+
+            now = dt.datetime.now(dt.UTC)
+            if args.action == "list":
+                return reaper.list_command(root, backend, args.json, print, now)
+            act = args.yes and not args.dry_run
+            orphans = reaper.docker_orphans if args.orphans else None
+            return reaper.reap(root, backend, act, print, now, orphans)
         return stacks.down(root, args.name, backend)
     except FileNotFoundError as error:
         print(

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pulumi import automation as auto
@@ -103,25 +104,46 @@ def up(
         return smoke_test.run(target, out)
 
 
-def down(root: Path, name: str, backend: Backend, out: Print = print) -> int:
-    stack_id = stack_name(name)
+def workspace(root: Path, backend: Backend) -> auto.LocalWorkspace:
+    options = _options(backend, root)
+    return auto.LocalWorkspace(
+        work_dir=options.work_dir,
+        env_vars=options.env_vars,
+        secrets_provider=options.secrets_provider,
+    )
+
+
+Outcome = Literal["destroyed", "absent", "failed", "locked"]
+
+
+def destroy(root: Path, stack_id: str, backend: Backend, out: Print = print) -> Outcome:
+    """Destroy every resource of a stack (refreshing first, so what a failed `up` left or
+    someone removed by hand does not stop it), then remove the stack and its config file."""
     try:
         stack = auto.select_stack(stack_id, work_dir=str(root), opts=_options(backend, root))
     except auto.StackNotFoundError:
         out(f"no stack {stack_id} on {backend.description}: nothing to remove")
-        return 0
+        return "absent"
     try:
         stack.destroy(on_output=out, color="never", refresh=True)
+    except auto.ConcurrentUpdateError:
+        return "locked"  # another reaper, or an update, holds the stack's lock
     except auto.CommandError:
         out(
             f"prodstack: destroying {stack_id} failed (its output is above); the stack is kept "
-            f"so nothing is lost track of: fix the cause and run `prodstack ephemeral down {name}` "
-            "again"
+            "so nothing is lost track of: fix the cause and run it again"
         )
-        return 1
+        return "failed"
     stack.workspace.remove_stack(stack_id)
     out(f"removed {stack_id}: every resource destroyed, the stack and its config deleted")
-    return 0
+    return "destroyed"
+
+
+def down(root: Path, name: str, backend: Backend, out: Print = print) -> int:
+    outcome = destroy(root, stack_name(name), backend, out)
+    if outcome == "locked":
+        out(f"prodstack: {stack_name(name)} is locked by another update; try again after it")
+    return 1 if outcome in ("failed", "locked") else 0
 
 
 def from_environment(logged_in: bool) -> Backend:

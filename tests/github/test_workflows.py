@@ -96,3 +96,27 @@ def test_every_action_is_pinned_to_a_release() -> None:
         if "uses" in step:
             ref = step["uses"].partition("@")[2]
             assert ref.startswith("v") and ref[1:].split(".")[0].isdigit(), step["uses"]
+
+
+def test_a_closed_pull_request_destroys_its_ephemeral_stack_and_runs_nothing_else() -> None:
+    document = workflow()
+    assert "closed" in document[True]["pull_request"]["types"]
+    jobs = document["jobs"]
+    down = jobs["ephemeral-down"]
+    assert down["if"] == "github.event.action == 'closed'"
+    assert any(
+        'prodstack ephemeral down "pr-${{ github.event.pull_request.number }}"' in s.get("run", "")
+        for s in down["steps"]
+    )
+    for name in ("test", "check"):
+        assert jobs[name]["if"] == "github.event.action != 'closed'"
+
+
+def test_expired_ephemeral_stacks_are_reaped_on_a_timer() -> None:
+    path = ROOT / ".github" / "workflows" / "reap-ephemeral.yml"
+    assert path in WORKFLOWS  # and so schema-checked above
+    document: dict[Any, Any] = yaml.safe_load(path.read_text())
+    assert document[True]["schedule"][0]["cron"].split()[1:] == ["*", "*", "*", "*"]  # hourly
+    runs = [s.get("run", "") for s in document["jobs"]["reap"]["steps"]]
+    assert ".venv/bin/prodstack ephemeral reap --yes --logged-in" in runs
+    assert document["concurrency"]["cancel-in-progress"] is False  # never cut a destroy short

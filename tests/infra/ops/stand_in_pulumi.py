@@ -63,6 +63,37 @@ def answer(args: list[str], state: dict[str, Any]) -> int:
     if args[:2] == ["stack", "history"]:
         print(json.dumps([HISTORY_ENTRY]))
         return 0
+    if args[:2] == ["stack", "ls"]:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": name,
+                        "current": False,
+                        "lastUpdate": stack_state.get("lastUpdate", "2026-11-22T10:01:00.000Z"),
+                        "updateInProgress": bool(stack_state.get("locked")),
+                        "resourceCount": stack_state["resources"],
+                    }
+                    for name, stack_state in stacks.items()
+                ]
+            )
+        )
+        return 0
+    if args[:3] == ["stack", "tag", "ls"]:
+        assert stack is not None
+        print(json.dumps(stacks[stack]["tags"]))
+        return 0
+    if args[:1] == ["destroy"] and stack in state.get("fail_destroy_of", []):
+        print(f"error: destroy of {stack} failed: volume in use", file=sys.stderr)
+        return 255
+    if args[:1] == ["destroy"] and stacks.get(str(stack), {}).get("locked"):
+        # What the CLI says when another update (another reaper) holds the stack's lock.
+        print(
+            "error: the stack is currently locked by 1 lock(s). Either wait for the other "
+            "process(es) to end or delete the lock file with `pulumi cancel`.",
+            file=sys.stderr,
+        )
+        return 255
     if args[:1] == ["destroy"]:
         assert stack is not None
         if state.get("fail_destroy"):
