@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import socket
 import struct
 from collections.abc import Sequence
 
@@ -76,14 +75,7 @@ class Connection:
         ca_file: str | None = None,
     ) -> None:
         """`ca_file`: the server speaks TLS only; verify it against this CA (verify-full)."""
-        self.sock: socket.socket = socket.create_connection((host, port), timeout)
-        self.sock.settimeout(timeout)
-        if ca_file:
-            try:
-                self.sock = tls.start_postgres(self.sock, host, ca_file)
-            except BaseException:
-                self.sock.close()
-                raise
+        self.sock = tls.connect(host, port, timeout, ca_file, tls.start_postgres)
         self.buffer = b""
         try:
             self._login(user, database, password)

@@ -3,8 +3,6 @@ AUTH as an ACL user, then commands, each reply parsed."""
 
 from __future__ import annotations
 
-import socket
-
 from refapi import tls
 
 Reply = str | int | None | list["Reply"]
@@ -30,14 +28,7 @@ class Connection:
         ca_file: str | None = None,
     ) -> None:
         """`ca_file`: the server speaks TLS only; verify it against this CA."""
-        self.sock: socket.socket = socket.create_connection((host, port), timeout)
-        self.sock.settimeout(timeout)
-        if ca_file:
-            try:
-                self.sock = tls.wrap(self.sock, host, ca_file)
-            except BaseException:
-                self.sock.close()
-                raise
+        self.sock = tls.connect(host, port, timeout, ca_file)
         self.reader = self.sock.makefile("rb")
         try:
             if password:

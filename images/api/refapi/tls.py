@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+from collections.abc import Callable
 
 # libpq's SSLRequest: a startup message with this code asks the server to switch to TLS.
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
@@ -28,3 +29,23 @@ def start_postgres(sock: socket.socket, host: str, ca_file: str) -> ssl.SSLSocke
     if answer != b"S":
         raise ConnectionError(f"{host} does not offer TLS (answered {answer!r})")
     return wrap(sock, host, ca_file)
+
+
+def connect(
+    host: str,
+    port: int,
+    timeout: float,
+    ca_file: str | None,
+    upgrade: Callable[[socket.socket, str, str], ssl.SSLSocket] = wrap,
+) -> socket.socket:
+    """A connection to a data store: plain, or with `ca_file` over TLS verified against it
+    (`upgrade`: how the protocol switches to TLS, start_postgres for Postgres)."""
+    sock = socket.create_connection((host, port), timeout)
+    sock.settimeout(timeout)
+    if not ca_file:
+        return sock
+    try:
+        return upgrade(sock, host, ca_file)
+    except BaseException:
+        sock.close()
+        raise
