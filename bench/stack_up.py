@@ -19,9 +19,9 @@ import time
 from infra.ops.debian_images import REPOSITORY, ROOTFS, build_all
 from tests.e2e.procedures import (
     archive_current_wal,
+    page_for_a_stopped_api,
     point_in_time_restore,
     psql,
-    wait_for_notification,
 )
 from tests.e2e.stack import RunningStack, running_stack
 
@@ -76,15 +76,8 @@ def restore(stack: RunningStack) -> None:
 
 
 def alert(stack: RunningStack) -> None:
-    seen = len(stack.notifications())
-    api = stack.container("api")
-    stopped = time.monotonic()
-    api.stop()
-    try:
-        note = wait_for_notification(stack, "paging", "ApiDown", after=seen)
-    finally:
-        api.start()
-    print(f"API stopped -> ApiDown at the paging receiver: {note.received - stopped:.0f} s")
+    _, seconds = page_for_a_stopped_api(stack)
+    print(f"API stopped -> ApiDown at the paging receiver: {seconds:.0f} s")
 
 
 def main() -> None:

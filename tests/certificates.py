@@ -8,85 +8,41 @@ import subprocess
 from pathlib import Path
 
 
+def openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def new_key_request(key: Path, out: Path, subject: str, *options: str) -> None:
+    """`openssl req` with a new P-256 key, unencrypted: a request, or with -x509 a
+    self-signed certificate."""
+    openssl(
+        "req", *options, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", key, "-out", out, "-subj", subject,
+    )  # fmt: skip
+
+
 def make_ca(directory: Path) -> tuple[Path, Path]:
     key, cert = directory / "ca.key", directory / "ca.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test CA",
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    new_key_request(
+        key, cert, "/CN=test CA", "-x509", "-days", "2",
+        "-addext", "basicConstraints=critical,CA:true",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
     return key, cert
 
 
 def issue(directory: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, Path]:
     """A server certificate for localhost and 127.0.0.1, signed by the test CA."""
     key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            csr,
-            "-subj",
-            "/CN=localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    new_key_request(key, csr, "/CN=localhost")
     extensions = directory / f"{name}.ext"
     extensions.write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
     )
-    subprocess.run(
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            ca[1],
-            "-CAkey",
-            ca[0],
-            "-CAcreateserial",
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-extfile",
-            extensions,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    openssl(
+        "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial",
+        "-out", cert, "-days", "1", "-extfile", extensions,
+    )  # fmt: skip
     return key, cert
 
 

@@ -102,3 +102,17 @@ def wait_for_notification(
         time.sleep(1)
     seen = [(n.receiver, n.status, n.alerts) for n in stack.notifications()]
     raise AssertionError(f"no {status} {alert} at {receiver} within {timeout:.0f} s; seen {seen}")
+
+
+def page_for_a_stopped_api(stack: RunningStack, timeout: float = 300) -> tuple[Notification, float]:
+    """Stop the API, wait for ApiDown at the paging receiver, start the API again: the
+    notification, and the seconds from the stop until it arrived."""
+    seen = len(stack.notifications())
+    api = stack.container("api")
+    stopped = time.monotonic()
+    api.stop()
+    try:
+        note = wait_for_notification(stack, "paging", "ApiDown", after=seen, timeout=timeout)
+    finally:
+        api.start()
+    return note, note.received - stopped

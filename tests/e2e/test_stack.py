@@ -24,6 +24,7 @@ from tests.e2e.procedures import (
     address_of,
     archive_current_wal,
     connections_from,
+    page_for_a_stopped_api,
     point_in_time_restore,
     psql,
     wait_for_notification,
@@ -219,16 +220,9 @@ def test_the_watchdog_reaches_the_heartbeat_receiver(stack: RunningStack) -> Non
 
 
 def test_a_stopped_api_pages_and_its_alert_resolves_after_restart(stack: RunningStack) -> None:
-    seen = len(stack.notifications())
-    api = stack.container("api")
-    stopped = time.monotonic()
-    api.stop()
-    try:
-        note = wait_for_notification(stack, "paging", "ApiDown", after=seen, timeout=300)
-        print(f"\nAPI stopped -> ApiDown at the paging receiver: {note.received - stopped:.0f} s")
-    finally:
-        api.start()
-    stack.engine.wait_healthy(api, 120)
+    _, seconds = page_for_a_stopped_api(stack)
+    print(f"\nAPI stopped -> ApiDown at the paging receiver: {seconds:.0f} s")
+    stack.engine.wait_healthy(stack.container("api"), 120)
     # Prometheus resolves it at its next evaluation, and Alertmanager no longer holds it
     # active; the resolved notification follows at the route's group interval (5 min).
     deadline = time.monotonic() + 180
