@@ -45,6 +45,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: held open together while picked, so that two servers of
+    one configuration never get the same one (free_port() twice may)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def as_user(user: str, command: Sequence[str]) -> list[str]:
     """Servers refuse to run as root; tests run as root in CI."""
     if os.geteuid() == 0:

@@ -30,7 +30,7 @@ from infra.render.stack_config import StackConfig, as_config_text, load_stack_co
 from infra.settings.loader import parse_config_text
 from tests.e2e.engine import Engine, RenderedStack
 from tests.e2e.real_values import RealValues
-from tests.live import free_port
+from tests.live import free_ports
 from tests.support import ROOT
 
 RECEIVER = "alert-receiver"
@@ -140,7 +140,7 @@ def running_stack() -> Iterator[RunningStack]:
     """Bring the stack up, yield it, and remove every container, network and volume after."""
     tags = build_all()
     name = "e2e-" + secrets.token_hex(3)
-    http, https = free_port(), free_port()
+    http, https = free_ports(2)
     config = e2e_config(name, tags, http, https)
     recording = MockRun(config, mocks=RealValues()).run(program_main)
     engine = Engine()

@@ -11,12 +11,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
-from tests.live import as_user, free_port, owned_tempdir, rendered_files, require, server_root
+from tests.live import as_user, free_ports, owned_tempdir, rendered_files, require, server_root
 from tests.support import render
 
 DEBIAN_NGINX = "1.22"
@@ -51,10 +51,15 @@ class Edge:
     root: Path
     files: dict[str, str]
     upstream: str
-    http_port: int = field(default_factory=free_port)
-    https_port: int = field(default_factory=free_port)
-    status_port: int = field(default_factory=free_port)
+    # Distinct free ports, picked together (0: pick).
+    http_port: int = 0
+    https_port: int = 0
+    status_port: int = 0
     process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.http_port and self.https_port and self.status_port):
+            self.http_port, self.https_port, self.status_port = free_ports(3)
 
     @property
     def log(self) -> Path:

@@ -28,7 +28,7 @@ from tests.components.edge.server import (
     stack_files,
 )
 from tests.images.reference_api import RunningApi
-from tests.live import free_port, rendered_files
+from tests.live import free_port, free_ports, rendered_files
 from tests.support import ROOT
 
 pytestmark = pytest.mark.live
@@ -118,12 +118,13 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
         if stack == "dev-with-grafana"
         else shipped_files(stack)
     )
+    http, https, status = free_ports(3)
     conf = replace_exact(
         files["nginx.conf"],
         {
-            "listen 8080": f"listen 127.0.0.1:{free_port()}",
-            "listen 8443 ssl": f"listen 127.0.0.1:{free_port()} ssl",
-            "listen 8081;": f"listen 127.0.0.1:{free_port()};",
+            "listen 8080": f"listen 127.0.0.1:{http}",
+            "listen 8443 ssl": f"listen 127.0.0.1:{https} ssl",
+            "listen 8081;": f"listen 127.0.0.1:{status};",
             **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
             "pid /tmp/": f"pid {setup.root}/",
             "_temp_path /tmp/": f"_temp_path {setup.root}/",
