@@ -7,12 +7,40 @@ ephemeral stacks). Anything else is a registry image, used as given (by digest i
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import pulumi
+from pydantic import AfterValidator
 
 REFERENCE_IMAGE = "reference"
+_IMAGE = re.compile(
+    r"^(?P<name>(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _check_image(value: str) -> str:
+    if value == REFERENCE_IMAGE:
+        return value
+    match = _IMAGE.match(value)
+    if match is None:
+        raise ValueError(
+            f"must be {REFERENCE_IMAGE!r} or an image reference like "
+            f"ghcr.io/org/api:1.2.3@sha256:<64 hex>, got {value!r}"
+        )
+    if match["tag"] is None and match["digest"] is None:
+        raise ValueError(f"must name a tag or a digest, got {value!r}")
+    if match["tag"] == "latest":
+        raise ValueError(f"must not use the tag 'latest' (it moves), got {value!r}")
+    return value
+
+
+# An image setting the stack may build itself (`reference`) or pull by tag or digest.
+ImageReference = Annotated[str, AfterValidator(_check_image)]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,6 +59,12 @@ SOURCES = {
         ROOT / "images" / "api",
         ROOT / "images" / "api" / "Dockerfile",
         (ROOT / "images" / "api",),
+    ),
+    "frontend": ImageSource(
+        "prodstack-frontend",
+        ROOT / "images" / "frontend",
+        ROOT / "images" / "frontend" / "Dockerfile",
+        (ROOT / "images" / "frontend",),
     ),
     # Built from the repository root: it shares the cron code with the Docker placement.
     "postgres": ImageSource(

@@ -8,8 +8,10 @@ import pulumi
 
 from components.api import Api, ApiArgs
 from components.api.component import PORT_NAME as API_PORT_NAME
-from components.edge.component import Edge, EdgeArgs
+from components.edge.component import Edge, EdgeArgs, FrontendUpstream
 from components.edge.nginx import Route
+from components.frontend.component import PORT_NAME as FRONTEND_PORT_NAME
+from components.frontend.component import Frontend, FrontendArgs
 from components.monitoring.component import GRAFANA, GRAFANA_PORT, Monitoring, MonitoringArgs
 from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
@@ -109,6 +111,15 @@ def build(
         ),
         placement=placement,
     )
+    frontend = (
+        Frontend(
+            "frontend",
+            FrontendArgs(settings.frontend, exporter_image=settings.edge.exporter_image),
+            placement=placement,
+        )
+        if settings.frontend.enabled
+        else None
+    )
     certificate = settings.edge.certificate
     edge = Edge(
         "edge",
@@ -120,6 +131,7 @@ def build(
             api=api.endpoint,
             api_port_name=API_PORT_NAME,
             extra_routes=grafana_route(settings, placement),
+            frontend=frontend_upstream(settings, frontend),
             internal_paths=(settings.api.metrics_path,),
             supplied_cert=config_secrets.get(str(certificate.cert_config)),
             supplied_key=config_secrets.get(str(certificate.key_config)),
@@ -133,6 +145,7 @@ def build(
             scraped=(
                 *api.scrape_targets,
                 *edge.scrape_targets,
+                *(frontend.scrape_targets if frontend else ()),
                 *postgres.scrape_targets,
                 *redis.scrape_targets,
             ),
@@ -179,6 +192,22 @@ GRAFANA_CSP = (
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+
+
+def frontend_upstream(
+    settings: StackSettings, frontend: Frontend | None
+) -> FrontendUpstream | None:
+    """The app at /: the API keeps its prefixes and its health paths (the prober checks the
+    API through the edge)."""
+    if frontend is None:
+        return None
+    return FrontendUpstream(
+        workload=frontend.endpoint,
+        port_name=FRONTEND_PORT_NAME,
+        csp=settings.frontend.content_security_policy,
+        api_prefixes=tuple(settings.frontend.api_paths),
+        api_exact_paths=(settings.api.readiness_path, settings.api.liveness_path),
+    )
 
 
 def grafana_route(settings: StackSettings, placement: Placement) -> tuple[Route, ...]:

@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 WAIVER_PREFIX = "waivers.prodstack.dev/"
 NAME_LABEL = "app.kubernetes.io/name"
-# On a Docker network: frontend, egress, or the server it belongs to (components/platform).
+# On a Docker network: public, egress, or the server it belongs to (components/platform).
 NETWORK_LABEL = "prodstack.dev/network"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 

@@ -7,32 +7,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from components.images import REFERENCE_IMAGE
+from components.images import REFERENCE_IMAGE, ImageReference
 from components.settings import Autoscaling, Resources, Settings, UrlPath
 
-_IMAGE = re.compile(
-    r"^(?P<name>(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SECRET_LOOKING_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY")
-
-
-def _check_image(value: str) -> str:
-    if value == REFERENCE_IMAGE:
-        return value
-    match = _IMAGE.match(value)
-    if match is None:
-        raise ValueError(
-            f"must be {REFERENCE_IMAGE!r} or an image reference like "
-            f"ghcr.io/org/api:1.2.3@sha256:<64 hex>, got {value!r}"
-        )
-    if match["tag"] is None and match["digest"] is None:
-        raise ValueError(f"must name a tag or a digest, got {value!r}")
-    if match["tag"] == "latest":
-        raise ValueError(f"must not use the tag 'latest' (it moves), got {value!r}")
-    return value
 
 
 def _check_env(value: dict[str, str]) -> dict[str, str]:
@@ -66,7 +45,7 @@ class Migration(Settings):
 
 
 class ApiSettings(Settings):
-    image: Annotated[str, AfterValidator(_check_image)] = Field(
+    image: ImageReference = Field(
         description=(
             f"{REFERENCE_IMAGE!r} to build the reference API from images/api on the Docker host, "
             "or a registry image by tag or digest (a digest is required in prod)."

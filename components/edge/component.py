@@ -13,8 +13,17 @@ import pulumi
 
 from components.edge import certificates
 from components.edge.certificates import TlsMaterial
-from components.edge.nginx import HTTP_PORT, HTTPS_PORT, STATUS_PORT, EdgeConfig, Rate, Route
-from components.edge.settings import EdgeSettings
+from components.edge.cors import CorsPolicy
+from components.edge.nginx import (
+    HTTP_PORT,
+    HTTPS_PORT,
+    STATUS_PORT,
+    EdgeConfig,
+    FrontendRoute,
+    Rate,
+    Route,
+)
+from components.edge.settings import EdgeSettings, RequestRate
 from components.exporters import exporter_sidecar
 from components.images import version_label
 from components.monitoring.prometheus import Target
@@ -43,6 +52,18 @@ RELOADER = Path(__file__).with_name("reloader.sh")
 
 
 @dataclass(frozen=True)
+class FrontendUpstream:
+    """The frontend as the edge serves it: where it answers, its pages' CSP, and the paths
+    that stay the API's."""
+
+    workload: PlacedWorkload
+    port_name: str
+    csp: str
+    api_prefixes: tuple[str, ...]
+    api_exact_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EdgeArgs:
     settings: EdgeSettings
     domain: str
@@ -53,6 +74,8 @@ class EdgeArgs:
     api_port_name: str
     # In-stack services published under a path (Grafana, when settings say so).
     extra_routes: tuple[Route, ...] = ()
+    # The single-page app at / (components/frontend), when the stack has one.
+    frontend: FrontendUpstream | None = None
     # The API's paths for the stack alone (its metrics), never proxied from outside.
     internal_paths: tuple[str, ...] = ()
     # PEM chain and key, when the certificate source is `supplied`.
@@ -81,10 +104,7 @@ class Edge(pulumi.ComponentResource):
         self.endpoint = placement.place(edge_workload(args, tls), parent=self)
         self.scrape_targets = (Target(self.endpoint, "edge-metrics"),)
 
-        https = args.settings.public_ports.https
-        self.url = pulumi.Output.from_input(
-            f"https://{args.domain}" + ("" if https == 443 else f":{https}")
-        )
+        self.url = pulumi.Output.from_input(public_origin(args))
         self.ca_cert_pem = tls.ca_cert_pem
         self.register_outputs({"url": self.url, "caCertPem": self.ca_cert_pem})
 
@@ -100,6 +120,42 @@ class Edge(pulumi.ComponentResource):
         if args.supplied_cert is None or args.supplied_key is None:
             raise ValueError("a supplied certificate needs its PEM chain and key")
         return certificates.supplied(args.supplied_cert, args.supplied_key)
+
+
+def public_origin(args: EdgeArgs) -> str:
+    """https://<domain>[:port]: where browsers find the stack, and its pages' origin."""
+    https = args.settings.public_ports.https
+    return f"https://{args.domain}" + ("" if https == 443 else f":{https}")
+
+
+def _rate(zone: str, rate: RequestRate) -> Rate:
+    return Rate(zone, rate.rate, rate.per, rate.burst)
+
+
+def cors_policy(args: EdgeArgs) -> CorsPolicy:
+    cors = args.settings.cors
+    return CorsPolicy(
+        # Unset: the stack's own origin, where its frontend is served.
+        origins=tuple(cors.allowed_origins or (public_origin(args),)),
+        credentials=cors.allow_credentials,
+        methods=tuple(cors.allowed_methods),
+        headers=tuple(cors.allowed_headers),
+        exposed=tuple(cors.exposed_headers),
+        max_age_seconds=cors.max_age_seconds,
+    )
+
+
+def frontend_route(args: EdgeArgs) -> FrontendRoute | None:
+    frontend = args.frontend
+    if frontend is None:
+        return None
+    return FrontendRoute(
+        address=frontend.workload.address(frontend.port_name),
+        csp=frontend.csp,
+        rate=_rate("frontend", args.settings.rate_limits.frontend),
+        api_prefixes=frontend.api_prefixes,
+        api_exact_paths=frontend.api_exact_paths,
+    )
 
 
 def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
@@ -119,8 +175,8 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
         hsts_preload=s.hsts.preload,
         content_security_policy=s.content_security_policy,
         permissions_policy=s.permissions_policy,
-        api_rate=Rate("api", limits.api.rate, limits.api.per, limits.api.burst),
-        auth_rate=Rate("auth", limits.auth.rate, limits.auth.per, limits.auth.burst),
+        api_rate=_rate("api", limits.api),
+        auth_rate=_rate("auth", limits.auth),
         auth_paths=tuple(limits.auth_paths),
         connections_per_client=limits.connections_per_client,
         zone_size_mib=limits.zone_size_mib,
@@ -137,8 +193,18 @@ def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
         deny=tuple(s.deny),
         trusted_proxies=tuple(s.trusted_proxies),
         extra_routes=args.extra_routes,
+        frontend=frontend_route(args),
+        cors=cors_policy(args),
         internal_paths=args.internal_paths,
     )
+
+
+def upstream_peers(args: EdgeArgs) -> tuple[Peer, ...]:
+    """The edge opens connections to the API and, when there is one, the frontend."""
+    upstreams = [(args.api, args.api_port_name)]
+    if args.frontend is not None:
+        upstreams.append((args.frontend.workload, args.frontend.port_name))
+    return tuple(Peer(workload, (workload.port(port),)) for workload, port in upstreams)
 
 
 def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
@@ -186,7 +252,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         sidecars=(exporter,),
         scaling=workload_scaling(s.replicas, s.autoscaling),
         # Routed services (Grafana) admit the edge themselves: they are placed after it.
-        connects_to=(Peer(args.api, (args.api.port(args.api_port_name),)),),
+        connects_to=upstream_peers(args),
         pre_stop_seconds=5,
         shutdown_grace_seconds=30,
     )

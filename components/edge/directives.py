@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_BARE = re.compile(r"^[A-Za-z0-9_./:$=@,*+~^\\-]+$")
+# Parentheses too: an `if` condition is written bare, `if ($a = b)`.
+_BARE = re.compile(r"^[A-Za-z0-9_./:$=@,*+~^()\\-]+$")
 
 
 def _quote(argument: str) -> str:

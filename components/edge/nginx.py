@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from components.edge.cors import CorsPolicy
 from components.edge.directives import Block, Comment, Directive, d, render
 
 HTTP_PORT = 8080
@@ -79,6 +80,18 @@ class Route:
 
 
 @dataclass(frozen=True)
+class FrontendRoute:
+    """The single-page app at /, when the stack has one: every path that is not the API's."""
+
+    address: str  # host:port of the frontend
+    csp: str
+    rate: Rate
+    # Where the API answers instead: prefixes (like /api/) and exact paths (its health).
+    api_prefixes: tuple[str, ...]
+    api_exact_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EdgeConfig:
     nginx_version: tuple[int, int]
     server_names: tuple[str, ...]
@@ -110,6 +123,8 @@ class EdgeConfig:
     deny: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     extra_routes: tuple[Route, ...] = ()
+    frontend: FrontendRoute | None = None
+    cors: CorsPolicy | None = None
     # The API's own paths that only the stack may call (its metrics): 404 at the edge.
     internal_paths: tuple[str, ...] = ()
     http_port: int = HTTP_PORT
@@ -118,6 +133,10 @@ class EdgeConfig:
     scratch: str = SCRATCH
 
     # -- pieces -------------------------------------------------------------------------------
+
+    def rates(self) -> tuple[Rate, ...]:
+        frontend = (self.frontend.rate,) if self.frontend else ()
+        return (self.api_rate, self.auth_rate, *frontend)
 
     def since(self, major: int, minor: int) -> bool:
         return self.nginx_version >= (major, minor)
@@ -233,6 +252,33 @@ class EdgeConfig:
             ],
         )
 
+    def api_location(self, rates: list[Rate]) -> list[Directive | Block | Comment]:
+        """An API location: its own add_header directives replace the server's, so the
+        security headers come again, with CORS."""
+        cors = self.cors.location() if self.cors else []
+        return [*self.security_headers(), *cors, *self.proxy(rates)]
+
+    def frontend_locations(self, frontend: FrontendRoute) -> list[Block]:
+        """The API under its prefixes and at its health paths; everything else is the app's,
+        under the app's CSP."""
+        api = [
+            Block("location", ("~*", path_pattern(prefix)), self.api_location([self.api_rate]))
+            for prefix in frontend.api_prefixes
+        ]
+        api += [
+            Block("location", ("=", path), self.api_location([self.api_rate]))
+            for path in frontend.api_exact_paths
+        ]
+        app = Block(
+            "location",
+            ("/",),
+            [
+                *self.security_headers(frontend.csp),
+                *self.proxy([frontend.rate], "frontend"),
+            ],
+        )
+        return [*api, app]
+
     def https_server(self) -> Block:
         # Regular expressions, case-insensitive, on the normalised path (nginx decodes and
         # merges slashes before matching): an API that routes /API/AUTH/ like /api/auth/
@@ -243,7 +289,9 @@ class EdgeConfig:
         ]
         locations += [
             Block(
-                "location", ("~*", path_pattern(path)), self.proxy([self.auth_rate, self.api_rate])
+                "location",
+                ("~*", path_pattern(path)),
+                self.api_location([self.auth_rate, self.api_rate]),
             )
             for path in self.auth_paths
         ]
@@ -255,6 +303,10 @@ class EdgeConfig:
             )
             for route in self.extra_routes
         ]
+        if self.frontend is not None:
+            locations += self.frontend_locations(self.frontend)
+        else:
+            locations.append(Block("location", ("/",), self.api_location([self.api_rate])))
         return Block(
             "server",
             children=[
@@ -265,7 +317,6 @@ class EdgeConfig:
                 *self.access_control(),
                 d("limit_conn", "per_client", self.connections_per_client),
                 *locations,
-                Block("location", ("/",), self.proxy([self.api_rate])),
             ],
         )
 
@@ -328,13 +379,15 @@ class EdgeConfig:
                     f"zone={r.zone}:{self.zone_size_mib}m",
                     f"rate={r.expression}",
                 )
-                for r in (self.api_rate, self.auth_rate)
+                for r in self.rates()
             ),
             d("limit_conn_zone", "$binary_remote_addr", f"zone=per_client:{self.zone_size_mib}m"),
             d("limit_req_status", 429),
             d("limit_conn_status", 429),
             *self.tls_protocols(),
         ]
+        if self.cors is not None:
+            children += self.cors.maps()
         if self.trusted_proxies:
             children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
             children += [d("real_ip_header", "X-Forwarded-For"), d("real_ip_recursive", "on")]
@@ -348,8 +401,8 @@ class EdgeConfig:
                 ],
             ),
             *(
-                Block("upstream", (route.name,), [d("server", route.address), d("keepalive", 8)])
-                for route in self.extra_routes
+                Block("upstream", (name,), [d("server", address), d("keepalive", 8)])
+                for name, address in self.other_upstreams()
             ),
             *self.unknown_hosts(),
             self.http_server(),
@@ -357,6 +410,13 @@ class EdgeConfig:
             self.status_server(),
         ]
         return Block("http", children=children)
+
+    def other_upstreams(self) -> list[tuple[str, str]]:
+        """(name, host:port) of everything the edge proxies to besides the API."""
+        found = [(route.name, route.address) for route in self.extra_routes]
+        if self.frontend is not None:
+            found.append(("frontend", self.frontend.address))
+        return found
 
     def render(self) -> str:
         top: list[Directive | Block | Comment] = [

@@ -50,6 +50,12 @@ class RequestRate(Settings):
 
 class RateLimits(Settings):
     api: RequestRate = Field(description="Every proxied request.")
+    frontend: RequestRate = Field(
+        description=(
+            "Requests for the frontend's files (when it is enabled): a first page load asks for "
+            "dozens at once."
+        )
+    )
     auth: RequestRate = Field(description="Authentication routes (stricter).")
     auth_paths: list[UrlPrefix] = Field(
         min_length=1, description="Prefixes of authentication routes."
@@ -83,6 +89,51 @@ class Upstream(Settings):
     connect_timeout_seconds: int = Field(ge=1, le=600, description="proxy_connect_timeout.")
     send_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_send_timeout.")
     read_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_read_timeout.")
+
+
+CORS_ANY = "*"
+_ORIGIN = hinted(
+    r"^(\*|https?://[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(:[0-9]{1,5})?)$",
+    "an origin like https://app.example.com (scheme, host and port; no path), or *",
+)
+_HEADER = hinted(r"^[A-Za-z0-9-]{1,64}$", "a header name like Content-Type")
+Origin = Annotated[str, Field(pattern=_ORIGIN)]
+HeaderName = Annotated[str, Field(pattern=_HEADER)]
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class Cors(Settings):
+    allowed_origins: list[Origin] | None = Field(
+        default=None,
+        description=(
+            "Origins whose pages may call the API from a browser. Unset: the stack's own "
+            "(https://<domain>, where the frontend is served). * allows any origin, never "
+            "with credentials and never in prod."
+        ),
+    )
+    allow_credentials: bool = Field(
+        description="Let those pages send cookies and Authorization (Access-Control-Allow-Credentials)."
+    )
+    allowed_methods: list[Method] = Field(min_length=1, description="Methods a preflight allows.")
+    allowed_headers: list[HeaderName] = Field(description="Request headers a preflight allows.")
+    exposed_headers: list[HeaderName] = Field(description="Reply headers pages may read.")
+    max_age_seconds: int = Field(
+        ge=0,
+        le=86400,
+        description="How long browsers keep a preflight's answer (Chromium caps it at 7200).",
+    )
+
+    @model_validator(mode="after")
+    def _any_origin_alone(self) -> Cors:
+        origins = self.allowed_origins or []
+        if CORS_ANY in origins and len(origins) > 1:
+            raise ValueError("* allows every origin: list it alone or list origins")
+        if CORS_ANY in origins and self.allow_credentials:
+            raise ValueError(
+                "* cannot go with allowCredentials: a page from any site could act as the "
+                "signed-in user; list the origins"
+            )
+        return self
 
 
 class Certificate(Settings):
@@ -153,6 +204,7 @@ class EdgeSettings(Settings):
     trusted_proxies: list[Cidr] = Field(
         description="Proxies in front of the edge whose X-Forwarded-For names the real client."
     )
+    cors: Cors = Field(description="Which browser origins may call the API (answered at the edge).")
     certificate: Certificate
     public_ports: PublicPorts = Field(
         description=(

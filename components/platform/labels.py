@@ -50,5 +50,5 @@ TASK_LABEL = "prodstack.dev/task"
 # On a Docker container that is no server: `files` for a carrier, which receives a
 # container's files and never runs (components/platform/docker/files.py).
 ROLE_LABEL = "prodstack.dev/role"
-# On a Docker network: what it is for (frontend, egress, or the server it belongs to).
+# On a Docker network: what it is for (public, egress, or the server it belongs to).
 NETWORK_LABEL = "prodstack.dev/network"

@@ -98,6 +98,7 @@ COMMON: Tree = {
         "rateLimits": {
             "api": {"rate": 10, "per": "second", "burst": 20},
             "auth": {"rate": 5, "per": "minute", "burst": 5},
+            "frontend": {"rate": 50, "per": "second", "burst": 100},
             "authPaths": ["/api/auth/"],
             "connectionsPerClient": 100,
             "zoneSizeMib": 10,
@@ -119,8 +120,42 @@ COMMON: Tree = {
         "allow": [],
         "deny": [],
         "trustedProxies": [],
+        # The stack's own origin unless set; no cookies across origins unless asked for.
+        "cors": {
+            "allowCredentials": False,
+            "allowedMethods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            "allowedHeaders": ["Authorization", "Content-Type", "X-Request-ID"],
+            "exposedHeaders": ["X-Request-ID"],
+            "maxAgeSeconds": 600,
+        },
         "certificate": {"source": "self-signed"},
         "publicPorts": {"http": 80, "https": 443, "address": "0.0.0.0"},
+    },
+    "frontend": {
+        "enabled": False,
+        "root": "/usr/share/nginx/html",
+        "apiPaths": ["/api/"],
+        # A single-page app's own scripts, styles and API calls; nothing inline, no frames.
+        "contentSecurityPolicy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+            "object-src 'none'; form-action 'self'"
+        ),
+        "replicas": 1,
+        "autoscaling": {
+            "enabled": False,
+            "minReplicas": 1,
+            "maxReplicas": 1,
+            "targetCpuPercent": 70,
+            "targetMemoryPercent": 80,
+            "scaleDownWindowSeconds": 300,
+        },
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "32Mi"},
+            "limits": {"cpu": "500m", "memory": "128Mi"},
+        },
+        # Entry points revalidate on every use, so a deploy shows at once.
+        "cache": {"entryMaxAgeSeconds": 0, "immutablePaths": []},
     },
     "monitoring": {
         "prometheusImage": "prom/prometheus:v2.55.1",
@@ -177,6 +212,8 @@ _ONE_HOST: Tree = {
             "repository": {"type": "volume", "sizeGib": 10},
         },
     },
+    # Built from images/frontend when enabled (the shipped dev stack enables it).
+    "frontend": {"image": "reference"},
     "redis": {
         "tls": False,
         "storageGib": 1,
@@ -208,6 +245,10 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
             "replicas": 2,
             "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
             "certificate": {"source": "cert-manager", "issuer": "letsencrypt-prod"},
+        },
+        "frontend": {
+            "replicas": 2,
+            "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
         },
     },
 }

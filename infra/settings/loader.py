@@ -15,6 +15,7 @@ from typing import Any, get_args
 import pulumi
 from pydantic import ValidationError
 
+from components.edge.settings import CORS_ANY
 from infra.settings.defaults import defaults_for, merged
 from infra.settings.errors import NAMESPACE, SettingsError, key_path, problems_of
 from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
@@ -132,6 +133,7 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"in it set its own address and pass every per-address rate limit; in prod "
                 f"name the proxies, at most a /{widest} (IPv{network.version})"
             )
+    problems += _frontend_rules(settings)
     release = redis_release(settings.redis.image)
     if prod and release is not None and release < lua_fixed_in(release):
         fixed = ".".join(map(str, lua_fixed_in(release)))
@@ -160,9 +162,34 @@ def _environment_rules(settings: StackSettings) -> list[str]:
     return problems
 
 
+def _frontend_rules(settings: StackSettings) -> list[str]:
+    """The frontend needs an image when enabled; prod names the origins CORS allows, over
+    HTTPS."""
+    problems: list[str] = []
+    if settings.frontend.enabled and settings.frontend.image is None:
+        problems.append(
+            f"{key_path(['frontend', 'image'])}: required when frontend.enabled is true (an "
+            "image holding the built app, or 'reference' on docker)"
+        )
+    if settings.environment != "prod":
+        return problems
+    for index, origin in enumerate(settings.edge.cors.allowed_origins or []):
+        key = key_path(["edge", "cors", "allowedOrigins", index])
+        if origin == CORS_ANY:
+            problems.append(
+                f"{key}: * lets every site's pages call the API; in prod list the origins "
+                "that may (unset: the stack's own)"
+            )
+        elif not origin.startswith("https://"):
+            problems.append(f"{key}: {origin} is not HTTPS; in prod allow https:// origins only")
+    return problems
+
+
 def image_settings(settings: StackSettings) -> list[tuple[list[str], str]]:
     """Every image the stack runs, with its key path."""
+    frontend = settings.frontend
     return [
+        *([(["frontend", "image"], frontend.image)] if frontend.enabled and frontend.image else []),
         (["api", "image"], settings.api.image),
         (["edge", "image"], settings.edge.image),
         (["monitoring", "prometheusImage"], settings.monitoring.prometheus_image),

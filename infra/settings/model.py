@@ -11,6 +11,7 @@ from pydantic import Field
 
 from components.api.settings import ApiSettings
 from components.edge.settings import EdgeSettings
+from components.frontend.settings import FrontendSettings
 from components.images import REFERENCE_IMAGE
 from components.monitoring.settings import MonitoringSettings
 from components.platform.settings import DockerSettings, KubernetesSettings
@@ -47,6 +48,7 @@ class StackSettings(Settings):
     )
     api: ApiSettings
     edge: EdgeSettings
+    frontend: FrontendSettings
 
     postgres: PostgresSettings
     redis: RedisSettings

@@ -284,8 +284,8 @@ def test_each_server_is_reachable_only_from_its_declared_clients(stack: RunningS
     }
 
 
-def test_the_frontend_network_reaches_the_edge_alone(stack: RunningStack) -> None:
-    """A container on the frontend network, as a client on the host's side would be."""
+def test_the_public_network_reaches_the_edge_alone(stack: RunningStack) -> None:
+    """A container on the public network, as a client on the host's side would be."""
     targets = [
         "edge:8443",
         "api:8080",
@@ -300,7 +300,7 @@ def test_the_frontend_network_reaches_the_edge_alone(stack: RunningStack) -> Non
             api_image,
             ["bash", "-c", CONNECT_SCRIPT, "connect", *targets],
             entrypoint=[],
-            network=f"{stack.prefix}-frontend",
+            network=f"{stack.prefix}-public",
             remove=True,
             user="10001",
         )

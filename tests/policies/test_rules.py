@@ -457,9 +457,9 @@ CASES = [
         "docker-data-stores-internal",
         "dev",
         lambda r: docker(r, "prodstack-dev-redis-0")["networksAdvanced"].append(
-            {"name": "prodstack-dev-frontend"}
+            {"name": "prodstack-dev-public"}
         ),
-        "routable network prodstack-dev-frontend",
+        "routable network prodstack-dev-public",
     ),
     Case(
         "secrets-not-in-env",

@@ -5,7 +5,7 @@ network: each server gets an internal network (no route out) that only it and it
 clients join, under its name. A client of one port of a server thus reaches all of that
 server's ports (Kubernetes narrows it to the port); it reaches no other server.
 
-Two routable networks: `frontend` carries the published ports of public workloads (the edge)
+Two routable networks: `public` carries the published ports of public workloads (the edge)
 and nothing else; `egress` lets out the workloads that declare traffic to outside the stack
 (`outbound`: Alertmanager's notifications, Postgres's off-site backups). Each network is
 labelled with what it is for (NETWORK_LABEL), which the policy pack reads.
@@ -37,7 +37,7 @@ class StackNetworks:
         self._name = name
         self._prefix = name_prefix
         self._labels = labels
-        self.frontend = self.network("frontend", internal=False)
+        self.public = self.network("public", internal=False)
         self.egress = self.network("egress", internal=False)
         self._of_server: dict[str, pulumi.Output[str]] = {}
 
@@ -56,12 +56,12 @@ class StackNetworks:
 
     def attachments(self, workload: Workload, graph: ConnectionGraph) -> tuple[Attachment, ...]:
         """The networks `workload` joins, and whether under its own name: its own network if
-        it has clients, each of its servers' networks, and frontend or egress if it declares
+        it has clients, each of its servers' networks, and public or egress if it declares
         them."""
         own = [(self.of_server(workload.name), True)] if graph.clients_of(workload.name) else []
         servers = dict.fromkeys(c.server for c in graph.servers_of(workload.name))
         routable = [
-            *([(self.frontend, True)] if workload.public else []),
+            *([(self.public, True)] if workload.public else []),
             *([(self.egress, False)] if workload.outbound else []),
         ]
         return (*own, *((self.of_server(s), False) for s in servers), *routable)

@@ -23,7 +23,7 @@ class DockerPlatformArgs(DockerSettings):
 class DockerPlatform(pulumi.ComponentResource):
     """The stack's networks on one Docker host, and the placement onto them."""
 
-    frontend_network: pulumi.Output[str]
+    public_network: pulumi.Output[str]
     egress_network: pulumi.Output[str]
 
     def __init__(
@@ -33,11 +33,11 @@ class DockerPlatform(pulumi.ComponentResource):
         networks = StackNetworks(
             self, name, args.name_prefix, stack_labels(args.stack, args.expires_at)
         )
-        self.frontend_network = networks.frontend
+        self.public_network = networks.public
         self.egress_network = networks.egress
         self.placement = DockerPlacement(args, networks)
         self.register_outputs(
-            {"frontendNetwork": self.frontend_network, "egressNetwork": self.egress_network}
+            {"publicNetwork": self.public_network, "egressNetwork": self.egress_network}
         )
 
 

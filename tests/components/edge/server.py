@@ -3,6 +3,7 @@ the rendered nginx.conf, in front of an upstream of the test's choosing."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.certificates import issue, make_ca
@@ -51,6 +52,8 @@ class Edge:
     root: Path
     files: dict[str, str]
     upstream: str
+    # Other upstreams than the API: their in-stack address (frontend:8080) and this machine's.
+    other_upstreams: dict[str, str] = field(default_factory=dict)
     # Distinct free ports, picked together (0: pick).
     http_port: int = 0
     https_port: int = 0
@@ -81,6 +84,10 @@ class Edge:
                 "/run/prodstack/acme": str(self.root / "acme"),
                 # the upstream: the API's address on this machine
                 "server api:8080;": f"server {self.upstream};",
+                **{
+                    f"server {ours};": f"server {here};"
+                    for ours, here in self.other_upstreams.items()
+                },
             },
         )
         (self.root / "nginx.conf").write_text(conf)
@@ -157,6 +164,33 @@ class Edge:
             context.minimum_version = version
             context.maximum_version = version
         return context
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def https_request(
+    edge: Edge,
+    ca: Path,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> Reply:
+    """One request to the edge's HTTPS port, by the stack's name, trusting `ca`."""
+    connection = http.client.HTTPSConnection(
+        "localhost", edge.https_port, context=edge.context(ca), timeout=10
+    )
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
 
 
 @dataclass

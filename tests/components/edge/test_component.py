@@ -58,16 +58,16 @@ def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     assert exporter["args"] == ["--nginx.scrape-uri=http://127.0.0.1:8081/stub_status"]
 
 
-def test_on_docker_it_publishes_80_and_443_on_the_frontend_only() -> None:
+def test_on_docker_it_publishes_80_and_443_on_the_public_network_only() -> None:
     recording = render("dev", {})
     edge = one(recording, "docker:index/container:Container", "prodstack-dev-edge-0").inputs
     assert {(p["internal"], p["external"]) for p in edge["ports"]} == {(8080, 80), (8443, 443)}
-    # The frontend network is the edge's alone; its own network admits its scrapers, and it
+    # The public network is the edge's alone; its own network admits its scrapers, and it
     # joins the API's, the one server it proxies to.
     assert [n["name"] for n in edge["networksAdvanced"]] == [
         "prodstack-dev-edge",
         "prodstack-dev-api",
-        "prodstack-dev-frontend",
+        "prodstack-dev-public",
     ]
     files = set(uploads_of(recording, "prodstack-dev-edge-0"))
     assert {"/run/prodstack/secrets/tls.crt", "/run/prodstack/secrets/tls.key"} <= files

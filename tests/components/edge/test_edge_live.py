@@ -22,7 +22,9 @@ from infra.render.stack_config import load_stack_config
 from tests.components.edge.server import (
     DEBIAN_NGINX,
     Edge,
+    Reply,
     edge_in_front_of_api,
+    https_request,
     issue,
     replace_exact,
     stack_files,
@@ -44,13 +46,6 @@ SECURITY_HEADERS = (
 
 
 @dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-
-@dataclass
 class Setup:
     edge: Edge
     ca: tuple[Path, Path]
@@ -65,16 +60,7 @@ class Setup:
         body: bytes | None = None,
         edge: Edge | None = None,
     ) -> Reply:
-        target = edge or self.edge
-        connection = http.client.HTTPSConnection(
-            "localhost", target.https_port, context=target.context(self.ca[1]), timeout=10
-        )
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            connection.close()
+        return https_request(edge or self.edge, self.ca[1], method, path, headers, body)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +69,14 @@ def setup() -> Iterator[Setup]:
         yield Setup(running.edge, running.ca, running.api, running.root)
 
 
-def upstream_of(conf: str) -> str:
-    """The `server` line of the rendered upstream block: the API's in-stack address."""
-    line = next(
-        line for line in conf.splitlines() if line.strip().startswith("server ") and ":" in line
-    )
-    return line.strip()
+def upstreams_of(conf: str) -> list[str]:
+    """The `server` lines of the rendered upstream blocks: in-stack addresses (the API, the
+    frontend, Grafana)."""
+    return [
+        line.strip()
+        for line in conf.splitlines()
+        if line.strip().startswith("server ") and ":" in line
+    ]
 
 
 def shipped_files(stack: str) -> dict[str, str]:
@@ -128,14 +116,11 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
             **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
             "pid /tmp/": f"pid {setup.root}/",
             "_temp_path /tmp/": f"_temp_path {setup.root}/",
-            # the upstream: the API's in-stack address, here the reference API on loopback
-            upstream_of(files["nginx.conf"]): f"server {setup.edge.upstream};",
-            # Grafana's in-stack address, when the route exists: any live upstream will do.
-            **(
-                {"server grafana:3000;": f"server {setup.edge.upstream};"}
-                if "server grafana:3000;" in files["nginx.conf"]
-                else {}
-            ),
+            # In-stack addresses (the API, the frontend, Grafana): nginx resolves them at
+            # start, and any live upstream will do; here the reference API on loopback.
+            **{
+                line: f"server {setup.edge.upstream};" for line in upstreams_of(files["nginx.conf"])
+            },
         },
     )
 

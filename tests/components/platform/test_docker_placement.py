@@ -42,18 +42,18 @@ def joined(spec: dict[str, Any]) -> dict[str, list[str] | None]:
     return {n["name"]: n.get("aliases") for n in spec.get("networksAdvanced", [])}
 
 
-def test_each_server_has_an_internal_network_and_only_the_edge_is_on_the_frontend(
+def test_each_server_has_an_internal_network_and_only_the_edge_is_on_the_public_one(
     docker_stack: Recording,
 ) -> None:
     networks = {r.inputs["name"]: r.inputs for r in docker_stack.of_type(NETWORK)}
-    # A network per workload that has clients; frontend and egress are the routable two.
-    assert set(networks) == {"t-frontend", "t-egress", "t-store", "t-app"}
+    # A network per workload that has clients; public and egress are the routable two.
+    assert set(networks) == {"t-public", "t-egress", "t-store", "t-app"}
     assert all(networks[n]["internal"] is True for n in ("t-store", "t-app"))
-    assert not networks["t-frontend"].get("internal") and not networks["t-egress"].get("internal")
+    assert not networks["t-public"].get("internal") and not networks["t-egress"].get("internal")
     specs = containers(docker_stack)
     assert joined(specs["t-store-0"]) == {"t-store": ["store"]}
     assert joined(specs["t-app-0"]) == {"t-app": ["app"], "t-store": None}
-    assert joined(specs["t-front-0"]) == {"t-app": None, "t-frontend": ["front"]}
+    assert joined(specs["t-front-0"]) == {"t-app": None, "t-public": ["front"]}
     # The scraper reaches the store's network (Docker cannot narrow it to the metrics port)
     # and leaves the stack through egress, the one thing it declares outside.
     assert joined(specs["t-scraper-0"]) == {"t-store": None, "t-app": None, "t-egress": None}
