@@ -6,6 +6,7 @@ from policies import (
     docker,
     durability,
     edge,
+    frontend,
     kubernetes_cluster,
     kubernetes_pods,
     kubernetes_workloads,
@@ -22,6 +23,7 @@ MODULES = (
     secrets,
     durability,
     edge,
+    frontend,
     observability,
 )
 # The section of docs/policies.md each module's rules appear under.
@@ -33,6 +35,7 @@ SECTIONS = {
     secrets: "Secrets",
     durability: "Data durability",
     edge: "Edge",
+    frontend: "Frontend",
     observability: "Observability",
 }
 

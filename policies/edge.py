@@ -299,3 +299,92 @@ def certificate_source(subjects: Sequence[Subject], _: Context) -> Iterator[Viol
         yield Violation(
             "the edge has no certificate source (cert-manager Certificate or supplied certificate)"
         )
+
+
+# An origin no stack allows: a CORS setup that lets it in lets in any origin.
+STRANGER = "https://stranger.invalid"
+ALLOW_ORIGIN = "access-control-allow-origin"
+ALLOW_CREDENTIALS = "access-control-allow-credentials"
+
+
+def _maps(http: Block) -> dict[str, Block]:
+    """The http block's maps, by the variable each one sets."""
+    return {m.args[1]: m for m in http.all("map") if len(m.args) == 2}
+
+
+def _map_values(variable: str, maps: dict[str, Block], origin: str | None) -> list[str]:
+    """What `variable` can be: for `origin` (None: for any request), through its map."""
+    block = maps.get(variable)
+    if block is None:
+        return [variable]
+    values = []
+    for entry in block.children:
+        key, value = entry.name, (entry.args[0] if entry.args else "")
+        if origin is None or key == "default":
+            values.append(value)
+        elif key.startswith("~"):
+            flags = re.IGNORECASE if key.startswith("~*") else 0
+            if re.search(key.lstrip("~*"), origin, flags):
+                values.append(value)
+        elif key == origin:
+            values.append(value)
+    return values
+
+
+def _admits_any_origin(value: str, maps: dict[str, Block]) -> bool:
+    """Whether Access-Control-Allow-Origin set to `value` admits an origin nobody listed:
+    *, or the request's Origin echoed back unchecked."""
+    if value in ("*", "$http_origin"):
+        return True
+    return any(v in ("*", "$http_origin") for v in _map_values(value, maps, STRANGER))
+
+
+def _cors_locations(text: str) -> Iterator[tuple[str, Block, dict[str, Block]]]:
+    """Each place that sends Access-Control-Allow-Origin: (where, the block, the maps)."""
+    http = parse(text).first("http")
+    if http is None:
+        return
+    maps = _maps(http)
+    for server in _servers(text):
+        for block in (server, *server.all("location")):
+            if ALLOW_ORIGIN in _headers(block):
+                where = " ".join(block.args) if block is not server else "server"
+                yield where, block, maps
+
+
+@resource_rule(
+    "edge-cors-origins",
+    "In prod, CORS lets only named origins call the API: never *, nor the request's Origin echoed back.",
+    "Any origin means any site's pages can read the API's replies in a visitor's browser; in prod name the frontends that may.",
+    PROD_ONLY,
+    FILE_CARRIERS,
+    ("OWASP HTML5 security (CORS)", "PortSwigger CORS misconfiguration"),
+)
+def cors_origins(subject: Subject, _: Context) -> Iterator[str]:
+    for text in _nginx_configs(subject):
+        for where, block, maps in _cors_locations(text):
+            value = _headers(block)[ALLOW_ORIGIN][0]
+            if _admits_any_origin(value, maps):
+                yield f"location {where}: CORS allows any origin"
+
+
+@resource_rule(
+    "edge-cors-credentials",
+    "CORS that allows credentials (cookies, Authorization) names its origins.",
+    "With credentials, an origin allowed by wildcard or echo lets any site act as the signed-in visitor and read the answers.",
+    EVERYWHERE,
+    FILE_CARRIERS,
+    ("Fetch standard (CORS protocol)", "PortSwigger CORS misconfiguration"),
+)
+def cors_credentials(subject: Subject, _: Context) -> Iterator[str]:
+    for text in _nginx_configs(subject):
+        for where, block, maps in _cors_locations(text):
+            headers = _headers(block)
+            credentials = headers.get(ALLOW_CREDENTIALS)
+            if credentials is None:
+                continue
+            for_stranger = _map_values(credentials[0], maps, None)
+            if "true" not in for_stranger:
+                continue
+            if _admits_any_origin(headers[ALLOW_ORIGIN][0], maps):
+                yield f"location {where}: CORS allows credentials from any origin"

@@ -93,6 +93,19 @@ DOCKER_API = "prodstack-dev-api-0"
 EDGE_CONF = ("edge-edge-config", "nginx.conf")
 RULES_FILE = ("prometheus-prometheus-config", "rules.yml")
 ALERTMANAGER = ("alertmanager-alertmanager-config", "alertmanager.yml")
+FRONTEND_CONF = ("frontend-frontend-config", "frontend.conf")
+# The origin map: the stack's own origin, nothing for any other.
+ORIGIN_DEFAULT = "map $http_origin $cors_allow_origin {\n        default '';"
+ORIGIN_ECHOED = "map $http_origin $cors_allow_origin {\n        default $http_origin;"
+
+
+def echo_origins_with_credentials(r: Resources) -> None:
+    edit_config(*EDGE_CONF, ORIGIN_DEFAULT, ORIGIN_ECHOED)(r)
+    edit_config(
+        *EDGE_CONF,
+        "add_header Vary Origin always;",
+        "add_header Vary Origin always;\n add_header Access-Control-Allow-Credentials true always;",
+    )(r)
 
 CASES = [
     Case(
@@ -593,6 +606,54 @@ CASES = [
         "no more strictly than the API",
     ),
     Case(
+        "edge-cors-origins",
+        "prod",
+        edit_config(
+            *EDGE_CONF,
+            "add_header Access-Control-Allow-Origin $cors_allow_origin always;",
+            "add_header Access-Control-Allow-Origin * always;",
+        ),
+        "CORS allows any origin",
+    ),
+    Case(
+        "edge-cors-origins",
+        "prod",
+        edit_config(*EDGE_CONF, ORIGIN_DEFAULT, ORIGIN_ECHOED),
+        "CORS allows any origin",
+    ),
+    Case(
+        "edge-cors-credentials",
+        "prod",
+        echo_origins_with_credentials,
+        "CORS allows credentials from any origin",
+    ),
+    Case(
+        "frontend-entry-cache",
+        "prod",
+        edit_config(
+            *FRONTEND_CONF,
+            "add_header Cache-Control no-cache;",
+            "add_header Cache-Control 'public, max-age=31536000';",
+        ),
+        "location = /index.html is cached 31536000 s (more than 300)",
+    ),
+    Case(
+        "frontend-entry-cache",
+        "prod",
+        edit_config(
+            *FRONTEND_CONF,
+            "location / {\n            add_header Cache-Control no-cache;",
+            "location / {\n            add_header Cache-Control 'public, max-age=31536000, immutable';",
+        ),
+        "location / is cached as immutable",
+    ),
+    Case(
+        "frontend-entry-cache",
+        "prod",
+        edit_config(*FRONTEND_CONF, "add_header Cache-Control no-cache;", ""),
+        "sends no Cache-Control",
+    ),
+    Case(
         "edge-certificate-source",
         "prod",
         remove(":Certificate", "edge-tls-certificate"),
@@ -667,3 +728,18 @@ def test_rule_reports_the_weakening_and_not_the_shipped_stack(case: Case) -> Non
     case.weaken(weakened)
     reported = findings(weakened, case.rule, environment)
     assert any(case.message in line for line in reported), reported
+
+
+def test_settings_that_cache_the_entry_points_long_fail_the_pack() -> None:
+    """The same rules, reached through settings: index.html for an hour; any origin in prod."""
+    from infra.render.policy_check import engine_resources
+    from tests.support import render
+
+    cached = render("dev", {"frontend": {"enabled": True, "cache": {"entryMaxAgeSeconds": 3600}}})
+    reported = findings(list(engine_resources(cached)), "frontend-entry-cache", "dev")
+    assert any("is cached 3600 s (more than 300)" in line for line in reported), reported
+    # Dev may allow any origin without credentials: not prod's rule, and no credentials.
+    anywhere = render("dev", {"edge": {"cors": {"allowedOrigins": ["*"]}}})
+    resources = list(engine_resources(anywhere))
+    assert findings(resources, "edge-cors-credentials", "dev") == []
+    assert any("any origin" in line for line in findings(resources, "edge-cors-origins", "prod"))
