@@ -37,7 +37,8 @@ class DebianImage:
 
 
 IMAGES = (
-    DebianImage("nginx-unprivileged", (("edge", "image"),)),
+    # The edge runs it; the reference frontend is built from it.
+    DebianImage("nginx-unprivileged", (("edge", "image"), ("frontend", "buildBase"))),
     DebianImage("nginx-exporter", (("edge", "exporterImage"),)),
     DebianImage("redis", (("redis", "image"),)),
     DebianImage("redis-exporter", (("redis", "exporterImage"),)),

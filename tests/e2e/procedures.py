@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import ssl
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
 
 from tests.e2e.stack import Notification, RunningStack
 
@@ -25,6 +32,42 @@ psql -h /tmp/pitr-run -p 55432 -U postgres -d app -qtAc "$QUERY"
 pg_ctl -D "$SCRATCH" -m fast stop >/dev/null
 rm -rf "$SCRATCH"
 """
+
+
+@dataclass
+class Reply:
+    status: int
+    # A header sent on several lines (Vary) is one value, joined with ", ".
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+def _headers(message: Message) -> dict[str, str]:
+    return {name: ", ".join(message.get_all(name) or []) for name in dict.fromkeys(message.keys())}
+
+
+def https(
+    stack: RunningStack,
+    path: str,
+    method: str = "GET",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """A request to the published edge, trusting the stack's CA; a JSON body if given."""
+    context = ssl.create_default_context(cadata=stack.ca_pem)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(stack.url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as reply:
+            return Reply(reply.status, _headers(reply.headers), reply.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, _headers(error.headers), error.read())
 
 
 def psql(stack: RunningStack, sql: str) -> str:

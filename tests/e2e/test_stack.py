@@ -7,13 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import ssl
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 
@@ -24,6 +19,7 @@ from tests.e2e.procedures import (
     address_of,
     archive_current_wal,
     connections_from,
+    https,
     page_for_a_stopped_api,
     point_in_time_restore,
     psql,
@@ -31,31 +27,10 @@ from tests.e2e.procedures import (
 )
 from tests.e2e.stack import RunningStack, leftovers
 
-SCRAPED_JOBS = {"alertmanager", "api", "blackbox", "edge", "postgres", "prometheus", "redis"}
+SCRAPED_JOBS = {
+    "alertmanager", "api", "blackbox", "edge", "frontend", "postgres", "prometheus", "redis",
+}  # fmt: skip
 RECOVERY_SECONDS = 120
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-def https(stack: RunningStack, path: str, method: str = "GET", body: Any = None) -> Reply:
-    """A request to the published edge, trusting the stack's CA; a JSON body if given."""
-    context = ssl.create_default_context(cadata=stack.ca_pem)
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(stack.url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as reply:
-            return Reply(reply.status, dict(reply.headers), reply.read())
-    except urllib.error.HTTPError as error:
-        return Reply(error.code, dict(error.headers), error.read())
 
 
 def wait_healthy_again(stack: RunningStack, workload: str, restarts_before: int) -> None:
@@ -103,7 +78,7 @@ def labels_of(container: docker.models.containers.Container) -> dict[str, str]:
 
 def test_every_container_is_healthy_and_hardened(stack: RunningStack) -> None:
     serving = [c for c in stack.engine.running() if labels_of(c).get(ROLE_LABEL) != "files"]
-    assert len(serving) == 11  # dev without Grafana, which has no Debian build
+    assert len(serving) == 12  # dev without Grafana, which has no Debian build
     for container in serving:
         state = container.attrs["State"]
         assert state["Health"]["Status"] == "healthy", container.name
@@ -253,20 +228,35 @@ def test_each_server_is_reachable_only_from_its_declared_clients(stack: RunningS
     connects; every other container's attempt fails, by name and by address."""
     postgres, redis = address_of(stack, "postgres"), address_of(stack, "redis")
     api, alertmanager = address_of(stack, "api"), address_of(stack, "alertmanager")
-    # The API: its two stores, and nothing of monitoring.
+    # The API: its two stores, and nothing of monitoring nor the frontend.
+    frontend = address_of(stack, "frontend")
     assert connections_from(
-        stack, "api", "postgres:5432", "redis:6379", f"{alertmanager}:9093", "prometheus:9090"
+        stack,
+        "api",
+        "postgres:5432",
+        "redis:6379",
+        f"{alertmanager}:9093",
+        "prometheus:9090",
+        f"{frontend}:8080",
     ) == {
         "postgres:5432": "open",
         "redis:6379": "open",
         f"{alertmanager}:9093": "closed",
         "prometheus:9090": "closed",
+        f"{frontend}:8080": "closed",
     }
-    # The edge: the API, and neither store.
+    # The edge: the API and the frontend, and neither store.
     assert connections_from(
-        stack, "edge", "api:8080", f"{postgres}:5432", f"{redis}:6379", "postgres:5432"
+        stack,
+        "edge",
+        "api:8080",
+        "frontend:8080",
+        f"{postgres}:5432",
+        f"{redis}:6379",
+        "postgres:5432",
     ) == {
         "api:8080": "open",
+        "frontend:8080": "open",
         f"{postgres}:5432": "closed",
         f"{redis}:6379": "closed",
         "postgres:5432": "closed",

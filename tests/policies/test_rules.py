@@ -107,6 +107,7 @@ def echo_origins_with_credentials(r: Resources) -> None:
         "add_header Vary Origin always;\n add_header Access-Control-Allow-Credentials true always;",
     )(r)
 
+
 CASES = [
     Case(
         "k8s-no-privileged",
