@@ -42,3 +42,24 @@ def exporter_sidecar(
         existing_secrets=tls.existing_secrets if tls else (),
         run_as_user=run_as_user,
     )
+
+
+NGINX_EXPORTER_PORT = 9113
+
+
+def nginx_exporter(
+    image: pulumi.Input[str], port_name: str, status_port: int, run_as_user: int
+) -> Container:
+    """nginx-prometheus-exporter beside an nginx of the stack (the edge, the frontend),
+    reading its stub_status on the internal status port."""
+    return exporter_sidecar(
+        image,
+        port_name,
+        NGINX_EXPORTER_PORT,
+        env={},
+        secret_files=(),
+        run_as_user=run_as_user,
+        args=(f"--nginx.scrape-uri=http://127.0.0.1:{status_port}/stub_status",),
+        # The exporter image is FROM scratch: no shell or HTTP client for Docker to run.
+        docker_check=("/usr/bin/nginx-prometheus-exporter", "--version"),
+    )

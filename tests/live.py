@@ -29,6 +29,23 @@ def require(*paths: str) -> None:
         pytest.skip(f"not installed: {', '.join(missing)} (scripts/test installs them)")
 
 
+def wait_for_port(
+    process: subprocess.Popen[bytes], port: int, log: Path, what: str, seconds: float = 20
+) -> None:
+    """Until a server started as `process` accepts connections on 127.0.0.1:`port`; its log
+    in the failure if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start:\n{log.read_text(errors='replace')}")
+
+
 def answer_metrics(handler: BaseHTTPRequestHandler, text: str) -> None:
     """Answer a scrape, as an exporter does, from a stand-in target."""
     body = text.encode()

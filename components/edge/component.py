@@ -24,7 +24,7 @@ from components.edge.nginx import (
     Route,
 )
 from components.edge.settings import EdgeSettings, RequestRate
-from components.exporters import exporter_sidecar
+from components.exporters import nginx_exporter
 from components.images import version_label
 from components.monitoring.prometheus import Target
 from components.platform.labels import labels_for
@@ -46,7 +46,6 @@ NAME = "edge"
 # Any user runs nginx-unprivileged (it writes only to /tmp): one above 10000, as Checkov asks,
 # which no host account shares.
 NGINX_UID = 10101
-EXPORTER_PORT = 9113
 EXPORTER_UID = 10102
 RELOADER = Path(__file__).with_name("reloader.sh")
 
@@ -233,17 +232,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         ),
         run_as_user=NGINX_UID,
     )
-    exporter = exporter_sidecar(
-        s.exporter_image,
-        "edge-metrics",
-        EXPORTER_PORT,
-        env={},
-        secret_files=(),
-        run_as_user=EXPORTER_UID,
-        args=(f"--nginx.scrape-uri=http://127.0.0.1:{STATUS_PORT}/stub_status",),
-        # The exporter image is FROM scratch: no shell or HTTP client for Docker to run.
-        docker_check=("/usr/bin/nginx-prometheus-exporter", "--version"),
-    )
+    exporter = nginx_exporter(s.exporter_image, "edge-metrics", STATUS_PORT, EXPORTER_UID)
     return Workload(
         name=NAME,
         component="edge",

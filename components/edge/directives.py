@@ -66,3 +66,35 @@ def render(children: list[Directive | Block | Comment], source: str) -> str:
     for child in children:
         lines += child.render(0)
     return "\n".join(lines) + "\n"
+
+
+# -- pieces every nginx the stack runs shares (the edge, the frontend) -----------------------
+
+
+def http_basics(scratch: str) -> list[Directive | Block | Comment]:
+    """MIME types, no version in replies, and every temporary file under `scratch` (the
+    root filesystem is read-only)."""
+    return [
+        d("include", "/etc/nginx/mime.types"),
+        d("default_type", "application/octet-stream"),
+        d("server_tokens", "off"),
+        *(
+            d(f"{kind}_temp_path", f"{scratch}/{kind}")
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        ),
+    ]
+
+
+def status_server(port: int) -> Block:
+    """The internal port: the probes' /healthz and the exporter's stub_status."""
+    return Block(
+        "server",
+        children=[
+            Comment("internal: probes and the exporter; never published nor routed"),
+            d("listen", port),
+            d("access_log", "off"),
+            Block("location", ("=", "/healthz"), [d("return", 200, "ok\n")]),
+            Block("location", ("=", "/stub_status"), [d("stub_status")]),
+            Block("location", ("/",), [d("return", 404)]),
+        ],
+    )

@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass
 
 from components.edge.cors import CorsPolicy
-from components.edge.directives import Block, Comment, Directive, d, render
+from components.edge.directives import (
+    Block,
+    Comment,
+    Directive,
+    d,
+    http_basics,
+    render,
+    status_server,
+)
 
 HTTP_PORT = 8080
 HTTPS_PORT = 8443
@@ -320,29 +328,9 @@ class EdgeConfig:
             ],
         )
 
-    def status_server(self) -> Block:
-        return Block(
-            "server",
-            children=[
-                Comment("internal: probes and the exporter; never published"),
-                d("listen", self.status_port),
-                d("access_log", "off"),
-                Block("location", ("=", "/healthz"), [d("return", 200, "ok\n")]),
-                Block("location", ("=", "/stub_status"), [d("stub_status")]),
-                Block("location", ("/",), [d("return", 404)]),
-            ],
-        )
-
     def http(self) -> Block:
-        temp = self.scratch
         children: list[Directive | Block | Comment] = [
-            d("include", "/etc/nginx/mime.types"),
-            d("default_type", "application/octet-stream"),
-            d("server_tokens", "off"),
-            *(
-                d(f"{kind}_temp_path", f"{temp}/{kind}")
-                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-            ),
+            *http_basics(self.scratch),
             Block(
                 "map",
                 ("$http_x_request_id", "$request_id_out"),
@@ -407,7 +395,7 @@ class EdgeConfig:
             *self.unknown_hosts(),
             self.http_server(),
             self.https_server(),
-            self.status_server(),
+            status_server(self.status_port),
         ]
         return Block("http", children=children)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.exporters import exporter_sidecar
+from components.exporters import nginx_exporter
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
@@ -35,7 +35,6 @@ CONFIG_FILE = "frontend.conf"
 # Any user runs it (nginx writes only to /tmp, the files are world-readable): one above
 # 10000 that no host account shares, as for the edge.
 NGINX_UID = 10103
-EXPORTER_PORT = 9113
 EXPORTER_UID = 10104
 
 
@@ -93,17 +92,7 @@ def frontend_workload(args: FrontendArgs, image: pulumi.Input[str], version: str
         config_files=(File(CONFIG_FILE, frontend_config(settings).render()),),
         run_as_user=NGINX_UID,
     )
-    exporter = exporter_sidecar(
-        args.exporter_image,
-        "frontend-metrics",
-        EXPORTER_PORT,
-        env={},
-        secret_files=(),
-        run_as_user=EXPORTER_UID,
-        args=(f"--nginx.scrape-uri=http://127.0.0.1:{STATUS_PORT}/stub_status",),
-        # The exporter image is FROM scratch: no shell or HTTP client for Docker to run.
-        docker_check=("/usr/bin/nginx-prometheus-exporter", "--version"),
-    )
+    exporter = nginx_exporter(args.exporter_image, "frontend-metrics", STATUS_PORT, EXPORTER_UID)
     return Workload(
         name=NAME,
         component="frontend",

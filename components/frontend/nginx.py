@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.edge.directives import Block, Comment, Directive, d, render
+from components.edge.directives import (
+    Block,
+    Comment,
+    Directive,
+    d,
+    http_basics,
+    render,
+    status_server,
+)
 
 PORT = 8080
 STATUS_PORT = 8081
@@ -100,28 +108,9 @@ class FrontendConfig:
             ],
         )
 
-    def status_server(self) -> Block:
-        return Block(
-            "server",
-            children=[
-                Comment("internal: probes and the exporter; the edge never routes here"),
-                d("listen", self.status_port),
-                Block("location", ("=", "/healthz"), [d("return", 200, "ok\n")]),
-                Block("location", ("=", "/stub_status"), [d("stub_status")]),
-                Block("location", ("/",), [d("return", 404)]),
-            ],
-        )
-
     def render(self) -> str:
-        temp = self.scratch
         http: list[Directive | Block | Comment] = [
-            d("include", "/etc/nginx/mime.types"),
-            d("default_type", "application/octet-stream"),
-            d("server_tokens", "off"),
-            *(
-                d(f"{kind}_temp_path", f"{temp}/{kind}")
-                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-            ),
+            *http_basics(self.scratch),
             # The edge logs every request, with this server's status and timing.
             d("access_log", "off"),
             d("sendfile", "on"),
@@ -136,12 +125,12 @@ class FrontendConfig:
             d("gzip_proxied", "any"),
             d("gzip_types", *GZIP_TYPES),
             self.server(),
-            self.status_server(),
+            status_server(self.status_port),
         ]
         top: list[Directive | Block | Comment] = [
             d("daemon", "off"),
             d("worker_processes", 1),
-            d("pid", f"{temp}/nginx.pid"),
+            d("pid", f"{self.scratch}/nginx.pid"),
             d("error_log", "/dev/stderr", "warn"),
             Block("events", children=[d("worker_connections", 1024)]),
             Block("http", children=http),

@@ -105,6 +105,17 @@ ALERTS: tuple[Alert, ...] = (
         "{{ $labels.instance }} has failed the blackbox probe for 2 minutes.",
         "edge.md",
     ),
+    # -- frontend (when the stack has one) ----------------------------------------------------
+    Alert(
+        "FrontendDown",
+        'up{job="frontend"} == 0',
+        "1m",
+        "critical",
+        "frontend",
+        "The frontend does not answer scrapes",
+        "{{ $labels.instance }} has been down for 1 minute.",
+        "frontend.md",
+    ),
     # -- Postgres -----------------------------------------------------------------------------
     Alert(
         "PostgresDown",

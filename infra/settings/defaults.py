@@ -13,6 +13,16 @@ from infra.settings.model import REFERENCE_IMAGE, Environment
 
 Tree = dict[str, Any]
 
+# Autoscaling off, with the targets it would use once turned on.
+FIXED_REPLICAS: Tree = {
+    "enabled": False,
+    "minReplicas": 1,
+    "maxReplicas": 1,
+    "targetCpuPercent": 70,
+    "targetMemoryPercent": 80,
+    "scaleDownWindowSeconds": 300,
+}
+
 COMMON: Tree = {
     "api": {
         "port": 8080,
@@ -75,14 +85,7 @@ COMMON: Tree = {
         "nginxVersion": "1.28",
         "exporterImage": "nginx/nginx-prometheus-exporter:1.4.2",
         "replicas": 1,
-        "autoscaling": {
-            "enabled": False,
-            "minReplicas": 1,
-            "maxReplicas": 1,
-            "targetCpuPercent": 70,
-            "targetMemoryPercent": 80,
-            "scaleDownWindowSeconds": 300,
-        },
+        "autoscaling": FIXED_REPLICAS,
         "resources": {
             "requests": {"cpu": "100m", "memory": "64Mi"},
             "limits": {"cpu": "1", "memory": "256Mi"},
@@ -142,14 +145,7 @@ COMMON: Tree = {
             "object-src 'none'; form-action 'self'"
         ),
         "replicas": 1,
-        "autoscaling": {
-            "enabled": False,
-            "minReplicas": 1,
-            "maxReplicas": 1,
-            "targetCpuPercent": 70,
-            "targetMemoryPercent": 80,
-            "scaleDownWindowSeconds": 300,
-        },
+        "autoscaling": FIXED_REPLICAS,
         "resources": {
             "requests": {"cpu": "50m", "memory": "32Mi"},
             "limits": {"cpu": "500m", "memory": "128Mi"},

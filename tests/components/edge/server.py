@@ -6,10 +6,8 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +15,15 @@ from pathlib import Path
 
 from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
-from tests.live import as_user, free_ports, owned_tempdir, rendered_files, require, server_root
+from tests.live import (
+    as_user,
+    free_ports,
+    owned_tempdir,
+    rendered_files,
+    require,
+    server_root,
+    wait_for_port,
+)
 from tests.support import render
 
 DEBIAN_NGINX = "1.22"
@@ -127,16 +133,7 @@ class Edge:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.status_port), timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        raise AssertionError(f"nginx did not start:\n{self.log.read_text(errors='replace')}")
+        wait_for_port(self.process, self.status_port, self.log, "nginx")
 
     def stop(self) -> int | None:
         """SIGTERM to the entrypoint alone, as the container runtime sends it to PID 1."""
@@ -166,6 +163,16 @@ class Edge:
         return context
 
 
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Permissions-Policy",
+    "Content-Security-Policy",
+)
+
+
 @dataclass
 class Reply:
     status: int
@@ -191,6 +198,14 @@ def https_request(
         return Reply(response.status, response.headers, response.read())
     finally:
         connection.close()
+
+
+def assert_security_headers(reply: Reply) -> None:
+    """Every security header the edge sends, on this reply (an error included)."""
+    missing = [h for h in SECURITY_HEADERS if not reply.headers.get(h)]
+    assert not missing, (reply.status, missing)
+    assert "max-age=31536000" in reply.headers["Strict-Transport-Security"]
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
 
 
 @dataclass

@@ -23,6 +23,7 @@ from tests.components.edge.server import (
     DEBIAN_NGINX,
     Edge,
     Reply,
+    assert_security_headers,
     edge_in_front_of_api,
     https_request,
     issue,
@@ -34,15 +35,6 @@ from tests.live import free_port, free_ports, rendered_files
 from tests.support import ROOT
 
 pytestmark = pytest.mark.live
-
-SECURITY_HEADERS = (
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "Referrer-Policy",
-    "Permissions-Policy",
-    "Content-Security-Policy",
-)
 
 
 @dataclass
@@ -168,13 +160,6 @@ def test_plain_http_is_permanently_redirected(setup: Setup) -> None:
     response = connection.getresponse()
     assert response.status == 308
     assert response.headers["Location"] == "https://localhost/api/items?page=2"
-
-
-def assert_security_headers(reply: Reply) -> None:
-    for header in SECURITY_HEADERS:
-        assert reply.headers[header], (reply.status, header)
-    assert "max-age=31536000" in reply.headers["Strict-Transport-Security"]
-    assert reply.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_proxied_replies_carry_security_headers_and_a_request_id(setup: Setup) -> None:

@@ -4,9 +4,7 @@ reference API."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +13,14 @@ from pathlib import Path
 from tests.certificates import make_ca
 from tests.components.edge.server import DEBIAN_NGINX, Edge, replace_exact, require_nginx
 from tests.images.reference_api import RunningApi, start_api
-from tests.live import as_user, free_ports, owned_tempdir, rendered_files, server_root
+from tests.live import (
+    as_user,
+    free_ports,
+    owned_tempdir,
+    rendered_files,
+    server_root,
+    wait_for_port,
+)
 from tests.support import ROOT, render
 
 SOURCE = ROOT / "images" / "frontend" / "src"
@@ -93,16 +98,7 @@ class FrontendServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.status_port), timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        raise AssertionError(f"nginx did not start:\n{log.read_text(errors='replace')}")
+        wait_for_port(self.process, self.status_port, log, "nginx")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

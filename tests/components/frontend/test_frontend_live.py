@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.components.edge.server import Reply, https_request
+from tests.components.edge.server import Reply, assert_security_headers, https_request
 from tests.components.frontend.server import FrontendStack, frontend_behind_edge, hashed
 
 pytestmark = pytest.mark.live
@@ -19,14 +19,6 @@ pytestmark = pytest.mark.live
 APP_ORIGIN = "https://app.example.com"
 DEV_SERVER = "http://localhost:5173"
 IMMUTABLE = "public, max-age=31536000, immutable"
-SECURITY_HEADERS = (
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "Referrer-Policy",
-    "Permissions-Policy",
-    "Content-Security-Policy",
-)
 CORS_HEADERS = (
     "Access-Control-Allow-Origin",
     "Access-Control-Allow-Credentials",
@@ -55,11 +47,6 @@ def browser() -> Iterator[Browser]:
     }
     with frontend_behind_edge(settings) as stack:
         yield Browser(stack)
-
-
-def assert_security_headers(reply: Reply) -> None:
-    missing = [h for h in SECURITY_HEADERS if reply.headers.get(h) is None]
-    assert not missing, (reply.status, missing)
 
 
 def index_html(browser: Browser) -> bytes:

@@ -54,6 +54,7 @@ CASES = [
         },
     ),
     Case("EdgeDown", {'up{job="edge"}': "0x20"}, {'up{job="edge"}': "1x20"}),
+    Case("FrontendDown", {'up{job="frontend"}': "0x20"}, {'up{job="frontend"}': "1x20"}),
     Case(
         "TlsCertificateExpiringSoon",
         {'probe_ssl_earliest_cert_expiry{job="blackbox"}': "86400x20"},
