@@ -123,7 +123,9 @@ def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
     block = text[text.index("location ^~ /grafana/ {") :]
     block = block[: block.index("\n        }")]
     headers = [line.strip() for line in block.splitlines() if "add_header" in line]
-    assert len(headers) == len([line for line in lines(BASE) if line.startswith("add_header")])
+    server = text[text.index("listen 8443 ssl") : text.index("location ~* ")]
+    names = {line.split()[1] for line in server.splitlines() if "add_header" in line}
+    assert names and {line.split()[1] for line in headers} == names
     assert (
         "add_header Content-Security-Policy \"default-src 'self' 'unsafe-inline'\" always;"
         in headers
@@ -168,3 +170,30 @@ def test_workers_may_open_a_descriptor_for_both_ends_of_every_connection() -> No
     rendered = BASE.render()
     assert "worker_connections 4096;" in rendered
     assert "worker_rlimit_nofile 9216;" in rendered
+
+
+def test_cors_any_origin_is_a_star_and_never_with_credentials() -> None:
+    from components.edge.cors import CorsPolicy
+
+    policy = CorsPolicy(("*",), False, ("GET",), ("Content-Type",), (), 600)
+    rendered = replace(BASE, cors=policy).render()
+    assert "map $http_origin $cors_allow_origin {\n        default *;\n    }" in rendered
+    assert "Access-Control-Allow-Credentials" not in rendered
+    with pytest.raises(ValueError, match="credentials"):
+        CorsPolicy(("*",), True, ("GET",), (), (), 600)
+
+
+def test_cors_allows_the_stacks_own_origin_unless_told() -> None:
+    from tests.support import render, uploads_of
+
+    def allowed(values: dict[str, object]) -> str:
+        conf = uploads_of(render("dev", values), "prodstack-dev-edge-0")
+        text: str = conf["/run/prodstack/config/nginx.conf"]["content"]
+        start = text.index("map $http_origin $cors_allow_origin {")
+        return text[start : text.index("}", start)]
+
+    assert "https://localhost $http_origin;" in allowed({})
+    on_a_port = allowed({"edge": {"publicPorts": {"https": 8443}}})
+    assert "https://localhost:8443 $http_origin;" in on_a_port
+    listed = allowed({"edge": {"cors": {"allowedOrigins": ["https://app.example.com"]}}})
+    assert "https://app.example.com $http_origin;" in listed and "localhost" not in listed
