@@ -1,8 +1,9 @@
 """`prodstack smoke`: check a deployed stack's public endpoint the way a client meets it.
 
-Five checks, each independent so one failure does not hide the others: HTTPS with a
+Six checks, each independent so one failure does not hide the others: HTTPS with a
 certificate valid for the name, plain HTTP redirected to HTTPS, the security headers, the
-readiness endpoint, and the authentication route's rate limit answering 429.
+readiness endpoint, the authentication route's rate limit answering 429, and, where the
+stack serves a frontend, its page revalidated so a deploy shows at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # The edge's certificate alert fires at 14 days (components/monitoring/rules.py).
+# index.html may be reused unchecked this long at most (the pack's frontend-entry-cache).
+ENTRY_MAX_AGE_SECONDS = 300
 MIN_CERTIFICATE_DAYS = 14
 ONE_YEAR_SECONDS = 31536000
 TIMEOUT_SECONDS = 10
@@ -182,12 +185,48 @@ def check_rate_limit(target: Target) -> Check:
     )
 
 
+def _revalidated(cache_control: str) -> bool:
+    value = cache_control.lower()
+    if "immutable" in value:
+        return False
+    if "no-cache" in value or "no-store" in value:
+        return True
+    ages = [
+        int(p.split("=", 1)[1])
+        for p in value.replace(" ", "").split(",")
+        if p.startswith("max-age=") and p.split("=", 1)[1].isdigit()
+    ]
+    return bool(ages) and max(ages) <= ENTRY_MAX_AGE_SECONDS
+
+
+def check_frontend(target: Target) -> Check:
+    """The page at /, when it is one: revalidated (no-cache or a short max-age) with a
+    validator, so browsers see a deploy on their next load."""
+    headers = request(target, "GET", "/").headers
+    kind = headers.get("Content-Type", "")
+    if not kind.startswith("text/html"):
+        return Check("frontend", True, f"no frontend: GET / is {kind or 'no content'}")
+    cache_control = headers.get("Cache-Control", "")
+    validator = headers.get("ETag") or headers.get("Last-Modified")
+    shown = f"GET / -> Cache-Control: {cache_control or '(none)'}"
+    if not _revalidated(cache_control):
+        return Check(
+            "frontend",
+            False,
+            f"{shown}: browsers keep an old build after a deploy (docs/runbooks/frontend.md)",
+        )
+    if not validator:
+        return Check("frontend", False, f"{shown}, without ETag or Last-Modified to revalidate")
+    return Check("frontend", True, f"{shown}, revalidated by ETag/Last-Modified")
+
+
 CHECKS: tuple[Callable[[Target], Check], ...] = (
     check_https,
     check_redirect,
     check_headers,
     check_ready,
     check_rate_limit,
+    check_frontend,
 )
 
 

@@ -207,3 +207,19 @@ def test_a_preflight_from_an_origin_not_allowed_is_refused(browser: Browser) -> 
 def test_the_frontends_own_files_get_no_cors_headers(browser: Browser) -> None:
     reply = browser.get("/items", Origin="https://evil.example")
     assert reply.headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_the_smoke_test_checks_the_page_is_revalidated(browser: Browser) -> None:
+    """`prodstack smoke`'s frontend check against this edge, and against one whose
+    index.html is cached an hour."""
+    from infra.ops.smoke import Target, check_frontend
+
+    edge = browser.stack.edge
+    target = Target(f"https://localhost:{edge.https_port}", ca_file=browser.stack.ca[1])
+    passed = check_frontend(target)
+    assert passed.passed and "no-cache" in passed.detail, passed
+    cached = {"frontend": {"enabled": True, "cache": {"entryMaxAgeSeconds": 3600}}}
+    with frontend_behind_edge(cached) as stale:
+        target = Target(f"https://localhost:{stale.edge.https_port}", ca_file=stale.ca[1])
+        failed = check_frontend(target)
+    assert not failed.passed and "max-age=3600" in failed.detail, failed

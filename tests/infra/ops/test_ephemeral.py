@@ -76,7 +76,7 @@ def test_up_runs_the_smoke_test_and_fails_when_it_fails(
     out = capsys.readouterr().out
     https = public_ports(NAME)["https"]
     assert f"smoke test of https://localhost:{https}" in out
-    assert "FAIL  https" in out and "0 of 5 checks passed" in out
+    assert "FAIL  https" in out and "0 of 6 checks passed" in out
 
 
 def test_down_destroys_then_removes_the_stack(pulumi: Pulumi) -> None:

@@ -60,13 +60,15 @@ def test_every_check_passes_against_the_dev_edge(stack: EdgeAndApi) -> None:
     code, report = smoke(stack)
     assert code == 0, report
     checks = lines(report)
-    assert set(checks) == {"https", "redirect", "headers", "ready", "rate-limit"}
+    assert set(checks) == {"https", "redirect", "headers", "ready", "rate-limit", "frontend"}
     assert all(line.split()[0] == "PASS" for line in checks.values()), report
     assert "certificate for localhost valid until" in checks["https"]
     assert "-> 308 https://localhost/smoke?check=redirect" in checks["redirect"]
     assert "GET /health/ready -> 200" in checks["ready"]
     assert "429 at request" in checks["rate-limit"]
-    assert report.splitlines()[-1] == "5 of 5 checks passed"
+    # The API alone answers / (the frontend is off by default): nothing to revalidate.
+    assert "no frontend: GET / is application/json" in checks["frontend"]
+    assert report.splitlines()[-1] == "6 of 6 checks passed"
 
 
 def test_an_untrusted_certificate_fails(stack: EdgeAndApi, tmp_path: Path) -> None:
