@@ -91,8 +91,12 @@ class FrontendConfig:
             Comment("other files by name: revalidated; missing, a 404 (never the HTML page)"),
             Block("location", ("~*", rf"\.({assets})$"), [entry, d("try_files", "$uri", "=404")]),
             Block("location", ("=", f"/{INDEX}"), [entry]),
-            Comment("anything else is a route of the app: its files, or index.html"),
-            Block("location", ("/",), [entry, d("try_files", "$uri", f"/{INDEX}")]),
+            Comment("anything else: a file, a prerendered page, or a route of the app"),
+            Block(
+                "location",
+                ("/",),
+                [entry, d("try_files", "$uri", f"$uri/{INDEX}", f"/{INDEX}")],
+            ),
         ]
 
     def server(self) -> Block:

@@ -87,6 +87,13 @@ def test_a_client_route_gets_the_app_and_an_unhashed_file_is_revalidated(
         assert reply.status == 200, route
         assert reply.body == index_html(browser), route
         assert reply.headers["Cache-Control"] == "no-cache", route
+    # A page the build prerendered (a static-site generator's about/index.html) is its own.
+    (browser.stack.dist / "about").mkdir(exist_ok=True)
+    (browser.stack.dist / "about" / "index.html").write_text("<p>about</p>")
+    for path in ("/about", "/about/"):
+        about = browser.get(path)
+        assert about.status == 200 and about.body == b"<p>about</p>", path
+        assert about.headers["Cache-Control"] == "no-cache"
     icon = browser.get("/favicon.svg")
     assert icon.status == 200 and icon.headers["Cache-Control"] == "no-cache"
 
