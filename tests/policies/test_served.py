@@ -51,9 +51,12 @@ class ServedPack:
             )
         self.stub.Configure(request)
 
-    def violations(self, stack: list[RecordedResource]) -> Counter[str]:
-        """How many diagnostics of each rule, Analyze and AnalyzeStack together."""
-        found: Counter[str] = Counter()
+    def analyze(
+        self, stack: list[RecordedResource], only: set[str] | None = None
+    ) -> tuple[dict[str, Counter[str]], Counter[str]]:
+        """Diagnostics per rule: of each resource by URN (Analyze; those in `only` when
+        given), and of the whole stack (AnalyzeStack)."""
+        each: dict[str, Counter[str]] = {}
         whole = analyzer_pb2.AnalyzeStackRequest()
         for r in stack:
             if r.type == "pulumi:pulumi:Stack":
@@ -61,12 +64,13 @@ class ServedPack:
             properties = struct_pb2.Struct()
             properties.update(json.loads(json.dumps(r.props)))
             options = analyzer_pb2.AnalyzerResourceOptions(protect=r.protect, parent=r.parent)
-            answer = self.stub.Analyze(
-                analyzer_pb2.AnalyzeRequest(
-                    type=r.type, properties=properties, urn=r.urn, name=r.name, options=options
+            if only is None or r.urn in only:
+                answer = self.stub.Analyze(
+                    analyzer_pb2.AnalyzeRequest(
+                        type=r.type, properties=properties, urn=r.urn, name=r.name, options=options
+                    )
                 )
-            )
-            found.update(d.policyName for d in answer.diagnostics)
+                each[r.urn] = Counter(d.policyName for d in answer.diagnostics)
             whole.resources.append(
                 analyzer_pb2.AnalyzerResource(
                     type=r.type,
@@ -78,8 +82,26 @@ class ServedPack:
                 )
             )
         answer = self.stub.AnalyzeStack(whole)
-        found.update(d.policyName for d in answer.diagnostics)
-        return Counter({rule: n for rule, n in found.items() if rule not in OFFLINE_ONLY})
+        return each, Counter(d.policyName for d in answer.diagnostics)
+
+    def violations(self, stack: list[RecordedResource]) -> Counter[str]:
+        """How many diagnostics of each rule, Analyze and AnalyzeStack together."""
+        each, whole = self.analyze(stack)
+        return served_counts(sum(each.values(), whole))
+
+
+def served_counts(found: Counter[str]) -> Counter[str]:
+    return Counter({rule: n for rule, n in found.items() if rule not in OFFLINE_ONLY})
+
+
+# What Analyze says of each shipped resource, per stack at its own levels: a weakening's
+# unchanged resources get the same answer, so only what it changed is sent again.
+SHIPPED: dict[str, dict[str, Counter[str]]] = {}
+
+
+def changed_by(weakened: list[RecordedResource], stack: str) -> set[str]:
+    shipped = {r.urn: r for r in resources(stack)}
+    return {r.urn for r in weakened if shipped.get(r.urn) != r}
 
 
 def _level(name: str) -> int:
@@ -148,11 +170,23 @@ def test_the_served_pack_finds_what_the_offline_check_finds(served: ServedPack, 
 def test_each_weakening_is_caught_over_grpc_as_offline(served: ServedPack, case: Case) -> None:
     """The weakenings of tests/policies/test_rules.py, each judged by the served pack at its
     stack's levels: what the rule reports is what it reports offline (the rules that need
-    secretness are not applicable over gRPC, where the engine does not tell)."""
+    secretness are not applicable over gRPC, where the engine does not tell). The resources
+    a weakening changed (or added) are sent again; the others get what the served pack said
+    of them in the shipped stack; AnalyzeStack always gets the whole weakened stack."""
     served.configure(json.loads((ROOT / "policies" / "config" / f"{case.stack}.json").read_text()))
+    if case.stack not in SHIPPED:
+        SHIPPED[case.stack] = served.analyze(resources(case.stack))[0]
     weakened = resources(case.stack)
     case.weaken(weakened)
-    over_grpc = served.violations(weakened)
+    changed = changed_by(weakened, case.stack)
+    assert changed or len(weakened) < len(resources(case.stack)), "the weakening changed nothing"
+    each, whole = served.analyze(weakened, only=changed)
+    unchanged = [
+        SHIPPED[case.stack][r.urn]
+        for r in weakened
+        if r.urn not in changed and r.urn in SHIPPED[case.stack]
+    ]
+    over_grpc = served_counts(sum([*each.values(), *unchanged], whole))
     assert over_grpc == offline(weakened, case.stack)
     if case.rule not in OFFLINE_ONLY:
         assert over_grpc[case.rule] > 0
