@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gzip
 import re
+import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,7 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.components.edge.server import https_request
-from tests.components.frontend.server import SOURCE, FrontendStack, frontend_behind_edge, hashed
+from tests.components.frontend.server import (
+    SOURCE,
+    FrontendStack,
+    build_app,
+    frontend_behind_edge,
+    hashed,
+)
 
 REQUESTS = 200
 
@@ -74,11 +80,11 @@ def deploy(stack: FrontendStack) -> None:
     """A new build whose script changed: new hashed name, new index.html; the CSS is the
     same file under the same name."""
     changed = stack.dist.parent / "src"
-    subprocess.run(["cp", "-r", str(SOURCE), str(changed)], check=True)
+    shutil.copytree(SOURCE, changed)
     with (changed / "app.js").open("a") as script:
         script.write("\n// a new release\n")
-    subprocess.run(["rm", "-rf", str(stack.dist)], check=True)
-    subprocess.run(["sh", str(changed / "build.sh"), str(changed), str(stack.dist)], check=True)
+    shutil.rmtree(stack.dist)
+    build_app(stack.dist, changed)
 
 
 def main() -> None:

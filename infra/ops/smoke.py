@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from policies.frontend import entry_problem
+
 # The edge's certificate alert fires at 14 days (components/monitoring/rules.py).
-# index.html may be reused unchecked this long at most (the pack's frontend-entry-cache).
-ENTRY_MAX_AGE_SECONDS = 300
 MIN_CERTIFICATE_DAYS = 14
 ONE_YEAR_SECONDS = 31536000
 TIMEOUT_SECONDS = 10
@@ -185,20 +185,6 @@ def check_rate_limit(target: Target) -> Check:
     )
 
 
-def _revalidated(cache_control: str) -> bool:
-    value = cache_control.lower()
-    if "immutable" in value:
-        return False
-    if "no-cache" in value or "no-store" in value:
-        return True
-    ages = [
-        int(p.split("=", 1)[1])
-        for p in value.replace(" ", "").split(",")
-        if p.startswith("max-age=") and p.split("=", 1)[1].isdigit()
-    ]
-    return bool(ages) and max(ages) <= ENTRY_MAX_AGE_SECONDS
-
-
 def check_frontend(target: Target) -> Check:
     """The page at /, when it is one: revalidated (no-cache or a short max-age) with a
     validator, so browsers see a deploy on their next load."""
@@ -206,14 +192,17 @@ def check_frontend(target: Target) -> Check:
     kind = headers.get("Content-Type", "")
     if not kind.startswith("text/html"):
         return Check("frontend", True, f"no frontend: GET / is {kind or 'no content'}")
-    cache_control = headers.get("Cache-Control", "")
+    cache_control = headers.get("Cache-Control")
     validator = headers.get("ETag") or headers.get("Last-Modified")
     shown = f"GET / -> Cache-Control: {cache_control or '(none)'}"
-    if not _revalidated(cache_control):
+    # The policy pack's own judgement of an entry point (frontend-entry-cache).
+    problem = entry_problem([cache_control] if cache_control else None)
+    if problem:
         return Check(
             "frontend",
             False,
-            f"{shown}: browsers keep an old build after a deploy (docs/runbooks/frontend.md)",
+            f"{shown}: {problem}; browsers keep an old build after a deploy "
+            "(docs/runbooks/frontend.md)",
         )
     if not validator:
         return Check("frontend", False, f"{shown}, without ETag or Last-Modified to revalidate")

@@ -133,7 +133,7 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"in it set its own address and pass every per-address rate limit; in prod "
                 f"name the proxies, at most a /{widest} (IPv{network.version})"
             )
-    problems += _frontend_rules(settings)
+    problems += _frontend_rules(settings) + _cors_rules(settings)
     release = redis_release(settings.redis.image)
     if prod and release is not None and release < lua_fixed_in(release):
         fixed = ".".join(map(str, lua_fixed_in(release)))
@@ -163,16 +163,20 @@ def _environment_rules(settings: StackSettings) -> list[str]:
 
 
 def _frontend_rules(settings: StackSettings) -> list[str]:
-    """The frontend needs an image when enabled; prod names the origins CORS allows, over
-    HTTPS."""
-    problems: list[str] = []
+    """An enabled frontend needs an image (dev and ephemeral default to the reference one)."""
     if settings.frontend.enabled and settings.frontend.image is None:
-        problems.append(
+        return [
             f"{key_path(['frontend', 'image'])}: required when frontend.enabled is true (an "
             "image holding the built app, or 'reference' on docker)"
-        )
+        ]
+    return []
+
+
+def _cors_rules(settings: StackSettings) -> list[str]:
+    """Prod names the origins CORS allows, over HTTPS."""
     if settings.environment != "prod":
-        return problems
+        return []
+    problems: list[str] = []
     for index, origin in enumerate(settings.edge.cors.allowed_origins or []):
         key = key_path(["edge", "cors", "allowedOrigins", index])
         if origin == CORS_ANY:

@@ -6,26 +6,15 @@ from __future__ import annotations
 import gzip
 import re
 
-from tests.e2e.procedures import Reply, https
+from tests.components.edge.server import assert_security_headers
+from tests.e2e.procedures import https
 from tests.e2e.stack import RunningStack
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-SECURITY_HEADERS = (
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "Referrer-Policy",
-    "Permissions-Policy",
-    "Content-Security-Policy",
-)
 
 
 def assets_of(page: bytes) -> list[str]:
     return re.findall(r'"(/assets/[^"]+)"', page.decode())
-
-
-def assert_security_headers(reply: Reply) -> None:
-    missing = [h for h in SECURITY_HEADERS if h not in reply.headers]
-    assert not missing, (reply.status, missing)
 
 
 def test_the_app_is_served_at_the_root_and_its_routes(stack: RunningStack) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
@@ -200,8 +201,16 @@ def https_request(
         connection.close()
 
 
-def assert_security_headers(reply: Reply) -> None:
-    """Every security header the edge sends, on this reply (an error included)."""
+class HasHeaders(Protocol):
+    status: int
+
+    @property
+    def headers(self) -> Any: ...  # an HTTPMessage, or a dict of one (tests/e2e)
+
+
+def assert_security_headers(reply: HasHeaders) -> None:
+    """Every security header the edge sends, on this reply (an error included): the live
+    harness's replies and the running stack's alike."""
     missing = [h for h in SECURITY_HEADERS if not reply.headers.get(h)]
     assert not missing, (reply.status, missing)
     assert "max-age=31536000" in reply.headers["Strict-Transport-Security"]

@@ -28,9 +28,10 @@ SOURCE = ROOT / "images" / "frontend" / "src"
 IN_STACK = "frontend:8080"
 
 
-def build_app(dist: Path) -> Path:
-    """The reference frontend as its image holds it: images/frontend/src/build.sh's output."""
-    subprocess.run(["sh", str(SOURCE / "build.sh"), str(SOURCE), str(dist)], check=True)
+def build_app(dist: Path, source: Path = SOURCE) -> Path:
+    """The reference frontend as its image holds it: images/frontend/src/build.sh's output
+    (from `source`, a changed copy of the sources for a new release)."""
+    subprocess.run(["sh", str(source / "build.sh"), str(source), str(dist)], check=True)
     return dist
 
 
