@@ -15,6 +15,8 @@ from typing import Annotated
 import pulumi
 from pydantic import AfterValidator
 
+from components.config_values import shown
+
 REFERENCE_IMAGE = "reference"
 _IMAGE = re.compile(
     r"^(?P<name>(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*)"
@@ -30,12 +32,12 @@ def _check_image(value: str) -> str:
     if match is None:
         raise ValueError(
             f"must be {REFERENCE_IMAGE!r} or an image reference like "
-            f"ghcr.io/org/api:1.2.3@sha256:<64 hex>, got {value!r}"
+            f"ghcr.io/org/api:1.2.3@sha256:<64 hex>, got {shown(value)}"
         )
     if match["tag"] is None and match["digest"] is None:
-        raise ValueError(f"must name a tag or a digest, got {value!r}")
+        raise ValueError(f"must name a tag or a digest, got {shown(value)}")
     if match["tag"] == "latest":
-        raise ValueError(f"must not use the tag 'latest' (it moves), got {value!r}")
+        raise ValueError(f"must not use the tag 'latest' (it moves), got {shown(value)}")
     return value
 
 

@@ -7,11 +7,20 @@ never silently falls back to a default.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from components.config_values import shown
+from components.edge.directives import argument_problem
 from components.quantities import parse_cpu, parse_memory
 from components.workload import Resources as WorkloadResources
 from components.workload import Scaling as WorkloadScaling
@@ -40,9 +49,117 @@ def _quantity(parse: Callable[[str], int]) -> BeforeValidator:
 
 Millicores = Annotated[int, _quantity(parse_cpu)]
 Mebibytes = Annotated[int, _quantity(parse_memory)]
+
+
+def _normal_path(value: str) -> str:
+    """A path as servers compare it: no empty, `.` or `..` segment (nginx would match the
+    normalised path, never the one written, and `..` would leave the place it belongs to)."""
+    segments = value.split("/")[1:]
+    inner = segments[:-1] if value.endswith("/") else segments
+    if any(segment in ("", ".", "..") for segment in inner):
+        raise ValueError(f"must be a normalised path (no //, /./ or /../), got {shown(value)}")
+    return value
+
+
+# A path of a URL the stack routes or serves: nginx locations, health checks, cache prefixes.
 UrlPath = Annotated[
-    str, Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"))
+    str,
+    Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"), max_length=1024),
+    AfterValidator(_normal_path),
 ]
+
+# Directories a path inside an image must never name: the system's own files, or where the
+# container's writable scratch is mounted.
+SYSTEM_DIRECTORIES = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/tmp",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/sbin",
+    "/var/run",
+)
+
+
+def _confined(value: str) -> str:
+    if value != "/" and value.endswith("/"):
+        raise ValueError(f"must not end with /, got {shown(value)}")
+    system = next((d for d in SYSTEM_DIRECTORIES if value == d or value.startswith(d + "/")), None)
+    if value == "/" or system:
+        raise ValueError(
+            f"must be a directory of its own (like /srv/app), not {system or '/'}, "
+            f"got {shown(value)}"
+        )
+    return value
+
+
+# A directory inside an image that the stack serves or reads files from.
+ImageDirectory = Annotated[
+    str,
+    Field(
+        pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path inside the image, like /srv"),
+        max_length=1024,
+    ),
+    AfterValidator(_normal_path),
+    AfterValidator(_confined),
+]
+
+# The name of a secret config key (`pulumi config set --secret NAME VALUE`).
+ConfigKey = Annotated[
+    str,
+    Field(pattern=hinted(r"^[a-z][a-zA-Z0-9]{0,62}$", "a camelCase config key like stripeApiKey")),
+]
+
+# A DNS host name (RFC 1123), lowercase: the stack's domain, an S3 endpoint, an SMTP host.
+HostName = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$",
+            "a lowercase host name like api.example.com",
+        ),
+        max_length=253,
+    ),
+]
+
+
+def _header_value(value: str) -> str:
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"must be printable ASCII (an HTTP header value), got {shown(value)}")
+    if "$" in value:
+        raise ValueError(f"must not contain $ (nginx would read a variable), got {shown(value)}")
+    problem = argument_problem(value)
+    if problem:
+        raise ValueError(f"{problem}, got {shown(value)}")
+    return value
+
+
+# The value of an HTTP reply header the edge sets (Content-Security-Policy, Permissions-Policy):
+# printable ASCII that fits one nginx parameter.
+HeaderValue = Annotated[str, Field(min_length=1), AfterValidator(_header_value)]
+
+T = TypeVar("T")
+
+
+def _unique(values: list[T]) -> list[T]:
+    seen: list[T] = []
+    for value in values:
+        if value in seen:
+            raise ValueError(f"lists {shown(value)} twice; each item once")
+        seen.append(value)
+    return values
+
+
+# A list whose items the server takes once each (nginx refuses a location or a map key twice).
+UniqueList = Annotated[list[T], AfterValidator(_unique)]
 
 
 class Settings(BaseModel):

@@ -14,8 +14,28 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SECRET_LOOKING_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY")
 
 
+# Linux refuses to start a program with an environment string (NAME=value and its NUL) over
+# MAX_ARG_STRLEN, 32 pages; and with all of them over a quarter of the stack limit (2 MiB by
+# default), which the image's own variables share.
+MAX_ENV_STRING_BYTES = 32 * 4096
+MAX_ENV_TOTAL_BYTES = 1024 * 1024
+
+
 def _check_env(value: dict[str, str]) -> dict[str, str]:
-    for name in value:
+    total = 0
+    for name, text in value.items():
+        size = len(f"{name}={text}".encode()) + 1
+        total += size
+        if size > MAX_ENV_STRING_BYTES:
+            raise ValueError(
+                f"{name!r} is {size} bytes as NAME=value, over the {MAX_ENV_STRING_BYTES} Linux "
+                "takes for one variable; deliver a large value as a file"
+            )
+        if total > MAX_ENV_TOTAL_BYTES:
+            raise ValueError(
+                f"the variables are over {MAX_ENV_TOTAL_BYTES} bytes in all; deliver large "
+                "values as files"
+            )
         if not _ENV_NAME.match(name):
             raise ValueError(f"{name!r} is not an environment variable name (A-Z, 0-9, _)")
         if _SECRET_LOOKING_NAME.search(name):
@@ -51,7 +71,7 @@ class ApiSettings(Settings):
             "or a registry image by tag or digest (a digest is required in prod)."
         )
     )
-    build_base: str | None = Field(
+    build_base: ImageReference | None = Field(
         default=None,
         description=(
             f"With image {REFERENCE_IMAGE!r}: the Python image images/api is built from; "
@@ -63,8 +83,8 @@ class ApiSettings(Settings):
     autoscaling: Autoscaling
     resources: Resources
     port: int = Field(ge=1024, le=65535, description="Unprivileged port the API listens on.")
-    env: Annotated[dict[str, str], AfterValidator(_check_env)] = Field(
-        description="Plain, non-secret environment variables."
+    env: Annotated[dict[Annotated[str, Field(max_length=256)], str], AfterValidator(_check_env)] = (
+        Field(description="Plain, non-secret environment variables.")
     )
     liveness_path: UrlPath = Field(description="Answers 200 while the process is alive.")
     readiness_path: UrlPath = Field(description="Answers 200 when every dependency is reachable.")

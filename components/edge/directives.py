@@ -9,19 +9,51 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from components.config_values import ConfigValueError, control_character_problem, shown
+
 # Parentheses too: an `if` condition is written bare, `if ($a = b)`.
 _BARE = re.compile(r"^[A-Za-z0-9_./:$=@,*+~^()\\-]+$")
 
 
-def _quote(argument: str) -> str:
-    if argument and _BARE.fullmatch(argument) and not argument.startswith("{"):
+# nginx reads its configuration through a 4 KiB buffer: a longer parameter, quotes and escapes
+# included, is "too long parameter" (ngx_conf_file.c, NGX_CONF_BUFFER; 4095 bytes bare and 4096
+# quoted pass nginx -t, so the bound holds for both).
+MAX_ARGUMENT_BYTES = 4095
+
+
+# nginx unescapes these in every token, quoted or bare: a bare `a\nX: 1` in add_header sends
+# a second header line. An argument holding one is quoted, its backslashes doubled.
+_ESCAPE = re.compile(r"\\[nrt\"'\\]")
+
+
+def _quoted(argument: str) -> str:
+    bare = argument and _BARE.fullmatch(argument) and not _ESCAPE.search(argument)
+    if bare and not argument.startswith("{"):
         return argument
-    # Backslashes first; then nginx turns \n, \r and \t back into the characters.
     escaped = argument.replace("\\", "\\\\")
-    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     if "'" in argument and '"' not in argument:
         return '"' + escaped + '"'
     return "'" + escaped.replace("'", "\\'") + "'"
+
+
+def argument_problem(argument: str) -> str | None:
+    """Why nginx would not read `argument` as one parameter, or None. nginx turns an escaped
+    \\n inside quotes into a line break, so a control character is refused, never escaped: in a
+    header value it would start a header of its own."""
+    problem = control_character_problem(argument)
+    if problem:
+        return problem
+    size = len(_quoted(argument).encode())
+    if size > MAX_ARGUMENT_BYTES:
+        return f"must fit one nginx parameter ({MAX_ARGUMENT_BYTES} bytes quoted), is {size}"
+    return None
+
+
+def _quote(argument: str) -> str:
+    problem = argument_problem(argument)
+    if problem:
+        raise ConfigValueError(f"nginx parameter {shown(argument)}: {problem}")
+    return _quoted(argument)
 
 
 @dataclass(frozen=True)
@@ -93,7 +125,7 @@ def status_server(port: int) -> Block:
             Comment("internal: probes and the exporter; never published nor routed"),
             d("listen", port),
             d("access_log", "off"),
-            Block("location", ("=", "/healthz"), [d("return", 200, "ok\n")]),
+            Block("location", ("=", "/healthz"), [d("return", 200, "ok")]),
             Block("location", ("=", "/stub_status"), [d("stub_status")]),
             Block("location", ("/",), [d("return", 404)]),
         ],

@@ -6,7 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, IPvAnyAddress, model_validator
 
-from components.settings import Autoscaling, Resources, Settings, hinted
+from components.config_values import shown
+from components.images import ImageReference
+from components.settings import (
+    Autoscaling,
+    ConfigKey,
+    HeaderValue,
+    Resources,
+    Settings,
+    UniqueList,
+    UrlPath,
+    hinted,
+)
 
 ONE_YEAR = 31_536_000
 
@@ -17,14 +28,13 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"must be an address or network like 10.0.0.0/8, got {value!r}") from None
+        raise ValueError(
+            f"must be an address or network like 10.0.0.0/8, got {shown(value)}"
+        ) from None
     return value
 
 
-Cidr = Annotated[str, AfterValidator(_cidr)]
-UrlPrefix = Annotated[
-    str, Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"))
-]
+Cidr = Annotated[str, Field(max_length=64), AfterValidator(_cidr)]
 
 
 class Hsts(Settings):
@@ -57,7 +67,7 @@ class RateLimits(Settings):
         )
     )
     auth: RequestRate = Field(description="Authentication routes (stricter).")
-    auth_paths: list[UrlPrefix] = Field(
+    auth_paths: UniqueList[UrlPath] = Field(
         min_length=1, description="Prefixes of authentication routes."
     )
     # nginx refuses a connection limit of 65536 or more.
@@ -91,6 +101,16 @@ class Upstream(Settings):
     read_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_read_timeout.")
 
 
+# A Kubernetes object name (a DNS subdomain).
+ResourceName = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", "a Kubernetes name like letsencrypt-prod"
+        )
+    ),
+]
+
 CORS_ANY = "*"
 _ORIGIN = hinted(
     r"^(\*|https?://[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(:[0-9]{1,5})?)$",
@@ -103,7 +123,7 @@ Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class Cors(Settings):
-    allowed_origins: list[Origin] | None = Field(
+    allowed_origins: UniqueList[Origin] | None = Field(
         default=None,
         description=(
             "Origins whose pages may call the API from a browser. Unset: the stack's own "
@@ -114,9 +134,13 @@ class Cors(Settings):
     allow_credentials: bool = Field(
         description="Let those pages send cookies and Authorization (Access-Control-Allow-Credentials)."
     )
-    allowed_methods: list[Method] = Field(min_length=1, description="Methods a preflight allows.")
-    allowed_headers: list[HeaderName] = Field(description="Request headers a preflight allows.")
-    exposed_headers: list[HeaderName] = Field(description="Reply headers pages may read.")
+    allowed_methods: UniqueList[Method] = Field(
+        min_length=1, description="Methods a preflight allows."
+    )
+    allowed_headers: UniqueList[HeaderName] = Field(
+        description="Request headers a preflight allows."
+    )
+    exposed_headers: UniqueList[HeaderName] = Field(description="Reply headers pages may read.")
     max_age_seconds: int = Field(
         ge=0,
         le=86400,
@@ -143,11 +167,15 @@ class Certificate(Settings):
             "Certificate from `issuer` (Kubernetes); supplied: PEM files from config secrets."
         )
     )
-    issuer: str | None = Field(default=None, description="cert-manager ClusterIssuer name.")
-    cert_config: str | None = Field(
+    issuer: ResourceName | None = Field(
+        default=None, description="cert-manager ClusterIssuer name."
+    )
+    cert_config: ConfigKey | None = Field(
         default=None, description="Secret config key with the PEM chain."
     )
-    key_config: str | None = Field(default=None, description="Secret config key with the PEM key.")
+    key_config: ConfigKey | None = Field(
+        default=None, description="Secret config key with the PEM key."
+    )
 
     @model_validator(mode="after")
     def _source_needs(self) -> Certificate:
@@ -176,12 +204,12 @@ class PublicPorts(Settings):
 
 
 class EdgeSettings(Settings):
-    image: str = Field(description="Unprivileged nginx image (by digest in prod).")
+    image: ImageReference = Field(description="Unprivileged nginx image (by digest in prod).")
     nginx_version: str = Field(
         pattern=hinted(r"^1\.\d{1,2}$", "an nginx minor version like 1.28"),
         description="nginx version the configuration is rendered for.",
     )
-    exporter_image: str = Field(description="nginx-prometheus-exporter image (sidecar).")
+    exporter_image: ImageReference = Field(description="nginx-prometheus-exporter image (sidecar).")
     replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
     autoscaling: Autoscaling
     resources: Resources
@@ -189,8 +217,8 @@ class EdgeSettings(Settings):
         description="Mozilla profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only)."
     )
     hsts: Hsts
-    content_security_policy: str = Field(min_length=1, description="The Content-Security-Policy.")
-    permissions_policy: str = Field(min_length=1, description="The Permissions-Policy.")
+    content_security_policy: HeaderValue = Field(description="The Content-Security-Policy.")
+    permissions_policy: HeaderValue = Field(description="The Permissions-Policy.")
     rate_limits: RateLimits = Field(
         description=(
             "Per client address and per edge replica: with N replicas a client may get up to N "
@@ -199,9 +227,11 @@ class EdgeSettings(Settings):
     )
     client: ClientLimits
     upstream: Upstream
-    allow: list[Cidr] = Field(description="If not empty, only these client networks are served.")
-    deny: list[Cidr] = Field(description="Client networks refused (403).")
-    trusted_proxies: list[Cidr] = Field(
+    allow: UniqueList[Cidr] = Field(
+        description="If not empty, only these client networks are served."
+    )
+    deny: UniqueList[Cidr] = Field(description="Client networks refused (403).")
+    trusted_proxies: UniqueList[Cidr] = Field(
         description="Proxies in front of the edge whose X-Forwarded-For names the real client."
     )
     cors: Cors = Field(description="Which browser origins may call the API (answered at the edge).")

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field
 
 from components.images import REFERENCE_IMAGE, ImageReference
-from components.settings import Autoscaling, Resources, Settings, UrlPath, hinted
+from components.settings import (
+    Autoscaling,
+    HeaderValue,
+    ImageDirectory,
+    Resources,
+    Settings,
+    UniqueList,
+    UrlPath,
+)
 
 # Longer than this and a deploy reaches browsers late: the frontend-entry-cache rule's bound.
 ENTRY_MAX_AGE_LIMIT = 300
-
-AbsolutePath = Annotated[
-    str,
-    Field(pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path inside the image, like /srv")),
-]
 
 
 class FrontendCache(Settings):
@@ -29,7 +30,7 @@ class FrontendCache(Settings):
             f"more than {ENTRY_MAX_AGE_LIMIT}."
         ),
     )
-    immutable_paths: list[UrlPath] = Field(
+    immutable_paths: UniqueList[UrlPath] = Field(
         description=(
             "Prefixes under which every file name carries a content hash (Vite's /assets/): "
             "cached a year as immutable. Elsewhere a file is immutable only when its name "
@@ -53,23 +54,22 @@ class FrontendSettings(Settings):
             "built app under `root`: build it FROM the edge's nginx image."
         ),
     )
-    build_base: str | None = Field(
+    build_base: ImageReference | None = Field(
         default=None,
         description=(
             f"With image {REFERENCE_IMAGE!r}: the nginx image images/frontend is built from; "
             "unset, the upstream nginx-unprivileged."
         ),
     )
-    root: AbsolutePath = Field(description="Where the built app (index.html) is in the image.")
-    api_paths: list[UrlPath] = Field(
+    root: ImageDirectory = Field(description="Where the built app (index.html) is in the image.")
+    api_paths: UniqueList[UrlPath] = Field(
         min_length=1,
         description=(
             "Path prefixes the edge sends to the API (with its health paths); every other path "
             "is the frontend's."
         ),
     )
-    content_security_policy: str = Field(
-        min_length=1,
+    content_security_policy: HeaderValue = Field(
         description=(
             "The Content-Security-Policy of the app's pages: scripts, styles and connections "
             "from its own origin only unless you widen it."

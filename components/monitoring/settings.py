@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from components.settings import Settings, hinted
+from components.images import ImageReference
+from components.settings import ConfigKey, Settings, hinted
+from components.urls import credential_in_url, http_url
+
+Url = Annotated[str, Field(max_length=2048), AfterValidator(http_url)]
+EmailAddress = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]{1,253}$", "an address like ops@example.com"
+        ),
+    ),
+]
+SmartHost = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?:[0-9]{1,5}$",
+            "host:port like smtp.example.com:587",
+        )
+    ),
+]
+SlackChannel = Annotated[
+    str, Field(pattern=hinted(r"^[#@]?[a-z0-9._-]{1,80}$", "a channel like #alerts"))
+]
 
 
 class ReceiverSettings(Settings):
     kind: Literal["none", "webhook", "slack", "pagerduty", "email"] = Field(
         description="none keeps alerts in Alertmanager only (no notification)."
     )
-    url: str | None = Field(default=None, description="webhook: where alerts are posted.")
-    channel: str | None = Field(default=None, description="slack: the channel.")
-    to: str | None = Field(default=None, description="email: the recipient.")
-    sender: str | None = Field(default=None, description="email: the From address.")
-    smarthost: str | None = Field(default=None, description="email: SMTP host:port.")
-    username: str | None = Field(default=None, description="email: SMTP user.")
-    secret_config: str | None = Field(
+    url: Url | None = Field(
+        default=None,
+        description=(
+            "webhook: where alerts are posted. Never a credential: a URL with a token in its "
+            "query or a user and password, or a Slack, Discord, PagerDuty or Teams webhook "
+            "URL is refused; the token goes in secretConfig (sent as a bearer token), a Slack "
+            "webhook URL with kind slack."
+        ),
+    )
+    channel: SlackChannel | None = Field(default=None, description="slack: the channel.")
+    to: EmailAddress | None = Field(default=None, description="email: the recipient.")
+    sender: EmailAddress | None = Field(default=None, description="email: the From address.")
+    smarthost: SmartHost | None = Field(default=None, description="email: SMTP host:port.")
+    username: Annotated[str, Field(min_length=1, max_length=256)] | None = Field(
+        default=None, description="email: SMTP user."
+    )
+    secret_config: ConfigKey | None = Field(
         default=None,
         description=(
             "Secret config key with the credential: a bearer token (webhook), the webhook URL "
@@ -35,11 +69,28 @@ class ReceiverSettings(Settings):
             "pagerduty": ("secret_config",),
             "email": ("to", "sender", "smarthost", "username", "secret_config"),
         }
+        fields = type(self).model_fields
         missing = [f for f in needs.get(self.kind, ()) if getattr(self, f) is None]
         if missing:
-            fields = type(self).model_fields
             names = ", ".join(fields[f].alias or f for f in missing)
             raise ValueError(f"kind {self.kind} needs {names}")
+        unused = [
+            f
+            for f in ("url", "channel", "to", "sender", "smarthost", "username", "secret_config")
+            if getattr(self, f) is not None
+            and f not in needs.get(self.kind, ("secret_config",))
+            and not (self.kind == "webhook" and f == "secret_config")
+        ]
+        if unused:
+            names = ", ".join(fields[f].alias or f for f in unused)
+            raise ValueError(f"kind {self.kind} does not use {names}; remove it")
+        credential = credential_in_url(self.url) if self.url else None
+        if credential:
+            raise ValueError(
+                f"url {credential}: a credential, which a plain setting would put in "
+                "plaintext in the rendered config; give the token with secretConfig (sent as "
+                "a bearer token), or a Slack webhook URL with kind slack and secretConfig"
+            )
         return self
 
 
@@ -50,11 +101,15 @@ class Receivers(Settings):
 
 
 class MonitoringSettings(Settings):
-    prometheus_image: str = Field(description="Prometheus image (by digest in prod).")
-    alertmanager_image: str = Field(description="Alertmanager image (by digest in prod).")
-    blackbox_image: str = Field(description="Blackbox exporter image (by digest in prod).")
-    grafana_image: str = Field(description="Grafana image (by digest in prod).")
-    kube_state_metrics_image: str = Field(
+    prometheus_image: ImageReference = Field(description="Prometheus image (by digest in prod).")
+    alertmanager_image: ImageReference = Field(
+        description="Alertmanager image (by digest in prod)."
+    )
+    blackbox_image: ImageReference = Field(
+        description="Blackbox exporter image (by digest in prod)."
+    )
+    grafana_image: ImageReference = Field(description="Grafana image (by digest in prod).")
+    kube_state_metrics_image: ImageReference = Field(
         description="kube-state-metrics image, Kubernetes only (by digest in prod)."
     )
 
@@ -62,8 +117,9 @@ class MonitoringSettings(Settings):
     retention_days: int = Field(ge=1, le=3650, description="How long samples are kept.")
     retention_size_gib: int = Field(ge=1, le=10000, description="Most disk the samples use.")
     storage_gib: int = Field(ge=1, le=10000, description="Size of Prometheus' volume.")
-    runbook_base_url: str = Field(
-        pattern=hinted(r"^\S+$", "a URL or path without spaces"),
+    runbook_base_url: Annotated[
+        str, Field(pattern=hinted(r"^[!-~]{1,512}$", "a URL or path without spaces"))
+    ] = Field(
         description="Where docs/runbooks is served; alerts link to <base>/<file>.md.",
     )
     receivers: Receivers

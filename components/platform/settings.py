@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from components.settings import Settings, hinted
+from components.settings import Settings, UniqueList, hinted
 
 DNS_LABEL = hinted(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
     "a DNS label: lowercase letters, digits and -, at most 63, starting and ending alphanumeric",
 )
+
+
+# A Kubernetes label key: an optional DNS-subdomain prefix and a name of at most 63.
+LabelKey = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+            "a label key like topology.kubernetes.io/zone",
+        )
+    ),
+]
 
 
 class KubernetesSettings(Settings):
@@ -18,7 +32,7 @@ class KubernetesSettings(Settings):
         pattern=hinted(r"^1\.\d{2}$", "a Kubernetes minor version like 1.33"),
         description="Kubernetes version the offline check validates for.",
     )
-    topology_keys: list[str] = Field(
+    topology_keys: UniqueList[LabelKey] = Field(
         min_length=1, description="Node labels replicas are spread across."
     )
 

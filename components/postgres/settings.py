@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.settings import Resources, Settings, hinted
+from components.images import ImageReference
+from components.settings import ConfigKey, HostName, Resources, Settings, hinted
 
 # Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
 SUPPORTED_MAJORS = (15, 16, 17)
@@ -44,27 +46,63 @@ class Retention(Settings):
     diff: int = Field(ge=1, le=1000, description="Differential backups kept.")
 
 
+def _bucket(value: str) -> str:
+    """S3's bucket naming rules (the general-purpose buckets' ones every S3 service follows)."""
+    if ".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        raise ValueError(f"must be a bucket name (no '..', not an IP address), got {value!r}")
+    return value
+
+
+Bucket = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "a bucket name: 3 to 63 lowercase letters, digits, . and -",
+        )
+    ),
+    AfterValidator(_bucket),
+]
+Region = Annotated[
+    str,
+    Field(pattern=hinted(r"^[a-z0-9][a-z0-9-]{0,31}$", "a region code like eu-west-1")),
+]
+
+
 class S3Repository(Settings):
-    endpoint: str = Field(min_length=1, description="S3-compatible endpoint host.")
-    bucket: str = Field(min_length=3, description="Bucket name.")
-    region: str = Field(min_length=1, description="Bucket region.")
+    endpoint: HostName = Field(
+        description=(
+            "S3-compatible endpoint: a bare host like s3.eu-west-1.amazonaws.com (pgBackRest "
+            "connects over HTTPS to port 443, and verifies the certificate)."
+        )
+    )
+    bucket: Bucket = Field(description="Bucket name.")
+    region: Region = Field(description="Bucket region.")
     path: str = Field(
         pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path"),
+        max_length=1024,
         description="Path in the bucket.",
     )
     uri_style: Literal["host", "path"] = Field(description="host for AWS, path for most others.")
     key_type: Literal["shared", "auto"] = Field(
         description="shared: keys from config secrets; auto: the node's or pod's cloud identity."
     )
-    key_config: str | None = Field(
+    key_config: ConfigKey | None = Field(
         default=None, description="Secret config key holding the access key (keyType shared)."
     )
-    secret_config: str | None = Field(
+    secret_config: ConfigKey | None = Field(
         default=None, description="Secret config key holding the secret key (keyType shared)."
     )
 
     @model_validator(mode="after")
     def _shared_keys_named(self) -> S3Repository:
+        if ".." in self.path.split("/") or "//" in self.path:
+            raise ValueError(f"path must be normalised (no //, no ..), got {self.path!r}")
+        if self.uri_style == "host" and "." in self.bucket:
+            raise ValueError(
+                "a bucket name with dots cannot be reached host-style over TLS (the "
+                "certificate's wildcard covers one label); use uriStyle path"
+            )
         if self.key_type == "shared" and not (self.key_config and self.secret_config):
             raise ValueError("keyType shared needs keyConfig and secretConfig (secret config keys)")
         return self
@@ -93,7 +131,7 @@ class Backup(Settings):
 
 
 class PostgresSettings(Settings):
-    image: str = Field(
+    image: ImageReference = Field(
         description=(
             "'reference' to build images/postgres on the Docker host, or that image "
             "pushed to a registry (by digest in prod)."
@@ -105,7 +143,7 @@ class PostgresSettings(Settings):
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
     )
-    build_base: str | None = Field(
+    build_base: ImageReference | None = Field(
         default=None,
         description=(
             "With image 'reference': the Postgres image images/postgres is built from; unset, "
@@ -114,7 +152,7 @@ class PostgresSettings(Settings):
         ),
     )
     version: int = Field(description="Postgres major the configuration is rendered for.")
-    exporter_image: str = Field(description="postgres_exporter image (sidecar).")
+    exporter_image: ImageReference = Field(description="postgres_exporter image (sidecar).")
     database: str = Field(pattern=_IDENTIFIER, description="The application database.")
     app_user: str = Field(
         pattern=_IDENTIFIER, description="The application role (not a superuser)."

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from components.images import ImageReference
 from components.settings import Resources, Settings
 
 EvictionPolicy = Literal[
@@ -14,14 +15,14 @@ EvictionPolicy = Literal[
 
 
 class RedisSettings(Settings):
-    image: str = Field(description="Redis 7 image (by digest in prod).")
+    image: ImageReference = Field(description="Redis 7 or 8 image (by digest in prod).")
     tls: bool = Field(
         description=(
             "Encrypt every connection from outside the pod: TLS with a certificate from the "
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
     )
-    exporter_image: str = Field(description="redis_exporter image (sidecar).")
+    exporter_image: ImageReference = Field(description="redis_exporter image (sidecar).")
     storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")
     resources: Resources
     maxmemory_percent: int = Field(

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from components.settings import Settings, hinted
+from components.settings import ConfigKey, Settings, UniqueList
 
 GeneratedSecret = Literal[
     "databasePassword",
@@ -29,19 +29,10 @@ class SecretsSettings(Settings):
             "backupCipherPass, which existing backups need."
         ),
     )
-    rotate: dict[GeneratedSecret, str] = Field(
+    rotate: dict[GeneratedSecret, Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         description="Rotation key per generated secret, to regenerate one alone."
     )
-    from_config: list[
-        Annotated[
-            str,
-            Field(
-                pattern=hinted(
-                    r"^[a-z][a-zA-Z0-9]{0,62}$", "a camelCase config key like stripeApiKey"
-                )
-            ),
-        ]
-    ] = Field(
+    from_config: UniqueList[ConfigKey] = Field(
         description=(
             "Names of secret config keys (`pulumi config set --secret NAME VALUE`) "
             "delivered to the API as files."

@@ -20,10 +20,15 @@ from typing import Any
 
 import yaml
 
+from infra.settings.document import MAX_DEPTH
+
 PLACEHOLDER_PREFIX = "offline-placeholder-secret-"
 NAMESPACE = "prodstack"
 # Far above any real stack file (the shipped prod file is 4 KB), far below what would hurt.
 MAX_BYTES = 16 * 1024 * 1024
+
+# The file's own levels (the file's mapping, `config:`) above the settings' deepest.
+MAX_FILE_DEPTH = MAX_DEPTH + 2
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster
 
@@ -75,6 +80,23 @@ def _check_nodes(name: str, root: yaml.Node) -> None:
             stack += node.value
 
 
+def _check_depth(name: str, text: str) -> None:
+    """Refuse nesting past MAX_FILE_DEPTH from the parser's events, before composing: libyaml
+    composes nodes recursively, and crashes the process on a file nested 50,000 levels deep."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_FILE_DEPTH:
+                mark = event.start_mark
+                where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+                raise StackConfigError(
+                    f"{where}: nested more than {MAX_FILE_DEPTH} levels deep; no stack file is"
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
 def parse_document(name: str, data: bytes) -> Any:
     """The YAML document of a stack file, or StackConfigError naming the file and where."""
     if len(data) > MAX_BYTES:
@@ -89,6 +111,7 @@ def parse_document(name: str, data: bytes) -> Any:
         ) from None
     loader = _Loader(text)
     try:
+        _check_depth(name, text)
         node = loader.get_single_node()
         if node is None:
             return None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from components.config_values import shown
 from components.settings import PATTERN_HINTS
 
 NAMESPACE = "prodstack"
@@ -38,21 +38,6 @@ def key_path(loc: Sequence[int | str]) -> str:
     for part in rest:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else _json_like(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _json_like(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    return str(value)
 
 
 def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
@@ -126,7 +111,7 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> str:
         return f"{key_path(loc)}: {text}"
     template = messages.get(kind)
     text = template.format(**ctx) if template else error["msg"].lower()
-    return f"{key_path(loc)}: {text}, got {_show(got)}"
+    return f"{key_path(loc)}: {text}, got {shown(got)}"
 
 
 def problems_of(error: ValidationError, root: type[BaseModel]) -> list[str]:

@@ -15,10 +15,16 @@ from typing import Any, get_args
 import pulumi
 from pydantic import ValidationError
 
+from components.config_values import shown
 from components.edge.settings import CORS_ANY
 from infra.settings.defaults import defaults_for, merged
+from infra.settings.document import MAX_DEPTH, document_problems
 from infra.settings.errors import NAMESPACE, SettingsError, key_path, problems_of
 from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
+
+
+class _TooDeep:
+    """A JSON value nested past the parser's recursion limit: refused by document_problems."""
 
 
 def parse_config_text(value: str) -> Any:
@@ -29,6 +35,8 @@ def parse_config_text(value: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError:
             return value
+        except RecursionError:
+            return _TooDeep()
     return value
 
 
@@ -64,7 +72,7 @@ def _environment(raw: Mapping[str, Any], stack: str) -> Environment:
         raise SettingsError(
             [
                 f"{key_path(['environment'])}: must be one of "
-                f"{', '.join(environments)}, got {value!r}"
+                f"{', '.join(environments)}, got {shown(value)}"
             ]
         )
     return value  # type: ignore[no-any-return]
@@ -247,11 +255,17 @@ def _unused_secrets(secret_values: Mapping[str, str], settings: StackSettings) -
 
 def _names_in(value: Any) -> set[str]:
     """Every string anywhere in a settings document (where secret key names are listed)."""
-    if isinstance(value, dict):
-        return set().union(*(_names_in(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_names_in(v) for v in value)) if value else set()
-    return {value} if isinstance(value, str) else set()
+    names: set[str] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, str):
+            names.add(item)
+    return names
 
 
 def _misplaced_secrets(raw: Mapping[str, Any], secret_values: Mapping[str, str]) -> list[str]:
@@ -282,6 +296,14 @@ def parse_settings(
 ) -> tuple[StackSettings, dict[str, str]]:
     """Validated settings and the names of user-supplied secret keys, or SettingsError."""
     raw, secret_values = split_config(config, secret_keys)
+    too_deep = [
+        f"{key_path([key])}: nested more than {MAX_DEPTH} levels deep; no setting is"
+        for key, value in raw.items()
+        if isinstance(value, _TooDeep)
+    ]
+    unreadable = too_deep + document_problems(raw)
+    if unreadable:
+        raise SettingsError(unreadable)
     misplaced = _misplaced_secrets(raw, secret_values)
     if misplaced:
         raise SettingsError(misplaced)

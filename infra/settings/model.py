@@ -18,15 +18,10 @@ from components.platform.settings import DockerSettings, KubernetesSettings
 from components.postgres.settings import PostgresSettings
 from components.redis.settings import RedisSettings
 from components.secrets.settings import SecretsSettings
-from components.settings import Settings, hinted
+from components.settings import HostName, Settings, hinted
 
 Environment = Literal["dev", "prod", "ephemeral"]
 Platform = Literal["docker", "kubernetes"]
-
-_HOSTNAME = hinted(
-    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$",
-    "a lowercase host name like api.example.com",
-)
 
 __all__ = ["REFERENCE_IMAGE", "Environment", "Platform", "StackSettings"]
 
@@ -34,9 +29,7 @@ __all__ = ["REFERENCE_IMAGE", "Environment", "Platform", "StackSettings"]
 class StackSettings(Settings):
     environment: Environment = Field(description="dev, prod or ephemeral.")
     platform: Platform = Field(description="docker or kubernetes.")
-    domain: str = Field(
-        pattern=_HOSTNAME, max_length=253, description="Public host name of the stack."
-    )
+    domain: HostName = Field(description="Public host name of the stack.")
     protect_data: bool = Field(description="Protect data volumes from deletion.")
     expires_at: str | None = Field(
         default=None,

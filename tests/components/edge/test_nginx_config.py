@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from components.edge.directives import Block, d, render
+from components.config_values import ConfigValueError
+from components.edge.directives import MAX_ARGUMENT_BYTES, Block, d, render
 from components.edge.nginx import EdgeConfig, Rate, path_pattern
 
 BASE = EdgeConfig(
@@ -107,12 +108,28 @@ def test_allow_and_deny_lists() -> None:
 
 
 def test_directive_quoting() -> None:
-    text = render(
-        [Block("map", ("$a", "$b"), [d("~^x{1,2}$", "1"), d("return", 200, "ok\n")])], "t"
-    )
+    text = render([Block("map", ("$a", "$b"), [d("~^x{1,2}$", "1"), d("return", 200, "a b")])], "t")
     assert "'~^x{1,2}$' 1;" in text
-    assert "return 200 'ok\\n';" in text
+    assert "return 200 'a b';" in text
     assert 'add_header X "a\'b";' in render([d("add_header", "X", "a'b")], "t")
+    assert "add_header X 'a\\\\n';" in render([d("add_header", "X", "a\\n")], "t")
+
+
+@pytest.mark.parametrize("value", ["a\nX-Injected: 1", "a\r\nb", "a\tb", "a\x00", "a\u2028b"])
+def test_the_writer_refuses_a_value_that_would_end_the_parameter(value: str) -> None:
+    """nginx turns an escaped \\n inside quotes into a line break: in a header value, a header
+    of the author's choosing. The writer refuses rather than escapes."""
+    with pytest.raises(ConfigValueError, match="control characters"):
+        render([d("add_header", "X", value)], "t")
+
+
+def test_the_writer_refuses_a_parameter_nginx_would_find_too_long() -> None:
+    render([d("add_header", "X", "a" * MAX_ARGUMENT_BYTES)], "t")
+    render([d("add_header", "X", "'" * (MAX_ARGUMENT_BYTES - 2))], "t")
+    with pytest.raises(ConfigValueError, match="one nginx parameter"):
+        render([d("add_header", "X", "a" * (MAX_ARGUMENT_BYTES + 1))], "t")
+    with pytest.raises(ConfigValueError, match="one nginx parameter"):
+        render([d("add_header", "X", "'" * (MAX_ARGUMENT_BYTES - 1))], "t")
 
 
 def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
