@@ -59,6 +59,22 @@ def control_character_problem(value: str) -> str | None:
     return f"must not contain control characters, found {what} at position {position}"
 
 
+def checked_document(document: object, where: str) -> object:
+    """`document` (mappings, lists, scalars) if no string in it, key or value, holds a control
+    character; else ConfigValueError. YAML would quote such a value safely, but the servers
+    reading it (a URL, a label, a matcher) would not expect one either."""
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            pending += item
+        elif isinstance(item, str):
+            checked_value(item, where)
+    return document
+
+
 def checked_value(value: str, where: str) -> str:
     """`value`, if it may stand in a configuration file; else ConfigValueError naming `where`."""
     problem = control_character_problem(value)

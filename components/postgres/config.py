@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config_values import checked_value
+
 STANZA = "main"
 PORT = 5432
 DATA_DIR = "/var/lib/postgresql/data/pgdata"
@@ -142,7 +144,8 @@ class PostgresConfig:
             if self.major < setting.since:
                 continue
             comment = f"  # {setting.why}" if setting.why else ""
-            lines.append(f"{setting.name} = {_value(setting.value)}{comment}")
+            name = checked_value(setting.name, "postgresql.conf")
+            lines.append(f"{name} = {_value(setting.value)}{comment}")
         return "\n".join(lines) + "\n"
 
 
@@ -151,4 +154,5 @@ def _value(value: str | int | bool) -> str:
         return "on" if value else "off"
     if isinstance(value, int):
         return str(value)
-    return "'" + value.replace("'", "''") + "'"
+    # A line break would end the value and start a setting of the author's choosing.
+    return "'" + checked_value(value, "postgresql.conf").replace("'", "''") + "'"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.config_values import ConfigValueError
 from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
 from tests.live import require
 
@@ -68,3 +69,14 @@ def test_credentials_are_files_never_inline(config_file: Path) -> None:
     inhibit = document["inhibit_rules"][0]
     assert inhibit["equal"] == ["service"]
     assert document["route"]["group_by"] == ["alertname", "service"]
+
+
+def test_the_writer_refuses_a_control_character_in_any_value() -> None:
+    none = Receiver("chat", "none")
+    config = AlertmanagerConfig(
+        paging=Receiver("paging", "webhook", url="https://pager.example.com/\r\nX: 1"),
+        chat=none,
+        heartbeat=Receiver("heartbeat", "none"),
+    )
+    with pytest.raises(ConfigValueError, match=r"alertmanager\.yml: must not contain control"):
+        config.render()

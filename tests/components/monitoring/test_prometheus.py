@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+from components.config_values import ConfigValueError
 from components.monitoring.prometheus import PrometheusConfig, Target
 from components.workload import PlacedWorkload
 from tests.live import require
@@ -74,3 +77,9 @@ def test_kubernetes_discovers_only_the_stacks_metrics_ports() -> None:
     # The edge's plain `http` port is no target, though the API's port has that name.
     pattern = re.compile(keep[1]["regex"])
     assert pattern.fullmatch("api;http") and not pattern.fullmatch("edge;http")
+
+
+def test_the_writer_refuses_a_control_character_in_any_value() -> None:
+    broken = dataclasses.replace(config("docker"), public_url="https://localhost/\nhealth")
+    with pytest.raises(ConfigValueError, match=r"prometheus\.yml: must not contain control"):
+        broken.render()

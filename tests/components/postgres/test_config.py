@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 
 import pytest
 
+from components.config_values import ConfigValueError
 from components.postgres.config import PostgresConfig
 from components.postgres.hba import HbaConfig
 from components.postgres.pgbackrest import PgBackRestConfig, S3Location, render_secrets
@@ -106,3 +108,19 @@ def test_pgbackrest_s3_repository_and_secret_include() -> None:
         "repo1-s3-key": "AKIA",
         "repo1-s3-key-secret": "secret",
     }
+
+
+def test_pgbackrest_refuses_a_value_that_would_add_an_option() -> None:
+    """A line break in the endpoint would add `repo1-storage-verify-tls=n` on a line of its own."""
+    location = S3Location(
+        "s3.example.com\nrepo1-storage-verify-tls=n", "bucket", "eu-west-1", "/p", "path", "auto"
+    )
+    with pytest.raises(ConfigValueError, match=r"pgbackrest\.conf: must not contain control"):
+        PgBackRestConfig("/data", "lz4", 4, "count", 7, s3=location).render()
+    with pytest.raises(ConfigValueError, match="U\\+000D"):
+        render_secrets("pass\rrepo1-cipher-type=none", None, None)
+
+
+def test_postgresql_conf_refuses_a_value_that_would_end_its_line() -> None:
+    with pytest.raises(ConfigValueError, match=r"postgresql\.conf: must not contain control"):
+        dataclasses.replace(config(), hba_file="/run/hba.conf'\nssl = off").render()

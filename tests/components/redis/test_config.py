@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
+import pytest
+
+from components.config_values import ConfigValueError
 from components.redis.component import redis_config
 from components.redis.config import RedisAcl
 from components.redis.settings import RedisSettings
@@ -39,3 +43,10 @@ def test_acl_disables_default_and_stores_only_hashes() -> None:
     assert "#" + hashlib.sha256(b"app-secret-value").hexdigest() in lines["app"]
     assert "secret-value" not in acl
     assert "+@all" not in lines["exporter"]
+
+
+def test_redis_conf_refuses_a_value_that_would_end_its_line() -> None:
+    settings = RedisSettings.model_validate(defaults_for("dev", "d")["redis"])
+    config = dataclasses.replace(redis_config(settings), data_dir="/data\nenable-debug-command yes")
+    with pytest.raises(ConfigValueError, match=r"redis\.conf: must not contain control"):
+        config.render()
