@@ -85,7 +85,10 @@ PROD = {
             }
         },
     },
-    "redis": {"image": pinned("redis"), "exporterImage": pinned("redis-exporter")},
+    "redis": {
+        "image": "registry.example/redis:8.0.4@sha256:" + "a" * 64,
+        "exporterImage": pinned("redis-exporter"),
+    },
     "edge": {"image": pinned("nginx"), "exporterImage": pinned("nginx-exporter")},
     "monitoring": {
         "prometheusImage": pinned("prometheus"),

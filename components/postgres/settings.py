@@ -143,6 +143,13 @@ class PostgresSettings(Settings):
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
     )
+    tls_off_reason: Annotated[str, Field(min_length=20, max_length=500)] | None = Field(
+        default=None,
+        description=(
+            "Prod only, with tls false: why the connections go in plaintext (at least 20 "
+            "characters, kept in the stack file for review). Prod refuses tls false without it."
+        ),
+    )
     build_base: ImageReference | None = Field(
         default=None,
         description=(

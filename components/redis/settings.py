@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,13 @@ class RedisSettings(Settings):
             "Encrypt every connection from outside the pod: TLS with a certificate from the "
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
+    )
+    tls_off_reason: Annotated[str, Field(min_length=20, max_length=500)] | None = Field(
+        default=None,
+        description=(
+            "Prod only, with tls false: why the connections go in plaintext (at least 20 "
+            "characters, kept in the stack file for review). Prod refuses tls false without it."
+        ),
     )
     exporter_image: ImageReference = Field(description="redis_exporter image (sidecar).")
     storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from infra.settings.document import MAX_DEPTH
+from infra.settings.namespace import NAMESPACE, namespace_problem
 
 PLACEHOLDER_PREFIX = "offline-placeholder-secret-"
-NAMESPACE = "prodstack"
 # Far above any real stack file (the shipped prod file is 4 KB), far below what would hurt.
 MAX_BYTES = 16 * 1024 * 1024
 
@@ -127,17 +127,6 @@ def parse_document(name: str, data: bytes) -> Any:
         loader.dispose()
 
 
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance, for the namespace a key was probably meant to have."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 def check_key(name: str, key: Any) -> str:
     if not isinstance(key, str):
         raise StackConfigError(f"{name}: config key {key!r} is not text")
@@ -147,11 +136,9 @@ def check_key(name: str, key: Any) -> str:
             f"{name}: config key {key!r} has no namespace; settings are "
             f"{NAMESPACE}:{key.strip(':')}, provider settings are like kubernetes:context"
         )
-    if namespace != NAMESPACE and _edits(namespace.lower(), NAMESPACE) <= 2:
-        raise StackConfigError(
-            f"{name}: config key {key!r} is in namespace {namespace!r}; did you mean "
-            f"{NAMESPACE}:{rest}?"
-        )
+    problem = namespace_problem(namespace, rest)
+    if problem:
+        raise StackConfigError(f"{name}: config key {key!r} {problem}")
     return key
 
 

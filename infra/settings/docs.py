@@ -126,5 +126,77 @@ def settings_markdown() -> str:
         "marked **required** under a group that is unset by default (like `api.migration`) is",
         "required only when the group is set.",
         "",
+        *_limits(),
+        *_credentials(),
     ]
     return "\n".join(lines)
+
+
+def _limits() -> list[str]:
+    """What every value must be, whatever its key: the bounds the servers set."""
+    from components.api.settings import MAX_ENV_STRING_BYTES, MAX_ENV_TOTAL_BYTES
+    from components.edge.directives import MAX_ARGUMENT_BYTES
+    from components.quantities import MAX_CPU_MILLICORES, MAX_MEMORY_MIB
+    from components.settings import SYSTEM_DIRECTORIES
+    from infra.settings.document import MAX_DEPTH, MAX_TEXT_BYTES
+
+    return [
+        "## Bounds every value keeps",
+        "",
+        "Each comes from a server that would refuse the value, or from a node that could not",
+        "hold it; a value outside them is refused, one line naming its key.",
+        "",
+        "- **No control characters** in any string, key or value (line breaks, tabs, NUL, DEL, "
+        "C1, U+2028/2029): every server reads its configuration by lines or tokens, and a line "
+        "break would start a directive of the value's choosing. The generated files' writers "
+        "refuse them too.",
+        f"- **Size**: no string over {MAX_TEXT_BYTES} bytes, no nesting deeper than {MAX_DEPTH} "
+        "levels; messages quote at most 60 characters of a value.",
+        f"- **CPU** at most {MAX_CPU_MILLICORES // 1000} cores and **memory** at most "
+        f"{MAX_MEMORY_MIB // (1024 * 1024)}Ti per container: more than any node has (larger "
+        "numbers would read as no limit).",
+        f"- **Header values** (`edge.contentSecurityPolicy`, `edge.permissionsPolicy`, "
+        f"`frontend.contentSecurityPolicy`): printable ASCII without `$`, at most "
+        f"{MAX_ARGUMENT_BYTES} bytes as nginx reads them (quotes and escapes counted): nginx "
+        "refuses a longer parameter.",
+        f"- **API environment**: each NAME=value at most {MAX_ENV_STRING_BYTES} bytes, all of "
+        f"them at most {MAX_ENV_TOTAL_BYTES}: Linux refuses to start a program past the first.",
+        "- **Paths** (URL paths, `frontend.root`, the bucket path): normalised, with no `//`, "
+        "`/./` or `/../`; `frontend.root` is a directory of its own, never `/` nor under "
+        + ", ".join(f"`{d}`" for d in SYSTEM_DIRECTORIES)
+        + ".",
+        "- **Lists a server takes once per item** (`frontend.apiPaths`, "
+        "`frontend.cache.immutablePaths`, `edge.rateLimits.authPaths`, the CORS lists, "
+        "`edge.allow`, `edge.deny`, `edge.trustedProxies`, `secrets.fromConfig`, "
+        "`kubernetes.topologyKeys`): each item once.",
+        "- **S3**: `endpoint` a bare host name (pgBackRest takes no scheme or path), `bucket` "
+        "S3's bucket naming rules (no dots with `uriStyle: host`), `region` a region code.",
+        "- **Prod**: `postgres.tls` and `redis.tls` false only with `tlsOffReason`; "
+        "`redis.image` names its full release (`8.0.4`), which must carry the 2025 Lua fixes; "
+        "a key whose namespace looks like `prodstack` (a typo, letters of another script) is "
+        "refused rather than passed on as a provider's.",
+        "",
+    ]
+
+
+def _credentials() -> list[str]:
+    return [
+        "## Settings that are credentials",
+        "",
+        "A credential is never a plain setting: it is a secret config value "
+        "(`pulumi config set --secret NAME VALUE`) named by one of these keys, and reaches its "
+        "server as a file, never an environment variable or a rendered config:",
+        "",
+        "- `secrets.fromConfig`: the API's own secrets.",
+        "- `edge.certificate.certConfig`, `edge.certificate.keyConfig`: a supplied certificate "
+        "chain and key.",
+        "- `postgres.backup.repository.s3.keyConfig`, `...secretConfig`: the S3 access keys.",
+        "- `monitoring.receivers.*.secretConfig`: a webhook's bearer token, a Slack webhook "
+        "URL, a PagerDuty routing key, an SMTP password.",
+        "",
+        "A URL in `monitoring.receivers.*.url` that is itself a credential is refused: a token "
+        "in its query (`?token=`, `key`, `sig`, ...), a user or password before its host, or "
+        "the webhook URL of Slack, Discord, PagerDuty, Microsoft Teams, Google Chat or "
+        "Telegram, whose path is the credential (`components/urls.py`).",
+        "",
+    ]

@@ -11,8 +11,7 @@ from pydantic_core import ErrorDetails
 
 from components.config_values import shown
 from components.settings import PATTERN_HINTS
-
-NAMESPACE = "prodstack"
+from infra.settings.namespace import NAMESPACE
 
 
 class SettingsError(pulumi.RunError):

@@ -19,8 +19,9 @@ from components.config_values import shown
 from components.edge.settings import CORS_ANY
 from infra.settings.defaults import defaults_for, merged
 from infra.settings.document import MAX_DEPTH, document_problems
-from infra.settings.errors import NAMESPACE, SettingsError, key_path, problems_of
+from infra.settings.errors import SettingsError, key_path, problems_of
 from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
+from infra.settings.namespace import NAMESPACE, namespace_problem
 
 
 class _TooDeep:
@@ -47,7 +48,12 @@ def split_config(
     plain: dict[str, Any] = {}
     secret: dict[str, str] = {}
     prefix = f"{NAMESPACE}:"
+    look_alikes = []
     for full_key, value in config.items():
+        namespace, _, rest = full_key.partition(":")
+        problem = namespace_problem(namespace, rest)
+        if problem:
+            look_alikes.append(f"{full_key}: {problem}")
         if not full_key.startswith(prefix):
             continue  # provider configuration (kubernetes:context, docker:host, ...)
         key = full_key[len(prefix) :]
@@ -55,6 +61,8 @@ def split_config(
             secret[key] = value
         else:
             plain[key] = parse_config_text(value)
+    if look_alikes:
+        raise SettingsError(look_alikes)
     return plain, secret
 
 
@@ -142,8 +150,15 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"name the proxies, at most a /{widest} (IPv{network.version})"
             )
     problems += _frontend_rules(settings) + _cors_rules(settings)
+    problems += _plaintext_rules(settings)
     release = redis_release(settings.redis.image)
-    if prod and release is not None and release < lua_fixed_in(release):
+    if prod and release is None:
+        problems.append(
+            f"{key_path(['redis', 'image'])}: in prod name the full Redis release in the tag "
+            f"(like redis:8.0.4@sha256:<64 hex>), got {shown(settings.redis.image)}: a tag "
+            "like 8.0 may be a release before the 2025 Lua fixes (CVE-2025-49844 and others)"
+        )
+    elif prod and release is not None and release < lua_fixed_in(release):
         fixed = ".".join(map(str, lua_fixed_in(release)))
         problems.append(
             f"{key_path(['redis', 'image'])}: Redis {'.'.join(map(str, release))} predates the "
@@ -167,6 +182,23 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"{key_path(path)}: {REFERENCE_IMAGE!r} is built on the Docker host and "
                 "needs platform docker; on kubernetes give a registry image"
             )
+    return problems
+
+
+def _plaintext_rules(settings: StackSettings) -> list[str]:
+    """TLS to a data store is off in prod only with a reason given, and a reason only with it
+    off: a weakened prod stack says so in its stack file."""
+    problems: list[str] = []
+    for name in ("postgres", "redis"):
+        store = getattr(settings, name)
+        key = key_path([name, "tlsOffReason"])
+        if settings.environment == "prod" and not store.tls and store.tls_off_reason is None:
+            problems.append(
+                f"{key_path([name, 'tls'])}: false sends passwords and data in plaintext on the "
+                f"network; in prod keep it true, or say why in {key}"
+            )
+        if store.tls and store.tls_off_reason is not None:
+            problems.append(f"{key}: only with {name}.tls false; remove it")
     return problems
 
 

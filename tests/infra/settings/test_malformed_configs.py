@@ -8,10 +8,21 @@ import pytest
 
 from infra.program import main
 from infra.render.mock_runtime import MockRun
-from infra.settings import SettingsError
+from infra.settings import SettingsError, parse_settings
 from tests.support import PROD, config_of
 
 DIGEST = "@sha256:" + "b" * 64
+S3: dict[str, Any] = {
+    "type": "s3",
+    "s3": {
+        "endpoint": "s3.example.com",
+        "bucket": "backups",
+        "region": "eu-west-1",
+        "path": "/p",
+        "uriStyle": "path",
+        "keyType": "auto",
+    },
+}
 
 # (stack, config, secret config, the message each case must produce)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
@@ -322,6 +333,284 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         {},
         "prodstack:monitoring.receivers.paging.kind: must notify someone in prod, got 'none'",
     ),
+    # Values that would reach a generated file and change it (issue 22).
+    (
+        "header-value-with-a-line-break",
+        "dev",
+        {"edge": {"contentSecurityPolicy": "default-src 'self'\nX-Injected: 1"}},
+        {},
+        "prodstack:edge.contentSecurityPolicy: must not contain control characters, found "
+        "U+000A (a line break) at position 18",
+    ),
+    (
+        "backup-endpoint-adds-a-pgbackrest-line",
+        "dev",
+        {
+            "postgres": {
+                "backup": {
+                    "repository": {
+                        **S3,
+                        "s3": {
+                            **S3["s3"],
+                            "endpoint": "s3.example.com\nrepo1-storage-verify-tls=n",
+                        },
+                    }
+                }
+            }
+        },
+        {},
+        "prodstack:postgres.backup.repository.s3.endpoint: must not contain control characters",
+    ),
+    (
+        "env-value-with-a-nul",
+        "dev",
+        {"api": {"env": {"GREETING": "a\u0000b"}}},
+        {},
+        "prodstack:api.env.GREETING: must not contain control characters, found U+0000",
+    ),
+    (
+        "control-character-in-a-key",
+        "dev",
+        {"api": {"env": {"A\u2028B": "x"}}},
+        {},
+        "prodstack:api.env: a key must not contain control characters",
+    ),
+    # Accepted before, refused by the server (issue 22).
+    (
+        "header-value-over-an-nginx-parameter",
+        "dev",
+        {"edge": {"contentSecurityPolicy": "default-src 'self' " + "'sha256-" + "A" * 4100 + "'"}},
+        {},
+        "prodstack:edge.contentSecurityPolicy: must fit one nginx parameter (4095 bytes quoted)",
+    ),
+    (
+        "header-value-names-an-nginx-variable",
+        "dev",
+        {"edge": {"permissionsPolicy": "camera=($host)"}},
+        {},
+        "prodstack:edge.permissionsPolicy: must not contain $ (nginx would read a variable)",
+    ),
+    (
+        "frontend-csp-not-ascii",
+        "dev",
+        {"frontend": {"contentSecurityPolicy": "default-src 'self' https://b\u00fccher.example"}},
+        {},
+        "prodstack:frontend.contentSecurityPolicy: must be printable ASCII",
+    ),
+    (
+        "duplicate-api-path",
+        "dev",
+        {"frontend": {"apiPaths": ["/api/", "/v2/", "/api/"]}},
+        {},
+        "prodstack:frontend.apiPaths: lists '/api/' twice; each item once",
+    ),
+    (
+        "duplicate-auth-path",
+        "dev",
+        {"edge": {"rateLimits": {"authPaths": ["/api/auth/", "/api/auth/"]}}},
+        {},
+        "prodstack:edge.rateLimits.authPaths: lists '/api/auth/' twice",
+    ),
+    (
+        "environment-string-over-linux-limit",
+        "dev",
+        {"api": {"env": {"BIG": "x" * 131070}}},
+        {},
+        "prodstack:api.env: 'BIG' is 131075 bytes as NAME=value, over the 131072 Linux takes",
+    ),
+    (
+        "s3-endpoint-is-a-url",
+        "dev",
+        {
+            "postgres": {
+                "backup": {
+                    "repository": {**S3, "s3": {**S3["s3"], "endpoint": "https://s3.example.com"}}
+                }
+            }
+        },
+        {},
+        "prodstack:postgres.backup.repository.s3.endpoint: must be a lowercase host name",
+    ),
+    (
+        "s3-bucket-not-a-bucket-name",
+        "dev",
+        {
+            "postgres": {
+                "backup": {"repository": {**S3, "s3": {**S3["s3"], "bucket": "My_Backups"}}}
+            }
+        },
+        {},
+        "prodstack:postgres.backup.repository.s3.bucket: must be a bucket name",
+    ),
+    (
+        "s3-region-not-a-region-code",
+        "dev",
+        {"postgres": {"backup": {"repository": {**S3, "s3": {**S3["s3"], "region": "EU West"}}}}},
+        {},
+        "prodstack:postgres.backup.repository.s3.region: must be a region code like eu-west-1",
+    ),
+    (
+        "s3-dotted-bucket-host-style",
+        "dev",
+        {
+            "postgres": {
+                "backup": {
+                    "repository": {
+                        **S3,
+                        "s3": {**S3["s3"], "bucket": "db.backups", "uriStyle": "host"},
+                    }
+                }
+            }
+        },
+        {},
+        "prodstack:postgres.backup.repository.s3: a bucket name with dots cannot be reached",
+    ),
+    # No sane bounds (issue 22).
+    (
+        "cpu-limit-beyond-any-node",
+        "dev",
+        {"api": {"resources": {"limits": {"cpu": "100000000000000000000"}}}},
+        {},
+        "prodstack:api.resources.limits.cpu: must be at most 1024 (more than a node has)",
+    ),
+    (
+        "memory-limit-beyond-any-node",
+        "dev",
+        {"redis": {"resources": {"limits": {"memory": "100000000000000000000Mi"}}}},
+        {},
+        "prodstack:redis.resources.limits.memory: must be at most",
+    ),
+    # Paths that escape (issue 22).
+    (
+        "frontend-root-escapes",
+        "dev",
+        {"frontend": {"root": "/usr/share/nginx/html/../../../etc"}},
+        {},
+        "prodstack:frontend.root: must be a normalised path (no //, /./ or /../)",
+    ),
+    (
+        "frontend-root-is-a-system-directory",
+        "dev",
+        {"frontend": {"root": "/etc/nginx"}},
+        {},
+        "prodstack:frontend.root: must be a directory of its own (like /srv/app), not /etc",
+    ),
+    (
+        "api-path-with-dot-dot",
+        "dev",
+        {"api": {"readinessPath": "/health/../metrics"}},
+        {},
+        "prodstack:api.readinessPath: must be a normalised path",
+    ),
+    # Secrets in plain settings (issue 22).
+    (
+        "webhook-url-with-a-token-in-its-query",
+        "dev",
+        {
+            "monitoring": {
+                "receivers": {
+                    "paging": {
+                        "kind": "webhook",
+                        "url": "https://hooks.example.com/alert?token=abc123",
+                    }
+                }
+            }
+        },
+        {},
+        "prodstack:monitoring.receivers.paging: url has a credential in its query (token=...)",
+    ),
+    (
+        "webhook-url-is-a-slack-webhook",
+        "dev",
+        {
+            "monitoring": {
+                "receivers": {
+                    "chat": {
+                        "kind": "webhook",
+                        "url": "https://hooks.slack.com/services/T0/B0/XXXX",
+                    }
+                }
+            }
+        },
+        {},
+        "prodstack:monitoring.receivers.chat: url is a Slack incoming-webhook URL",
+    ),
+    (
+        "webhook-url-with-a-password",
+        "dev",
+        {
+            "monitoring": {
+                "receivers": {
+                    "paging": {"kind": "webhook", "url": "https://ops:hunter2@hooks.example.com/"}
+                }
+            }
+        },
+        {},
+        "prodstack:monitoring.receivers.paging: url holds a user or password before its host",
+    ),
+    (
+        "receiver-setting-its-kind-does-not-use",
+        "dev",
+        {
+            "monitoring": {
+                "receivers": {
+                    "chat": {
+                        "kind": "slack",
+                        "channel": "#ops",
+                        "secretConfig": "slackUrl",
+                        "url": "https://hooks.example.com/",
+                    }
+                }
+            }
+        },
+        {"slackUrl": "https://hooks.slack.com/services/T/B/X"},
+        "prodstack:monitoring.receivers.chat: kind slack does not use url; remove it",
+    ),
+    # Silent weakening in prod (issue 22).
+    (
+        "prod-postgres-plaintext-without-a-reason",
+        "prod",
+        {**PROD, "postgres": {**PROD["postgres"], "tls": False}},
+        {},
+        "prodstack:postgres.tls: false sends passwords and data in plaintext on the network; in "
+        "prod keep it true, or say why in prodstack:postgres.tlsOffReason",
+    ),
+    (
+        "prod-redis-plaintext-without-a-reason",
+        "prod",
+        {**PROD, "redis": {**PROD["redis"], "tls": False}},
+        {},
+        "prodstack:redis.tls: false sends passwords and data in plaintext",
+    ),
+    (
+        "plaintext-reason-with-tls-on",
+        "dev",
+        {"redis": {"tls": True, "tlsOffReason": "the network is a private link we trust"}},
+        {},
+        "prodstack:redis.tlsOffReason: only with redis.tls false; remove it",
+    ),
+    (
+        "prod-redis-tag-without-a-patch-release",
+        "prod",
+        {**PROD, "redis": {**PROD["redis"], "image": "redis:8.0@sha256:" + "c" * 64}},
+        {},
+        "prodstack:redis.image: in prod name the full Redis release in the tag",
+    ),
+    # The loader itself (issue 22).
+    (
+        "nested-too-deep",
+        "dev",
+        {"api": {"env": {"A": [[[[[[[[[[[[[["x"]]]]]]]]]]]]]]}}},
+        {},
+        "prodstack:api.env.A[0][0][0][0][0][0][0][0][0][0]: nested more than 12 levels deep",
+    ),
+    (
+        "a-value-of-megabytes",
+        "dev",
+        {"edge": {"contentSecurityPolicy": "a" * 3_000_000}},
+        {},
+        "prodstack:edge.contentSecurityPolicy: 3000000 bytes, more than any setting takes (131072)",
+    ),
     (
         "slack-receiver-without-channel",
         "dev",
@@ -366,3 +655,38 @@ def test_settings_error_is_a_clean_pulumi_run_error() -> None:
     import pulumi
 
     assert issubclass(SettingsError, pulumi.RunError)
+
+
+def test_a_plaintext_data_store_in_prod_with_its_reason_is_accepted() -> None:
+    reason = "a private link between two hosts we own; see ADR-12"
+    stack = {**PROD, "redis": {**PROD["redis"], "tls": False, "tlsOffReason": reason}}
+    settings, _ = parse_settings(config_of("prod", stack).values, set(), "prod")
+    assert settings.redis.tls is False and settings.redis.tls_off_reason == reason
+
+
+@pytest.mark.parametrize(
+    "namespace", ["prodst\u0430ck", "\uff50\uff52\uff4f\uff44stack", "prodstak", "Prodstack"]
+)
+def test_a_namespace_that_looks_like_ours_is_refused_not_dropped(namespace: str) -> None:
+    config = {f"{namespace}:api": '{"replicas": 3}', "prodstack:environment": "dev"}
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(config, set(), "dev")
+    assert raised.value.problems[0].startswith(f"{namespace}:api: is in namespace")
+    assert "did you mean prodstack:api?" in raised.value.problems[0]
+
+
+def test_json_nested_past_the_parser_is_one_clean_line() -> None:
+    """The CLI hands structured config to the program as JSON text: a value nested past
+    Python's recursion limit is refused by key, not with a RecursionError."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"prodstack:api": deep}, set(), "dev")
+    assert raised.value.problems == [
+        "prodstack:api: nested more than 12 levels deep; no setting is"
+    ]
+
+
+def test_findings_quote_a_short_prefix_of_a_huge_value() -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"prodstack:domain": "x" * 2_000_000}, set(), "dev")
+    assert len(str(raised.value)) < 1000
