@@ -130,3 +130,34 @@ def status_server(port: int) -> Block:
             Block("location", ("/",), [d("return", 404)]),
         ],
     )
+
+
+def bucket_size(longest: int) -> int:
+    """A hash bucket size that holds a key of `longest` bytes. nginx stores each key with a
+    pointer and two bytes, aligned to a pointer, and a bucket must hold one such element plus
+    a pointer (ngx_hash.c, NGX_HASH_ELT_SIZE); the defaults (32 or 64) refuse a long host
+    name with "could not build map_hash"."""
+    needed = 8 + (longest + 2 + 7) // 8 * 8 + 8
+    size = 64
+    while size < needed:
+        size *= 2
+    return size
+
+
+def hash_sizes(
+    children: list[Directive | Block | Comment], server_names: tuple[str, ...]
+) -> list[Directive]:
+    """map_hash_bucket_size and server_names_hash_bucket_size for an http block whose maps
+    and server names may carry keys as long as a host name may be (253)."""
+    keys = [
+        len(entry.name.encode())
+        for child in children
+        if isinstance(child, Block) and child.name == "map"
+        for entry in child.children
+        if isinstance(entry, Directive)
+    ]
+    names = [len(name.encode()) for name in server_names]
+    return [
+        d("map_hash_bucket_size", bucket_size(max(keys, default=0))),
+        d("server_names_hash_bucket_size", bucket_size(max(names, default=0))),
+    ]

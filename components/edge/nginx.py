@@ -16,6 +16,7 @@ from components.edge.directives import (
     Comment,
     Directive,
     d,
+    hash_sizes,
     http_basics,
     render,
     status_server,
@@ -71,6 +72,11 @@ class Rate:
     @property
     def nginx_burst(self) -> int:
         return self.burst - 1
+
+    @property
+    def burst_arguments(self) -> tuple[str, ...]:
+        # nginx refuses burst=0 ("invalid burst value"): no burst is written as none at all.
+        return (f"burst={self.nginx_burst}", "nodelay") if self.nginx_burst else ()
 
     @property
     def expression(self) -> str:
@@ -208,7 +214,7 @@ class EdgeConfig:
     def proxy(self, rates: list[Rate], upstream: str = "api") -> list[Directive | Block | Comment]:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
-            *(d("limit_req", f"zone={r.zone}", f"burst={r.nginx_burst}", "nodelay") for r in rates),
+            *(d("limit_req", f"zone={r.zone}", *r.burst_arguments) for r in rates),
             d("proxy_pass", f"http://{upstream}"),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),
@@ -397,7 +403,7 @@ class EdgeConfig:
             self.https_server(),
             status_server(self.status_port),
         ]
-        return Block("http", children=children)
+        return Block("http", children=[*hash_sizes(children, self.server_names), *children])
 
     def other_upstreams(self) -> list[tuple[str, str]]:
         """(name, host:port) of everything the edge proxies to besides the API."""
