@@ -145,6 +145,14 @@ class Probe:
             period_seconds=period_seconds,
         )
 
+    @classmethod
+    def loopback_http(cls, port: int, path: str, period_seconds: int = 10) -> Probe:
+        """An HTTP check of a port served on the loopback interface alone: run inside the
+        container on both platforms (a kubelet's HTTP probe would come from outside the pod),
+        with wget (in the images that have it)."""
+        url = f"http://127.0.0.1:{port}{path}"
+        return cls(command=("wget", "-q", "-O", "/dev/null", url), period_seconds=period_seconds)
+
     def __post_init__(self) -> None:
         if not self.command:
             raise WorkloadError("a probe needs a command (Docker runs it as the healthcheck)")

@@ -292,8 +292,8 @@ ROLE_TYPES = {
 
 @resource_rule(
     "k8s-rbac-read-only",
-    "Roles and ClusterRoles grant only get, list and watch, name their resources (no wildcards), and a ClusterRole never reads Secrets.",
-    "The stack's workloads only discover and read; a write or wildcard grant turns one compromised pod into control of the namespace, and a cluster-wide Secret read into every tenant's credentials.",
+    "Roles and ClusterRoles grant only get, list and watch, name their resources (no wildcards), and none reads Secrets.",
+    "The stack's workloads only discover and read, and get their own credentials as mounted files; a write or wildcard grant turns one compromised pod into control of the namespace, a Secret read in the namespace into every credential of the stack (a third-party exporter's token would do), and a cluster-wide one into every tenant's.",
     EVERYWHERE,
     ROLE_TYPES,
     ("kube-linter (wildcard-in-rules, access-to-secrets)", "Checkov CKV_K8S_49, CKV_K8S_155"),
@@ -310,8 +310,9 @@ def rbac_read_only(subject: Subject, _: Context) -> Iterator[str]:
         writes = sorted(set(verbs) - READ_VERBS - {"*"})
         if writes:
             yield f"{subject.display} grants {', '.join(writes)} on {', '.join(resources)}"
-        if cluster_wide and "secrets" in resources:
-            yield f"{subject.display} reads Secrets in every namespace"
+        if "secrets" in resources:
+            where = "in every namespace" if cluster_wide else "in its namespace"
+            yield f"{subject.display} reads Secrets {where}"
 
 
 @resource_rule(

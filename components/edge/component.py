@@ -208,7 +208,7 @@ def upstream_peers(args: EdgeArgs) -> tuple[Peer, ...]:
 
 def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
     s = args.settings
-    healthy = Probe.http(STATUS_PORT, "/healthz", period_seconds=5)
+    healthy = Probe.loopback_http(STATUS_PORT, "/healthz", period_seconds=5)
 
     server = Container(
         name="edge",
@@ -220,7 +220,6 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         ports=(
             Port("http", HTTP_PORT, s.public_ports.http, str(s.public_ports.address)),
             Port("https", HTTPS_PORT, s.public_ports.https, str(s.public_ports.address)),
-            Port("status", STATUS_PORT),
         ),
         config_files=(
             File("nginx.conf", edge_config(args, tls).render()),

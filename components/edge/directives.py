@@ -118,12 +118,14 @@ def http_basics(scratch: str) -> list[Directive | Block | Comment]:
 
 
 def status_server(port: int) -> Block:
-    """The internal port: the probes' /healthz and the exporter's stub_status."""
+    """The internal port, on the loopback interface only: the probes' /healthz (run inside
+    the container) and the exporter's stub_status (a sidecar sharing the network namespace).
+    No other container reaches it, whatever network it shares with the server."""
     return Block(
         "server",
         children=[
-            Comment("internal: probes and the exporter; never published nor routed"),
-            d("listen", port),
+            Comment("internal: probes and the exporter, on loopback; never published nor routed"),
+            d("listen", f"127.0.0.1:{port}"),
             d("access_log", "off"),
             Block("location", ("=", "/healthz"), [d("return", 200, "ok")]),
             Block("location", ("=", "/stub_status"), [d("stub_status")]),

@@ -229,6 +229,9 @@ class EdgeConfig:
             d("proxy_read_timeout", f"{self.proxy_read_timeout}s"),
             d("proxy_hide_header", "X-Powered-By"),
             d("proxy_hide_header", "Server"),
+            # The edge sends the request's id itself (add_header); the upstream's echo of the
+            # same id would make it twice.
+            d("proxy_hide_header", "X-Request-ID"),
         ]
 
     def unknown_hosts(self) -> list[Block]:

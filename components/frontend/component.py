@@ -80,7 +80,7 @@ def frontend_config(settings: FrontendSettings) -> FrontendConfig:
 
 def frontend_workload(args: FrontendArgs, image: pulumi.Input[str], version: str) -> Workload:
     settings = args.settings
-    healthy = Probe.http(STATUS_PORT, "/healthz", period_seconds=5)
+    healthy = Probe.loopback_http(STATUS_PORT, "/healthz", period_seconds=5)
     server = Container(
         name=NAME,
         image=image,
@@ -88,7 +88,7 @@ def frontend_workload(args: FrontendArgs, image: pulumi.Input[str], version: str
         checks=Checks.around(healthy, startup_seconds=30, startup_period=1, liveness_period=10),
         # The image's own nginx, with this configuration instead of its own.
         command=("nginx", "-c", f"{CONFIG_DIR}/{CONFIG_FILE}"),
-        ports=(Port(PORT_NAME, PORT), Port("status", STATUS_PORT)),
+        ports=(Port(PORT_NAME, PORT),),
         config_files=(File(CONFIG_FILE, frontend_config(settings).render()),),
         run_as_user=NGINX_UID,
     )

@@ -337,9 +337,11 @@ def grafana(args: MonitoringArgs, prometheus: PlacedWorkload) -> Workload:
     )
 
 
-# What kube-state-metrics reads, in the stack's namespace only (--namespaces).
+# What kube-state-metrics reads, in the stack's namespace only (--namespaces), and the only
+# collectors it runs (--resources): never Secrets, which would let its token read every
+# credential of the stack.
 KSM_ACCESS = (
-    ApiAccess(("",), ("pods", "services", "persistentvolumeclaims", "configmaps", "secrets")),
+    ApiAccess(("",), ("pods", "services", "persistentvolumeclaims", "configmaps")),
     ApiAccess(("apps",), ("deployments", "statefulsets", "replicasets")),
     ApiAccess(("batch",), ("jobs", "cronjobs")),
     ApiAccess(("autoscaling",), ("horizontalpodautoscalers",)),
@@ -362,6 +364,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
             f"--port={KSM_PORT}",
             "--telemetry-port=8081",
             f"--namespaces={args.namespace}",
+            "--resources=" + ",".join(r for access in KSM_ACCESS for r in access.resources),
             "--metric-labels-allowlist=pods=[app.kubernetes.io/name]",
         ),
         ports=(Port("ksm-metrics", KSM_PORT),),

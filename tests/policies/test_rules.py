@@ -258,6 +258,14 @@ CASES = [
     Case(
         "k8s-rbac-read-only",
         "prod",
+        lambda r: props(r, ":Role", "kube-state-metrics")["rules"][0]["resources"].append(
+            "secrets"
+        ),
+        "reads Secrets in its namespace",
+    ),
+    Case(
+        "k8s-rbac-read-only",
+        "prod",
         lambda r: props(r, ":Role", "kube-state-metrics")["rules"][0].update(verbs=["*"]),
         "grants a wildcard",
     ),

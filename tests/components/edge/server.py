@@ -83,7 +83,7 @@ class Edge:
             {
                 "listen 8080": f"listen 127.0.0.1:{self.http_port}",
                 "listen 8443 ssl": f"listen 127.0.0.1:{self.https_port} ssl",
-                "listen 8081;": f"listen 127.0.0.1:{self.status_port};",
+                "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{self.status_port};",
                 "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),
                 "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
                 "pid /tmp/": f"pid {self.root}/tmp/",

@@ -53,7 +53,8 @@ def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     assert edge["command"] == ["sh", "/run/prodstack/config/edge-entrypoint.sh"]
     # Above 10000 (Checkov CKV_K8S_40): no host account shares it.
     assert edge["securityContext"]["runAsUser"] == 10101
-    assert {p["containerPort"] for p in edge["ports"]} == {8080, 8443, 8081}
+    # The status port (8081) is on loopback: no port of the pod's.
+    assert {p["containerPort"] for p in edge["ports"]} == {8080, 8443}
     exporter = pod["containers"][1]
     assert exporter["args"] == ["--nginx.scrape-uri=http://127.0.0.1:8081/stub_status"]
 

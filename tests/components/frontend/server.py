@@ -80,7 +80,7 @@ class FrontendServer:
             self.conf,
             {
                 "listen 8080;": f"listen 127.0.0.1:{self.port};",
-                "listen 8081;": f"listen 127.0.0.1:{self.status_port};",
+                "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{self.status_port};",
                 "root /usr/share/nginx/html;": f"root {self.dist};",
                 "pid /tmp/": f"pid {self.root}/tmp/",
                 "_temp_path /tmp/": f"_temp_path {self.root}/tmp/",
