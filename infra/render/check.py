@@ -55,7 +55,11 @@ def schema_checker(version: str) -> Checker:
         pending = [m for m in result.files.manifests if UNKNOWN in m.read_text()]
         manifests = [m for m in result.files.manifests if m not in pending]
         # A Docker stack has no manifests: nothing to load the schemas (and jsonschema) for.
-        problems = kubernetes_schema.validate(manifests, version) if manifests else []
+        problems = (
+            kubernetes_schema.validate(manifests, version, result.files.documents)
+            if manifests
+            else []
+        )
         custom = [
             f"{r.inputs['kind']} {r.inputs['apiVersion']}"
             for r in result.recording.resources

@@ -31,6 +31,8 @@ class RenderedFiles:
     manifests: list[Path] = field(default_factory=list)
     docker_specs: list[Path] = field(default_factory=list)
     config_files: list[Path] = field(default_factory=list)
+    # Each manifest's object, as written to its file.
+    documents: dict[Path, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def all(self) -> list[Path]:
@@ -105,8 +107,10 @@ def write(recording: Recording, out: Path, reveal_secrets: bool = False) -> Rend
         if kind is not None:
             path = out / "kubernetes" / f"{index:03d}-{_slug(kind)}-{_slug(resource.name)}.yaml"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(yaml.dump(manifest_of(resource), Dumper=_DUMPER, sort_keys=False))
+            manifest = manifest_of(resource)
+            path.write_text(yaml.dump(manifest, Dumper=_DUMPER, sort_keys=False))
             files.manifests.append(path)
+            files.documents[path] = manifest
         elif resource.type.startswith("docker:"):
             kind = resource.type.rsplit(":", 1)[-1].lower()
             path = out / "docker" / f"{_slug(kind)}-{_slug(resource.name)}.json"
