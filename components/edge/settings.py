@@ -31,6 +31,9 @@ def _cidr(value: str) -> str:
         raise ValueError(
             f"must be an address or network like 10.0.0.0/8, got {shown(value)}"
         ) from None
+    if value.split("/")[0] == "255.255.255.255":
+        # nginx reads this address as its "invalid address" value (INADDR_NONE) and refuses it.
+        raise ValueError(f"must not be the broadcast address 255.255.255.255, got {shown(value)}")
     return value
 
 
