@@ -120,3 +120,14 @@ def test_expired_ephemeral_stacks_are_reaped_on_a_timer() -> None:
     runs = [s.get("run", "") for s in document["jobs"]["reap"]["steps"]]
     assert ".venv/bin/prodstack ephemeral reap --yes --logged-in" in runs
     assert document["concurrency"]["cancel-in-progress"] is False  # never cut a destroy short
+
+
+def test_generated_settings_run_long_every_night() -> None:
+    path = ROOT / ".github" / "workflows" / "generated-settings.yml"
+    assert path in WORKFLOWS  # and so schema-checked above
+    document: dict[Any, Any] = yaml.safe_load(path.read_text())
+    assert document[True]["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+    job = document["jobs"]["generated-settings"]
+    assert int(job["env"]["PRODSTACK_GENERATED_EXAMPLES"].split("'")[1]) >= 1000
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert "tests/infra/settings/test_generated_settings.py" in runs
