@@ -274,6 +274,22 @@ def test_each_server_is_reachable_only_from_its_declared_clients(stack: RunningS
     }
 
 
+def test_the_edge_status_port_answers_inside_its_container_alone(stack: RunningStack) -> None:
+    """nginx's status server (health checks, stub_status) listens on loopback: the exporter
+    beside it reads it, Prometheus scrapes the exporter, and no container reaches the status
+    port itself, not even one sharing a network with the edge."""
+    edges = stack.container("edge").attrs["NetworkSettings"]["Networks"]
+    on_api_network = edges[f"{stack.prefix}-api"]["IPAddress"]
+    assert connections_from(stack, "prometheus", "edge:8081", "edge:9113") == {
+        "edge:8081": "closed",
+        "edge:9113": "open",
+    }
+    assert connections_from(stack, "api", f"{on_api_network}:8081", f"{on_api_network}:8443") == {
+        f"{on_api_network}:8081": "closed",
+        f"{on_api_network}:8443": "open",  # a client of the API shares a network with it
+    }
+
+
 def test_the_public_network_reaches_the_edge_alone(stack: RunningStack) -> None:
     """A container on the public network, as a client on the host's side would be."""
     targets = [
