@@ -16,6 +16,7 @@ stack's own.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -146,8 +147,17 @@ class ServerChecks:
         config.write_text(adapt(self.localised(files["postgresql.conf"]), overrides))
         (self.root / "pg_hba.conf").write_text(files["pg_hba.conf"])
         owned_tempdir(self.root, "postgres")
+        # Every setting as the server reads it (-C loads and checks the whole file), before
+        # starting: a memory limit larger than this machine's is valid but cannot start here.
+        code, output = _run(
+            as_user("postgres", [str(PG_BIN / "postgres"), "-D", str(self.cluster),
+                                 "-c", f"config_file={config}", "-C", "shared_buffers"])
+        )  # fmt: skip
+        if code != 0:
+            return output
         start = [str(PG_BIN / "pg_ctl"), "-D", str(self.cluster), "-w", "-t", "30"]
-        options = ["-o", f"-c config_file={config}", "-l", str(self.root / "postgres.log")]
+        server = f"-c config_file={config}" + _within_this_machine(files["postgresql.conf"])
+        options = ["-o", server, "-l", str(self.root / "postgres.log")]
         code, output = _run(as_user("postgres", [*start, *options, "start"]))
         log = (self.root / "postgres.log").read_text(errors="replace")
         if code != 0:
@@ -211,6 +221,17 @@ class ServerChecks:
         config.write_text(self.localised(files["alertmanager.yml"]))
         code, output = _run(["amtool", "check-config", str(config)])
         return None if code == 0 else output
+
+
+def _within_this_machine(postgresql_conf: str) -> str:
+    """Server options that shrink shared_buffers to a quarter of this machine's memory when
+    the stack's (a quarter of the container's limit) is larger: Postgres allocates it at start,
+    and a limit of a terabyte is valid on a node that has one."""
+    match = re.search(r"^shared_buffers = '(\d+)MB'", postgresql_conf, re.MULTILINE)
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 // 4
+    if match and int(match[1]) > available:
+        return f" -c shared_buffers={available}MB"
+    return ""
 
 
 def _listening(port: int) -> bool:
