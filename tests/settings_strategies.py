@@ -74,6 +74,31 @@ def _url() -> Strategy:
     )
 
 
+# Paths the stack itself routes or serves, where a user's path would collide with its own.
+ROUTED_PATHS = (
+    "/",
+    "/api/",
+    "/api",
+    "/health/ready",
+    "/health/live",
+    "/metrics",
+    "/index.html",
+    "/assets/",
+    "/.well-known/acme-challenge/",
+    "/api/auth/",
+    "/healthz",
+)
+
+
+def _path() -> Strategy:
+    pattern = r"/[A-Za-z0-9._~-]{1,12}(/[A-Za-z0-9._~-]{1,12}){0,2}/?"
+    return st.one_of(st.sampled_from(ROUTED_PATHS), st.from_regex(pattern, fullmatch=True))
+
+
+def _paths() -> Strategy:
+    return st.lists(_path(), min_size=1, max_size=4)
+
+
 # Keys by their last name, whose kind no annotation says.
 BY_NAME: dict[str, Callable[[], Strategy]] = {
     "cpu": lambda: st.one_of(
@@ -95,6 +120,12 @@ BY_NAME: dict[str, Callable[[], Strategy]] = {
     "url": lambda: st.one_of(st.none(), _url()),
     "runbookBaseUrl": _url,
     "address": lambda: st.sampled_from(["127.0.0.1", "0.0.0.0", "::1", "::"]),
+    "apiPaths": _paths,
+    "immutablePaths": _paths,
+    "authPaths": _paths,
+    "livenessPath": _path,
+    "readinessPath": _path,
+    "metricsPath": _path,
 }
 
 

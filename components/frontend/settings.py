@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from components.images import REFERENCE_IMAGE, ImageReference
 from components.settings import (
@@ -19,6 +21,15 @@ from components.settings import (
 ENTRY_MAX_AGE_LIMIT = 300
 
 
+def _below_the_entry(prefix: str) -> str:
+    if prefix == "/" or "/index.html".startswith(prefix):
+        raise ValueError(
+            f"{prefix} covers index.html, which browsers would then keep a year and never see a "
+            "deploy; name the directory of hashed files, like /assets/"
+        )
+    return prefix
+
+
 class FrontendCache(Settings):
     entry_max_age_seconds: int = Field(
         ge=0,
@@ -30,11 +41,12 @@ class FrontendCache(Settings):
             f"more than {ENTRY_MAX_AGE_LIMIT}."
         ),
     )
-    immutable_paths: UniqueList[UrlPath] = Field(
+    immutable_paths: UniqueList[Annotated[UrlPath, AfterValidator(_below_the_entry)]] = Field(
         description=(
             "Prefixes under which every file name carries a content hash (Vite's /assets/): "
             "cached a year as immutable. Elsewhere a file is immutable only when its name "
-            "carries a hash (app.3f9a1c2b.js, index-B7x2k9Qa.css)."
+            "carries a hash (app.3f9a1c2b.js, index-B7x2k9Qa.css). Never / nor /index.html: "
+            "the page itself would be kept a year."
         )
     )
 

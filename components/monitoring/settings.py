@@ -33,6 +33,14 @@ SlackChannel = Annotated[
 ]
 
 
+def _no_credential(url: str) -> str:
+    """Alerts carry the runbook's URL to every receiver: it must not carry a credential."""
+    credential = credential_in_url(url) if "://" in url else None
+    if credential:
+        raise ValueError(f"{credential}: every alert would carry it; link a public runbook")
+    return url
+
+
 class ReceiverSettings(Settings):
     kind: Literal["none", "webhook", "slack", "pagerduty", "email"] = Field(
         description="none keeps alerts in Alertmanager only (no notification)."
@@ -118,7 +126,9 @@ class MonitoringSettings(Settings):
     retention_size_gib: int = Field(ge=1, le=10000, description="Most disk the samples use.")
     storage_gib: int = Field(ge=1, le=10000, description="Size of Prometheus' volume.")
     runbook_base_url: Annotated[
-        str, Field(pattern=hinted(r"^[!-~]{1,512}$", "a URL or path without spaces"))
+        str,
+        Field(pattern=hinted(r"^[!-~]{1,512}$", "a URL or path without spaces")),
+        AfterValidator(_no_credential),
     ] = Field(
         description="Where docs/runbooks is served; alerts link to <base>/<file>.md.",
     )

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from components.config_values import ConfigValueError
-from components.edge.directives import MAX_ARGUMENT_BYTES, Block, d, render
+from components.edge.directives import MAX_ARGUMENT_BYTES, Block, bucket_size, d, render
 from components.edge.nginx import EdgeConfig, Rate, path_pattern
 
 BASE = EdgeConfig(
@@ -214,3 +214,21 @@ def test_cors_allows_the_stacks_own_origin_unless_told() -> None:
     assert "https://localhost:8443 $http_origin;" in on_a_port
     listed = allowed({"edge": {"cors": {"allowedOrigins": ["https://app.example.com"]}}})
     assert "https://app.example.com $http_origin;" in listed and "localhost" not in listed
+
+
+def test_a_burst_of_one_writes_no_burst_for_nginx_to_refuse() -> None:
+    """nginx refuses burst=0: a limit that admits one request at a time has no burst at all
+    (found by generated settings against nginx -t)."""
+    text = replace(BASE, api_rate=Rate("api", 10, "second", 1)).render()
+    assert "burst=0" not in text
+    assert "limit_req zone=api;" in text
+
+
+def test_hash_buckets_hold_the_longest_host_name() -> None:
+    """A 253-character domain overflows nginx's default map and server-name hash buckets
+    ("could not build map_hash"; found by generated settings against nginx -t)."""
+    domain = ".".join(["a" * 63] * 3 + ["b" * 61])
+    text = replace(BASE, server_names=(domain,)).render()
+    sizes = dict(re.findall(r"(\w+_hash_bucket_size) (\d+);", text))
+    assert int(sizes["server_names_hash_bucket_size"]) >= 256 + 16
+    assert bucket_size(253) == 512 and bucket_size(10) == 64

@@ -566,6 +566,28 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         {"slackUrl": "https://hooks.slack.com/services/T/B/X"},
         "prodstack:monitoring.receivers.chat: kind slack does not use url; remove it",
     ),
+    (
+        "runbook-url-with-a-token",
+        "dev",
+        {"monitoring": {"runbookBaseUrl": "https://wiki.example.com/runbooks?access_token=x"}},
+        {},
+        "prodstack:monitoring.runbookBaseUrl: has a credential in its query (access_token=...)",
+    ),
+    # Found by generating settings and running the servers (issue 22).
+    (
+        "immutable-prefix-covers-the-page",
+        "dev",
+        {"frontend": {"enabled": True, "cache": {"immutablePaths": ["/"]}}},
+        {},
+        "prodstack:frontend.cache.immutablePaths[0]: / covers index.html",
+    ),
+    (
+        "broadcast-address-nginx-refuses",
+        "dev",
+        {"edge": {"allow": ["255.255.255.255"]}},
+        {},
+        "prodstack:edge.allow[0]: must not be the broadcast address 255.255.255.255",
+    ),
     # Silent weakening in prod (issue 22).
     (
         "prod-postgres-plaintext-without-a-reason",
