@@ -25,7 +25,7 @@ from infra.settings.namespace import NAMESPACE, namespace_problem
 
 
 class _TooDeep:
-    """A JSON value nested past the parser's recursion limit: refused by document_problems."""
+    """A JSON value nested past the parser's recursion limit: refused by parse_settings."""
 
 
 def parse_config_text(value: str) -> Any:
