@@ -146,6 +146,17 @@ def _header_value(value: str) -> str:
 # printable ASCII that fits one nginx parameter.
 HeaderValue = Annotated[str, Field(min_length=1), AfterValidator(_header_value)]
 
+# Why a data store's connections go in plaintext (postgres.tlsOffReason, redis.tlsOffReason):
+# prod refuses tls false without one (infra/settings/loader.py).
+PlaintextReason = Annotated[str, Field(min_length=20, max_length=500)]
+TLS_OFF_REASON = Field(
+    default=None,
+    description=(
+        "Prod only, with tls false: why the connections go in plaintext (at least 20 "
+        "characters, kept in the stack file for review). Prod refuses tls false without it."
+    ),
+)
+
 T = TypeVar("T")
 
 

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components.images import ImageReference
-from components.settings import ConfigKey, HostName, Resources, Settings, hinted
+from components.settings import (
+    TLS_OFF_REASON,
+    ConfigKey,
+    HostName,
+    PlaintextReason,
+    Resources,
+    Settings,
+    hinted,
+)
 
 # Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
 SUPPORTED_MAJORS = (15, 16, 17)
@@ -143,13 +151,7 @@ class PostgresSettings(Settings):
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
     )
-    tls_off_reason: Annotated[str, Field(min_length=20, max_length=500)] | None = Field(
-        default=None,
-        description=(
-            "Prod only, with tls false: why the connections go in plaintext (at least 20 "
-            "characters, kept in the stack file for review). Prod refuses tls false without it."
-        ),
-    )
+    tls_off_reason: PlaintextReason | None = TLS_OFF_REASON
     build_base: ImageReference | None = Field(
         default=None,
         description=(

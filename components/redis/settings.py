@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from components.images import ImageReference
-from components.settings import Resources, Settings
+from components.settings import TLS_OFF_REASON, PlaintextReason, Resources, Settings
 
 EvictionPolicy = Literal[
     "noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl"
@@ -22,13 +22,7 @@ class RedisSettings(Settings):
             "stack's CA (cert-manager on Kubernetes), clients verify it (verify-full)."
         )
     )
-    tls_off_reason: Annotated[str, Field(min_length=20, max_length=500)] | None = Field(
-        default=None,
-        description=(
-            "Prod only, with tls false: why the connections go in plaintext (at least 20 "
-            "characters, kept in the stack file for review). Prod refuses tls false without it."
-        ),
-    )
+    tls_off_reason: PlaintextReason | None = TLS_OFF_REASON
     exporter_image: ImageReference = Field(description="redis_exporter image (sidecar).")
     storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")
     resources: Resources
