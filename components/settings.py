@@ -161,11 +161,11 @@ T = TypeVar("T")
 
 
 def _unique(values: list[T]) -> list[T]:
-    seen: list[T] = []
+    seen: set[T] = set()
     for value in values:
         if value in seen:
             raise ValueError(f"lists {shown(value)} twice; each item once")
-        seen.append(value)
+        seen.add(value)
     return values
 
 

@@ -24,8 +24,9 @@ from infra.settings.document import MAX_DEPTH
 from infra.settings.namespace import NAMESPACE, namespace_problem
 
 PLACEHOLDER_PREFIX = "offline-placeholder-secret-"
-# Far above any real stack file (the shipped prod file is 4 KB), far below what would hurt.
-MAX_BYTES = 16 * 1024 * 1024
+# A thousand times the shipped prod file (4 KB), and read in under three seconds at worst (a
+# file of nothing but list entries; a multi-megabyte single value takes under one).
+MAX_BYTES = 4 * 1024 * 1024
 
 # The file's own levels (the file's mapping, `config:`) above the settings' deepest.
 MAX_FILE_DEPTH = MAX_DEPTH + 2

@@ -138,7 +138,7 @@ def _limits() -> list[str]:
     from components.edge.directives import MAX_ARGUMENT_BYTES
     from components.quantities import MAX_CPU_MILLICORES, MAX_MEMORY_MIB
     from components.settings import SYSTEM_DIRECTORIES
-    from infra.settings.document import MAX_DEPTH, MAX_TEXT_BYTES
+    from infra.settings.document import MAX_DEPTH, MAX_ITEMS, MAX_TEXT_BYTES
 
     return [
         "## Bounds every value keeps",
@@ -150,8 +150,9 @@ def _limits() -> list[str]:
         "C1, U+2028/2029): every server reads its configuration by lines or tokens, and a line "
         "break would start a directive of the value's choosing. The generated files' writers "
         "refuse them too.",
-        f"- **Size**: no string over {MAX_TEXT_BYTES} bytes, no nesting deeper than {MAX_DEPTH} "
-        "levels; messages quote at most 60 characters of a value.",
+        f"- **Size**: no string over {MAX_TEXT_BYTES} bytes, no list or mapping of more than "
+        f"{MAX_ITEMS} entries, no nesting deeper than {MAX_DEPTH} levels; messages quote at "
+        "most 60 characters of a value.",
         f"- **CPU** at most {MAX_CPU_MILLICORES // 1000} cores and **memory** at most "
         f"{MAX_MEMORY_MIB // (1024 * 1024)}Ti per container: more than any node has (larger "
         "numbers would read as no limit).",

@@ -20,6 +20,9 @@ MAX_DEPTH = 12
 # Linux refuses an environment string (NAME=value) over 128 KiB, the largest value any server
 # of the stack takes; no setting may be longer.
 MAX_TEXT_BYTES = 128 * 1024
+# The longest list or mapping any setting needs is a few dozen entries (CORS origins, allowed
+# networks, environment variables).
+MAX_ITEMS = 1000
 
 
 def _text_problem(value: str) -> str | None:
@@ -39,6 +42,11 @@ def document_problems(document: Any, root: Sequence[int | str] = ()) -> list[str
         if isinstance(value, dict | list) and len(path) > MAX_DEPTH:
             problems.append(
                 f"{key_path(path)}: nested more than {MAX_DEPTH} levels deep; no setting is"
+            )
+            continue
+        if isinstance(value, dict | list) and len(value) > MAX_ITEMS:
+            problems.append(
+                f"{key_path(path)}: {len(value)} entries, more than any setting takes ({MAX_ITEMS})"
             )
             continue
         if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -705,6 +706,15 @@ def test_json_nested_past_the_parser_is_one_clean_line() -> None:
         parse_settings({"prodstack:api": deep}, set(), "dev")
     assert raised.value.problems == [
         "prodstack:api: nested more than 12 levels deep; no setting is"
+    ]
+
+
+def test_a_list_of_a_million_entries_is_refused_in_one_line() -> None:
+    networks = [f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}" for i in range(1_000_000)]
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"prodstack:edge": json.dumps({"allow": networks})}, set(), "dev")
+    assert raised.value.problems == [
+        "prodstack:edge.allow: 1000000 entries, more than any setting takes (1000)"
     ]
 
 
