@@ -68,7 +68,7 @@ def test_a_document_the_model_accepts_renders_configs_its_servers_accept(
     try:
         recording = render("dev", stack, secrets_for(stack))
     except SettingsError as error:
-        event(f"refused by the model: {error.problems[0].split(':', 2)[1]}")
+        event(f"refused by the model: {error.problems[0].split(':', 2)[1][:60]}")
         reject()
     event("accepted, checked by every server")
     failures = checks.failures(recording)
