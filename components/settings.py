@@ -51,7 +51,7 @@ Millicores = Annotated[int, _quantity(parse_cpu)]
 Mebibytes = Annotated[int, _quantity(parse_memory)]
 
 
-def _normal_path(value: str) -> str:
+def normal_path(value: str) -> str:
     """A path as servers compare it: no empty, `.` or `..` segment (nginx would match the
     normalised path, never the one written, and `..` would leave the place it belongs to)."""
     segments = value.split("/")[1:]
@@ -65,7 +65,7 @@ def _normal_path(value: str) -> str:
 UrlPath = Annotated[
     str,
     Field(pattern=hinted(r"^/[A-Za-z0-9._~/-]*$", "a URL path starting with /"), max_length=1024),
-    AfterValidator(_normal_path),
+    AfterValidator(normal_path),
 ]
 
 # Directories a path inside an image must never name: the system's own files, or where the
@@ -108,7 +108,7 @@ ImageDirectory = Annotated[
         pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path inside the image, like /srv"),
         max_length=1024,
     ),
-    AfterValidator(_normal_path),
+    AfterValidator(normal_path),
     AfterValidator(_confined),
 ]
 

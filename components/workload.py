@@ -139,7 +139,7 @@ class Probe:
         """An HTTP check: Kubernetes gets it over HTTP; Docker runs `command`, by default
         wget (in the images that have it)."""
         return cls(
-            command=command or ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"),
+            command=command or _wget(port, path),
             http_path=path,
             port=port,
             period_seconds=period_seconds,
@@ -150,8 +150,7 @@ class Probe:
         """An HTTP check of a port served on the loopback interface alone: run inside the
         container on both platforms (a kubelet's HTTP probe would come from outside the pod),
         with wget (in the images that have it)."""
-        url = f"http://127.0.0.1:{port}{path}"
-        return cls(command=("wget", "-q", "-O", "/dev/null", url), period_seconds=period_seconds)
+        return cls(command=_wget(port, path), period_seconds=period_seconds)
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -159,6 +158,10 @@ class Probe:
 
         if self.http_path is not None and self.port is None:
             raise WorkloadError("an HTTP probe needs a port")
+
+
+def _wget(port: int, path: str) -> tuple[str, ...]:
+    return ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 What runs: `nginx -t` for the edge and the frontend; pgBackRest reading its configuration
 (`help backup` loads and validates every option without reaching a repository); Postgres
 started on its postgresql.conf and pg_hba.conf and stopped again; Redis started on its
-redis.conf and ACL file and stopped again; `promtool check config` and `check rules`;
+redis.conf and ACL file, answering PING, and stopped again; `promtool check config` and `check rules`;
 `amtool check-config`.
 
 Only what ties a file to its container changes before a check, each by its key: paths under
@@ -19,14 +19,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
-import time
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.render.mock_runtime import Recording
 from tests.certificates import issue, make_ca
+from tests.components.redis.server import RedisServer
 from tests.live import adapt, as_user, free_port, owned_tempdir, rendered_files
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -73,16 +75,21 @@ class ServerChecks:
 
     root: Path
     cluster: Path = field(init=False)
+    # The test CA, and the certificate and key it signed for localhost.
+    ca: Path = field(init=False)
+    cert: Path = field(init=False)
+    key: Path = field(init=False)
 
     def __post_init__(self) -> None:
         for directory in ("run/secrets", "run/config", "tmp", "socket", "data"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         ca = make_ca(self.root)
-        key, cert = issue(self.root, ca, "server")
+        self.ca = ca[1]
+        self.key, self.cert = issue(self.root, ca, "server")
         for name in ("tls", "internal-tls"):
-            shutil.copy(cert, self.root / "run/secrets" / f"{name}.crt")
-            shutil.copy(key, self.root / "run/secrets" / f"{name}.key")
-        shutil.copy(ca[1], self.root / "run/config/internal-ca.crt")
+            shutil.copy(self.cert, self.root / "run/secrets" / f"{name}.crt")
+            shutil.copy(self.key, self.root / "run/secrets" / f"{name}.key")
+        shutil.copy(self.ca, self.root / "run/config/internal-ca.crt")
         self.cluster = self.root / "cluster"
         owned_tempdir(self.root, "postgres")
         subprocess.run(
@@ -171,39 +178,21 @@ class ServerChecks:
         return _run(["pgbackrest", f"--config={path}", "--stanza=main", "help", "backup"])
 
     def redis(self, files: dict[str, str]) -> str | None:
-        tls = "tls-port" in files["redis.conf"]
-        port = free_port()
-        data = self.root / "redis-data"
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir()
-        overrides = {
-            "bind": "127.0.0.1",
-            "dir": str(data),
-            "aclfile": str(self.root / "users.acl"),
-            **({"tls-port": str(port)} if tls else {"port": str(port)}),
-        }
-        conf = adapt(
-            self.localised(files["redis.conf"]),
-            overrides,
-            pattern=r"^{key} .*$",
-            line="{key} {value}",
-        )
-        (self.root / "redis.conf").write_text(conf)
-        (self.root / "users.acl").write_text(files["users.acl"])
-        process = subprocess.Popen(
-            ["redis-server", str(self.root / "redis.conf")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and process.poll() is None and not _listening(port):
-            time.sleep(0.05)
-        listening = process.poll() is None and _listening(port)
-        if process.poll() is None:
-            process.terminate()
-        output = process.communicate(timeout=TIMEOUT)[0]
-        return None if listening else f"redis-server did not start:\n{output}"
+        """Started as its live tests start it (tests/components/redis/server.py), through the
+        rendered entry point when it speaks TLS, and answering PING."""
+        server = RedisServer(Path(tempfile.mkdtemp(dir=self.root)), files)
+        server.prepare()
+        if server.tls:
+            server.install_tls(self.key, self.cert, self.ca)
+        owned_tempdir(server.root, "redis")
+        try:
+            server.start()
+        except AssertionError as refused:
+            return str(refused)
+        finally:
+            if server.process is not None and server.process.poll() is None:
+                server.kill(signal.SIGTERM)
+        return None
 
     def prometheus(self, files: dict[str, str]) -> str | None:
         rules = self.root / "run/config/rules.yml"
@@ -232,11 +221,3 @@ def _within_this_machine(postgresql_conf: str) -> str:
     if match and int(match[1]) > available:
         return f" -c shared_buffers={available}MB"
     return ""
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0

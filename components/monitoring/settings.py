@@ -41,6 +41,22 @@ def _no_credential(url: str) -> str:
     return url
 
 
+# What each kind of receiver must be given, and what it may be given besides: a webhook's
+# token is optional; a receiver turned off may keep the name of its credential.
+RECEIVER_NEEDS: dict[str, tuple[str, ...]] = {
+    "webhook": ("url",),
+    "slack": ("channel", "secret_config"),
+    "pagerduty": ("secret_config",),
+    "email": ("to", "sender", "smarthost", "username", "secret_config"),
+}
+RECEIVER_USES: dict[str, tuple[str, ...]] = {
+    **RECEIVER_NEEDS,
+    "webhook": ("url", "secret_config"),
+    "none": ("secret_config",),
+}
+RECEIVER_FIELDS = ("url", "channel", "to", "sender", "smarthost", "username", "secret_config")
+
+
 class ReceiverSettings(Settings):
     kind: Literal["none", "webhook", "slack", "pagerduty", "email"] = Field(
         description="none keeps alerts in Alertmanager only (no notification)."
@@ -71,24 +87,13 @@ class ReceiverSettings(Settings):
 
     @model_validator(mode="after")
     def _complete(self) -> ReceiverSettings:
-        needs: dict[str, tuple[str, ...]] = {
-            "webhook": ("url",),
-            "slack": ("channel", "secret_config"),
-            "pagerduty": ("secret_config",),
-            "email": ("to", "sender", "smarthost", "username", "secret_config"),
-        }
         fields = type(self).model_fields
-        missing = [f for f in needs.get(self.kind, ()) if getattr(self, f) is None]
+        missing = [f for f in RECEIVER_NEEDS.get(self.kind, ()) if getattr(self, f) is None]
         if missing:
             names = ", ".join(fields[f].alias or f for f in missing)
             raise ValueError(f"kind {self.kind} needs {names}")
-        unused = [
-            f
-            for f in ("url", "channel", "to", "sender", "smarthost", "username", "secret_config")
-            if getattr(self, f) is not None
-            and f not in needs.get(self.kind, ("secret_config",))
-            and not (self.kind == "webhook" and f == "secret_config")
-        ]
+        used = RECEIVER_USES[self.kind]
+        unused = [f for f in RECEIVER_FIELDS if getattr(self, f) is not None and f not in used]
         if unused:
             names = ", ".join(fields[f].alias or f for f in unused)
             raise ValueError(f"kind {self.kind} does not use {names}; remove it")

@@ -16,6 +16,7 @@ from components.settings import (
     Resources,
     Settings,
     hinted,
+    normal_path,
 )
 
 # Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
@@ -86,7 +87,7 @@ class S3Repository(Settings):
     )
     bucket: Bucket = Field(description="Bucket name.")
     region: Region = Field(description="Bucket region.")
-    path: str = Field(
+    path: Annotated[str, AfterValidator(normal_path)] = Field(
         pattern=hinted(r"^/[A-Za-z0-9._/-]*$", "an absolute path"),
         max_length=1024,
         description="Path in the bucket.",
@@ -103,14 +104,16 @@ class S3Repository(Settings):
     )
 
     @model_validator(mode="after")
-    def _shared_keys_named(self) -> S3Repository:
-        if ".." in self.path.split("/") or "//" in self.path:
-            raise ValueError(f"path must be normalised (no //, no ..), got {self.path!r}")
+    def _bucket_reachable(self) -> S3Repository:
         if self.uri_style == "host" and "." in self.bucket:
             raise ValueError(
                 "a bucket name with dots cannot be reached host-style over TLS (the "
                 "certificate's wildcard covers one label); use uriStyle path"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _shared_keys_named(self) -> S3Repository:
         if self.key_type == "shared" and not (self.key_config and self.secret_config):
             raise ValueError("keyType shared needs keyConfig and secretConfig (secret config keys)")
         return self

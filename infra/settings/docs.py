@@ -11,7 +11,12 @@ from typing import Any, get_args
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from components.api.settings import MAX_ENV_STRING_BYTES, MAX_ENV_TOTAL_BYTES
+from components.edge.directives import MAX_ARGUMENT_BYTES
+from components.quantities import MAX_CPU_MILLICORES, MAX_MEMORY_MIB
+from components.settings import SYSTEM_DIRECTORIES
 from infra.settings.defaults import defaults_for
+from infra.settings.document import MAX_DEPTH, MAX_ITEMS, MAX_TEXT_BYTES
 from infra.settings.model import Environment, StackSettings
 
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
@@ -134,12 +139,6 @@ def settings_markdown() -> str:
 
 def _limits() -> list[str]:
     """What every value must be, whatever its key: the bounds the servers set."""
-    from components.api.settings import MAX_ENV_STRING_BYTES, MAX_ENV_TOTAL_BYTES
-    from components.edge.directives import MAX_ARGUMENT_BYTES
-    from components.quantities import MAX_CPU_MILLICORES, MAX_MEMORY_MIB
-    from components.settings import SYSTEM_DIRECTORIES
-    from infra.settings.document import MAX_DEPTH, MAX_ITEMS, MAX_TEXT_BYTES
-
     return [
         "## Bounds every value keeps",
         "",

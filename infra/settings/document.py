@@ -32,6 +32,10 @@ def _text_problem(value: str) -> str | None:
     return f"{problem}, got {shown(value)}" if problem else None
 
 
+def too_deep(path: Sequence[int | str]) -> str:
+    return f"{key_path(path)}: nested more than {MAX_DEPTH} levels deep; no setting is"
+
+
 def document_problems(document: Any, root: Sequence[int | str] = ()) -> list[str]:
     """One line per string with a control character or over the size limit, and per branch
     nested deeper than MAX_DEPTH, each naming its key."""
@@ -40,9 +44,7 @@ def document_problems(document: Any, root: Sequence[int | str] = ()) -> list[str
     while pending:
         path, value = pending.pop()
         if isinstance(value, dict | list) and len(path) > MAX_DEPTH:
-            problems.append(
-                f"{key_path(path)}: nested more than {MAX_DEPTH} levels deep; no setting is"
-            )
+            problems.append(too_deep(path))
             continue
         if isinstance(value, dict | list) and len(value) > MAX_ITEMS:
             problems.append(

@@ -18,14 +18,10 @@ from pydantic import ValidationError
 from components.config_values import shown
 from components.edge.settings import CORS_ANY
 from infra.settings.defaults import defaults_for, merged
-from infra.settings.document import MAX_DEPTH, document_problems
+from infra.settings.document import document_problems, too_deep
 from infra.settings.errors import SettingsError, key_path, problems_of
 from infra.settings.model import REFERENCE_IMAGE, Environment, StackSettings
 from infra.settings.namespace import NAMESPACE, namespace_problem
-
-
-class _TooDeep:
-    """A JSON value nested past the parser's recursion limit: refused by parse_settings."""
 
 
 def parse_config_text(value: str) -> Any:
@@ -36,8 +32,6 @@ def parse_config_text(value: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError:
             return value
-        except RecursionError:
-            return _TooDeep()
     return value
 
 
@@ -48,21 +42,24 @@ def split_config(
     plain: dict[str, Any] = {}
     secret: dict[str, str] = {}
     prefix = f"{NAMESPACE}:"
-    look_alikes = []
+    problems = []
     for full_key, value in config.items():
         namespace, _, rest = full_key.partition(":")
         problem = namespace_problem(namespace, rest)
         if problem:
-            look_alikes.append(f"{full_key}: {problem}")
+            problems.append(f"{full_key}: {problem}")
         if not full_key.startswith(prefix):
             continue  # provider configuration (kubernetes:context, docker:host, ...)
         key = full_key[len(prefix) :]
         if full_key in secret_keys:
             secret[key] = value
-        else:
+            continue
+        try:
             plain[key] = parse_config_text(value)
-    if look_alikes:
-        raise SettingsError(look_alikes)
+        except RecursionError:  # JSON nested past the parser's limit, far past any setting
+            problems.append(too_deep([key]))
+    if problems:
+        raise SettingsError(problems)
     return plain, secret
 
 
@@ -328,12 +325,7 @@ def parse_settings(
 ) -> tuple[StackSettings, dict[str, str]]:
     """Validated settings and the names of user-supplied secret keys, or SettingsError."""
     raw, secret_values = split_config(config, secret_keys)
-    too_deep = [
-        f"{key_path([key])}: nested more than {MAX_DEPTH} levels deep; no setting is"
-        for key, value in raw.items()
-        if isinstance(value, _TooDeep)
-    ]
-    unreadable = too_deep + document_problems(raw)
+    unreadable = document_problems(raw)
     if unreadable:
         raise SettingsError(unreadable)
     misplaced = _misplaced_secrets(raw, secret_values)

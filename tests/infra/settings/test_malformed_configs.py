@@ -13,17 +13,20 @@ from infra.settings import SettingsError, parse_settings
 from tests.support import PROD, config_of
 
 DIGEST = "@sha256:" + "b" * 64
-S3: dict[str, Any] = {
-    "type": "s3",
-    "s3": {
+
+
+def s3_backups(**s3: str) -> dict[str, Any]:
+    """Settings with an S3 backup repository, `s3` changed from a valid one."""
+    valid = {
         "endpoint": "s3.example.com",
         "bucket": "backups",
         "region": "eu-west-1",
         "path": "/p",
         "uriStyle": "path",
         "keyType": "auto",
-    },
-}
+    }
+    return {"postgres": {"backup": {"repository": {"type": "s3", "s3": {**valid, **s3}}}}}
+
 
 # (stack, config, secret config, the message each case must produce)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
@@ -346,19 +349,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
     (
         "backup-endpoint-adds-a-pgbackrest-line",
         "dev",
-        {
-            "postgres": {
-                "backup": {
-                    "repository": {
-                        **S3,
-                        "s3": {
-                            **S3["s3"],
-                            "endpoint": "s3.example.com\nrepo1-storage-verify-tls=n",
-                        },
-                    }
-                }
-            }
-        },
+        s3_backups(endpoint="s3.example.com\nrepo1-storage-verify-tls=n"),
         {},
         "prodstack:postgres.backup.repository.s3.endpoint: must not contain control characters",
     ),
@@ -422,47 +413,28 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
     (
         "s3-endpoint-is-a-url",
         "dev",
-        {
-            "postgres": {
-                "backup": {
-                    "repository": {**S3, "s3": {**S3["s3"], "endpoint": "https://s3.example.com"}}
-                }
-            }
-        },
+        s3_backups(endpoint="https://s3.example.com"),
         {},
         "prodstack:postgres.backup.repository.s3.endpoint: must be a lowercase host name",
     ),
     (
         "s3-bucket-not-a-bucket-name",
         "dev",
-        {
-            "postgres": {
-                "backup": {"repository": {**S3, "s3": {**S3["s3"], "bucket": "My_Backups"}}}
-            }
-        },
+        s3_backups(bucket="My_Backups"),
         {},
         "prodstack:postgres.backup.repository.s3.bucket: must be a bucket name",
     ),
     (
         "s3-region-not-a-region-code",
         "dev",
-        {"postgres": {"backup": {"repository": {**S3, "s3": {**S3["s3"], "region": "EU West"}}}}},
+        s3_backups(region="EU West"),
         {},
         "prodstack:postgres.backup.repository.s3.region: must be a region code like eu-west-1",
     ),
     (
         "s3-dotted-bucket-host-style",
         "dev",
-        {
-            "postgres": {
-                "backup": {
-                    "repository": {
-                        **S3,
-                        "s3": {**S3["s3"], "bucket": "db.backups", "uriStyle": "host"},
-                    }
-                }
-            }
-        },
+        s3_backups(bucket="db.backups", uriStyle="host"),
         {},
         "prodstack:postgres.backup.repository.s3: a bucket name with dots cannot be reached",
     ),
