@@ -1,5 +1,7 @@
-"""Prometheus exporters run as sidecars beside the server they watch (the same pod, or the
-same network namespace on Docker), reaching it on localhost."""
+"""Prometheus exporters run as sidecars beside the server they watch, reaching it through a
+unix socket in the replica's scratch space: the same pod on Kubernetes, the same volume on
+Docker, where each container has a network of its own (so the server's port is never open to
+Prometheus, nor the exporter's to the server's clients)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.tls.component import ServiceTls
-from components.workload import Checks, Container, File, Port, Probe, Resources
+from components.workload import Checks, Container, File, Port, Probe, Resources, Scratch
 
 EXPORTER_RESOURCES = Resources(50, 64, 250, 128)
 
@@ -20,9 +21,9 @@ def exporter_sidecar(
     env: Mapping[str, pulumi.Input[str]],
     secret_files: tuple[File, ...],
     run_as_user: int,
+    socket: Scratch,
     args: tuple[str, ...] = (),
     docker_check: tuple[str, ...] | None = None,
-    tls: ServiceTls | None = None,
 ) -> Container:
     """An exporter probed on its /metrics. Docker runs `docker_check`, by default wget (in
     images that have it); Kubernetes probes over HTTP."""
@@ -36,22 +37,21 @@ def exporter_sidecar(
         args=args,
         env=env,
         ports=(Port(port_name, port),),
-        # The CA it verifies its server against, when the server speaks TLS only.
-        config_files=tls.config_files if tls else (),
-        secret_files=(*secret_files, *(tls.secret_files if tls else ())),
-        existing_secrets=tls.existing_secrets if tls else (),
+        secret_files=secret_files,
+        mounts=(socket.name,),
         run_as_user=run_as_user,
     )
 
 
 NGINX_EXPORTER_PORT = 9113
+# Where nginx serves its status to the exporter beside it (both mount it).
+NGINX_STATUS = Scratch("status", "/run/prodstack/status", size_mib=1, in_memory=True)
+NGINX_STATUS_SOCKET = f"{NGINX_STATUS.mount_path}/nginx.sock"
 
 
-def nginx_exporter(
-    image: pulumi.Input[str], port_name: str, status_port: int, run_as_user: int
-) -> Container:
+def nginx_exporter(image: pulumi.Input[str], port_name: str, run_as_user: int) -> Container:
     """nginx-prometheus-exporter beside an nginx of the stack (the edge, the frontend),
-    reading its stub_status on the internal status port."""
+    reading its stub_status on the status socket (NGINX_STATUS_SOCKET)."""
     return exporter_sidecar(
         image,
         port_name,
@@ -59,7 +59,8 @@ def nginx_exporter(
         env={},
         secret_files=(),
         run_as_user=run_as_user,
-        args=(f"--nginx.scrape-uri=http://127.0.0.1:{status_port}/stub_status",),
+        socket=NGINX_STATUS,
+        args=(f"--nginx.scrape-uri=unix:{NGINX_STATUS_SOCKET}:/stub_status",),
         # The exporter image is FROM scratch: no shell or HTTP client for Docker to run.
         docker_check=("/usr/bin/nginx-prometheus-exporter", "--version"),
     )

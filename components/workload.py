@@ -269,8 +269,12 @@ class PlacedWorkload:
     each other; nobody spells another workload's name."""
 
     name: str
+    # The host its main container answers to.
     host: str
     ports: Mapping[str, int]
+    # The ports a sidecar serves under a host of its own (Docker, where every container
+    # has its own network), by port name; every other port is on `host`.
+    port_hosts: Mapping[str, str] = field(default_factory=dict)
 
     def port(self, name: str) -> int:
         if name not in self.ports:
@@ -279,7 +283,8 @@ class PlacedWorkload:
 
     def address(self, port_name: str) -> str:
         """host:port of one of its ports."""
-        return f"{self.host}:{self.port(port_name)}"
+        port = self.port(port_name)
+        return f"{self.port_hosts.get(port_name, self.host)}:{port}"
 
 
 @dataclass(frozen=True)
@@ -419,6 +424,12 @@ class Workload:
                     f"workload {self.name}: container {container.name} mounts unknown "
                     f"volumes {sorted(unknown)}"
                 )
+        for kind, values in (
+            ("port names", [p.name for p in self.ports]),
+            ("ports", [p.port for p in self.ports]),
+        ):
+            if len(values) != len(set(values)):
+                raise WorkloadError(f"workload {self.name}: duplicate {kind} {values}")
         if self.volumes and self.scaling.baseline > 1:
             raise WorkloadError(f"workload {self.name}: a workload with volumes runs one replica")
 
@@ -444,3 +455,7 @@ class Workload:
     @property
     def ports(self) -> tuple[Port, ...]:
         return tuple(p for c in self.containers for p in c.ports)
+
+    def serving(self, port: int) -> Container:
+        """The container that serves `port`."""
+        return next(c for c in self.containers if any(p.port == port for p in c.ports))

@@ -328,6 +328,11 @@ def _static_hosts(text: str) -> set[str]:
     return hosts | _relabelled_hosts(text)
 
 
+def _aliases(container: Subject) -> set[str]:
+    """The names a Docker container answers to, on all its networks."""
+    return {a for n in items(container.props, "networksAdvanced") for a in items(n, "aliases")}
+
+
 def _relabelled_hosts(text: str) -> set[str]:
     """Hosts a job scrapes in place of its targets (the blackbox exporter, for probes)."""
     document = _yaml(text) or {}
@@ -354,6 +359,10 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
     kept = _merged([k for k in map(_kubernetes_kept_ports, configs) if k])
     hosts: set[str] = set().union(*map(_static_hosts, configs))
     relabelled: set[str] = set().union(*map(_relabelled_hosts, configs))
+    docker_aliases: dict[str, set[str]] = {}
+    for subject in subjects:
+        if subject.type == DOCKER_CONTAINER:
+            docker_aliases.setdefault(subject.app, set()).update(_aliases(subject))
     for subject in subjects:
         if serves_nothing(subject):
             continue  # a Job or a one-shot task has nothing to scrape
@@ -367,16 +376,13 @@ def workloads_scraped(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
             if not scraped:
                 yield Violation(f"{subject.display} is not scraped by Prometheus", subject)
         elif subject.type == DOCKER_CONTAINER:
-            mode = get(subject.props, "networkMode")
-            if isinstance(mode, str) and mode.startswith("container:"):
-                continue  # a sidecar answers on its main container's name
-            names = {get(n, "name") for n in items(subject.props, "networksAdvanced")}
-            aliases = {
-                a for n in items(subject.props, "networksAdvanced") for a in items(n, "aliases")
-            }
+            own = _aliases(subject)
+            if not items(subject.props, "networksAdvanced") or (own and subject.app not in own):
+                continue  # on no network, or a sidecar: judged with its main container
             if subject.app == "prometheus" and "localhost" in hosts:
                 continue  # Prometheus scrapes itself
-            if names and not (aliases & hosts):
+            # Scraped on any of its containers: an exporter answers on a name of its own.
+            if not (docker_aliases.get(subject.app, set()) & hosts):
                 yield Violation(
                     f"container {subject.name} ({subject.app}) is not scraped by Prometheus",
                     subject,

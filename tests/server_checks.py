@@ -81,7 +81,7 @@ class ServerChecks:
     key: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        for directory in ("run/secrets", "run/config", "tmp", "socket", "data"):
+        for directory in ("run/secrets", "run/config", "run/status", "tmp", "socket", "data"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         ca = make_ca(self.root)
         self.ca = ca[1]

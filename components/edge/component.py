@@ -24,7 +24,7 @@ from components.edge.nginx import (
     Route,
 )
 from components.edge.settings import EdgeSettings, RequestRate
-from components.exporters import nginx_exporter
+from components.exporters import NGINX_STATUS, nginx_exporter
 from components.images import version_label
 from components.monitoring.prometheus import Target
 from components.platform.labels import labels_for
@@ -229,15 +229,17 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         existing_secrets=(
             ((tls.existing_secret, certificates.CERT_MANAGER_DIR),) if tls.existing_secret else ()
         ),
+        mounts=(NGINX_STATUS.name,),
         run_as_user=NGINX_UID,
     )
-    exporter = nginx_exporter(s.exporter_image, "edge-metrics", STATUS_PORT, EXPORTER_UID)
+    exporter = nginx_exporter(s.exporter_image, "edge-metrics", EXPORTER_UID)
     return Workload(
         name=NAME,
         component="edge",
         version=version_label(s.image),
         main=server,
         sidecars=(exporter,),
+        scratch=(NGINX_STATUS,),
         scaling=workload_scaling(s.replicas, s.autoscaling),
         # Routed services (Grafana) admit the edge themselves: they are placed after it.
         connects_to=upstream_peers(args),

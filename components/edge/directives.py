@@ -117,15 +117,16 @@ def http_basics(scratch: str) -> list[Directive | Block | Comment]:
     ]
 
 
-def status_server(port: int) -> Block:
-    """The internal port, on the loopback interface only: the probes' /healthz (run inside
-    the container) and the exporter's stub_status (a sidecar sharing the network namespace).
-    No other container reaches it, whatever network it shares with the server."""
+def status_server(port: int, socket: str) -> Block:
+    """The internal status server, never published nor routed: the probes' /healthz on the
+    loopback interface (run inside the container), and stub_status for the exporter beside
+    nginx on a unix socket in the scratch space they share. No other container reaches it."""
     return Block(
         "server",
         children=[
-            Comment("internal: probes and the exporter, on loopback; never published nor routed"),
+            Comment("internal: probes on loopback, the exporter on its socket; never published"),
             d("listen", f"127.0.0.1:{port}"),
+            d("listen", f"unix:{socket}"),
             d("access_log", "off"),
             Block("location", ("=", "/healthz"), [d("return", 200, "ok")]),
             Block("location", ("=", "/stub_status"), [d("stub_status")]),

@@ -21,6 +21,7 @@ from components.edge.directives import (
     render,
     status_server,
 )
+from components.exporters import NGINX_STATUS_SOCKET
 
 HTTP_PORT = 8080
 HTTPS_PORT = 8443
@@ -144,6 +145,7 @@ class EdgeConfig:
     http_port: int = HTTP_PORT
     https_port: int = HTTPS_PORT
     status_port: int = STATUS_PORT
+    status_socket: str = NGINX_STATUS_SOCKET
     scratch: str = SCRATCH
 
     # -- pieces -------------------------------------------------------------------------------
@@ -404,7 +406,7 @@ class EdgeConfig:
             *self.unknown_hosts(),
             self.http_server(),
             self.https_server(),
-            status_server(self.status_port),
+            status_server(self.status_port, self.status_socket),
         ]
         return Block("http", children=[*hash_sizes(children, self.server_names), *children])
 

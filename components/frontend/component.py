@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.exporters import nginx_exporter
+from components.exporters import NGINX_STATUS, nginx_exporter
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
@@ -90,15 +90,17 @@ def frontend_workload(args: FrontendArgs, image: pulumi.Input[str], version: str
         command=("nginx", "-c", f"{CONFIG_DIR}/{CONFIG_FILE}"),
         ports=(Port(PORT_NAME, PORT),),
         config_files=(File(CONFIG_FILE, frontend_config(settings).render()),),
+        mounts=(NGINX_STATUS.name,),
         run_as_user=NGINX_UID,
     )
-    exporter = nginx_exporter(args.exporter_image, "frontend-metrics", STATUS_PORT, EXPORTER_UID)
+    exporter = nginx_exporter(args.exporter_image, "frontend-metrics", EXPORTER_UID)
     return Workload(
         name=NAME,
         component="frontend",
         version=version,
         main=server,
         sidecars=(exporter,),
+        scratch=(NGINX_STATUS,),
         scaling=workload_scaling(settings.replicas, settings.autoscaling),
         # The edge declares the connection in its `connects_to`: it is placed after this.
         pre_stop_seconds=5,

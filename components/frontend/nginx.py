@@ -25,6 +25,7 @@ from components.edge.directives import (
     render,
     status_server,
 )
+from components.exporters import NGINX_STATUS_SOCKET
 
 PORT = 8080
 STATUS_PORT = 8081
@@ -69,6 +70,7 @@ class FrontendConfig:
     immutable_paths: tuple[str, ...] = ()
     port: int = PORT
     status_port: int = STATUS_PORT
+    status_socket: str = NGINX_STATUS_SOCKET
     scratch: str = SCRATCH
 
     def cache(self, value: str) -> Directive:
@@ -129,7 +131,7 @@ class FrontendConfig:
             d("gzip_proxied", "any"),
             d("gzip_types", *GZIP_TYPES),
             self.server(),
-            status_server(self.status_port),
+            status_server(self.status_port, self.status_socket),
         ]
         top: list[Directive | Block | Comment] = [
             d("daemon", "off"),

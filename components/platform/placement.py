@@ -37,6 +37,7 @@ class Placement(ABC):
     def __init__(self, stack: str) -> None:
         self.stack = stack
         self._pending: list[Pending] = []
+        self._reserved: list[PlacedWorkload] = []
         self._finished = False
 
     def place(
@@ -52,24 +53,57 @@ class Placement(ABC):
         if any(p.workload.name == workload.name for p in self._pending):
             raise WorkloadError(f"workload {workload.name}: placed twice")
         self._pending.append(Pending(workload, parent, tuple(after)))
-        return self.reference(workload.name, {p.name: p.port for p in workload.ports})
+        return PlacedWorkload(
+            name=workload.name,
+            host=self.host_of(workload.name),
+            ports={p.name: p.port for p in workload.ports},
+            port_hosts={
+                port.name: self.host_of(workload.name, sidecar.name)
+                for sidecar in workload.sidecars
+                for port in sidecar.ports
+            },
+        )
 
     def reference(self, name: str, ports: Mapping[str, int]) -> PlacedWorkload:
-        """How other workloads reach `name`; also for a workload placed later in the same
-        stack (the edge routing to Grafana), which `finish` fails on if it never is."""
-        return PlacedWorkload(name=name, host=self.host_of(name), ports=dict(ports))
+        """How other workloads reach `name` on these ports of its main container, before it is
+        placed (the edge routes to Grafana, placed later). `finish` checks the reservation
+        against the workload finally placed."""
+        self._reserved.append(PlacedWorkload(name, self.host_of(name), dict(ports)))
+        return self._reserved[-1]
 
     def finish(self) -> ConnectionGraph:
         """Create every placed workload's resources, with both sides of every connection."""
         self._finished = True
-        graph = ConnectionGraph([p.workload for p in self._pending])
+        workloads = [p.workload for p in self._pending]
+        for reserved in self._reserved:
+            check_reservation(reserved, workloads)
+        graph = ConnectionGraph(workloads)
         self.create(self._pending, graph)
         return graph
 
     @abstractmethod
-    def host_of(self, name: str) -> str:
-        """The name other workloads reach the workload `name` by."""
+    def host_of(self, name: str, sidecar: str | None = None) -> str:
+        """The name other workloads reach the workload `name` by: its main container, or one
+        of its sidecars where a sidecar has a host of its own."""
 
     @abstractmethod
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
         """The platform's resources for every pending workload, in the order placed."""
+
+
+def check_reservation(reserved: PlacedWorkload, workloads: Sequence[Workload]) -> None:
+    """A forward reference names a workload that was placed, with ports its main container
+    serves under the same names: otherwise a client was configured for nothing."""
+    placed = next((w for w in workloads if w.name == reserved.name), None)
+    if placed is None:
+        raise WorkloadError(
+            f"workload {reserved.name} was referred to but never placed "
+            f"(placed: {', '.join(sorted(w.name for w in workloads))})"
+        )
+    served = {p.name: p.port for p in placed.main.ports}
+    wrong = {n: p for n, p in reserved.ports.items() if served.get(n) != p}
+    if wrong:
+        raise WorkloadError(
+            f"workload {reserved.name} was referred to with ports {dict(wrong)}, which its "
+            f"main container does not serve (it serves {served})"
+        )

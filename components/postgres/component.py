@@ -88,10 +88,7 @@ class Postgres(pulumi.ComponentResource):
         )
         issuer = args.tls_issuer
         tls = issuer.server(name) if issuer else None
-        exporter_tls = issuer.client(f"{name}-exporter") if issuer else None
-        placed = placement.place(
-            postgres_workload(name, args, image, tls, exporter_tls), parent=self
-        )
+        placed = placement.place(postgres_workload(name, args, image, tls), parent=self)
         settings = args.settings
         self.connection = ServiceConnection(
             kind="postgres",
@@ -127,7 +124,6 @@ def postgres_workload(
     args: PostgresArgs,
     image: pulumi.Input[str],
     tls: ServiceTls | None = None,
-    exporter_tls: ServiceTls | None = None,
 ) -> Workload:
     settings = args.settings
     resources = workload_resources(settings.resources)
@@ -244,19 +240,14 @@ def postgres_workload(
         "pg-metrics",
         EXPORTER_PORT,
         env={
-            # Over TLS when the server demands it, verified like any client (its name: localhost).
-            "DATA_SOURCE_URI": f"localhost:{pgconf.PORT}/postgres?"
-            + (
-                f"sslmode=verify-full&sslrootcert={exporter_tls.ca_file}"
-                if exporter_tls
-                else "sslmode=disable"
-            ),
+            # Through the server's socket (pg_hba.conf: the monitor user, SCRAM, local only).
+            "DATA_SOURCE_URI": f"/postgres?host={pgconf.SOCKET_DIR}&sslmode=disable",
             "DATA_SOURCE_USER": MONITOR_USER,
             "DATA_SOURCE_PASS_FILE": f"{SECRETS_DIR}/postgres-monitor-password",
         },
         secret_files=(File("postgres-monitor-password", args.monitor_password),),
         run_as_user=EXPORTER_UID,
-        tls=exporter_tls,
+        socket=SOCKET,
     )
     volumes = [PersistentVolume("data", DATA_MOUNT, settings.storage_gib, protect=args.protect)]
     if on_volume:

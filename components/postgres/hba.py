@@ -19,7 +19,8 @@ class HbaConfig:
     database: str
     app_user: str
     monitor_user: str
-    # Every TCP client only over TLS (settings: postgres.tls), the pod's exporter included.
+    # Every TCP client only over TLS (settings: postgres.tls). The exporter beside the server
+    # is the monitor user's only client, through the socket.
     tls: bool = False
 
     def rules(self) -> list[HbaRule]:
@@ -31,7 +32,6 @@ class HbaConfig:
             # Network peers: NetworkPolicies and the server's own network decide who connects;
             # these rules decide which role reaches which database, and only with SCRAM.
             HbaRule(network, self.database, self.app_user, "all", "scram-sha-256"),
-            HbaRule(network, "postgres", self.monitor_user, "all", "scram-sha-256"),
             HbaRule("local", "postgres", self.monitor_user, "", "scram-sha-256"),
             HbaRule("host", "all", "all", "all", "reject"),
             HbaRule("local", "all", "all", "", "reject"),

@@ -28,6 +28,7 @@ from components.workload import (
     Port,
     Probe,
     ScannerWaiver,
+    Scratch,
     Workload,
 )
 
@@ -37,6 +38,9 @@ REDIS_UID = 999  # the redis user of the official image
 EXPORTER_USER = "exporter"
 ENTRYPOINT = Path(__file__).with_name("entrypoint.sh")
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
+# The server's socket, which the exporter beside it reads (components/exporters.py).
+SOCKET = Scratch("socket", "/run/prodstack/redis", size_mib=1, in_memory=True)
+UNIX_SOCKET = f"{SOCKET.mount_path}/redis.sock"
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,7 @@ class Redis(pulumi.ComponentResource):
         super().__init__("prodstack:index:Redis", name, None, opts)
         issuer = args.tls_issuer
         tls = issuer.server(name) if issuer else None
-        exporter_tls = issuer.client(f"{name}-exporter") if issuer else None
-        placed = placement.place(redis_workload(name, args, tls, exporter_tls), parent=self)
+        placed = placement.place(redis_workload(name, args, tls), parent=self)
         self.connection = ServiceConnection(
             kind="redis",
             server=placed,
@@ -95,15 +98,11 @@ def redis_config(settings: RedisSettings, tls: ServiceTls | None = None) -> Redi
         tls_cert_file=tls.cert_file if tls else None,
         tls_key_file=tls.key_file if tls else None,
         tls_ca_file=tls.ca_file if tls else None,
+        unix_socket=UNIX_SOCKET,
     )
 
 
-def redis_workload(
-    name: str,
-    args: RedisArgs,
-    tls: ServiceTls | None = None,
-    exporter_tls: ServiceTls | None = None,
-) -> Workload:
+def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
         lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
@@ -146,7 +145,7 @@ def redis_workload(
         ),
         secret_files=(File("users.acl", acl), *(tls.secret_files if tls else ())),
         existing_secrets=tls.existing_secrets if tls else (),
-        mounts=("data",),
+        mounts=("data", SOCKET.name),
         run_as_user=REDIS_UID,
     )
     exporter_password_file = File(
@@ -158,15 +157,13 @@ def redis_workload(
         "redis-metrics",
         EXPORTER_PORT,
         env={
-            "REDIS_ADDR": f"{'rediss' if exporter_tls else 'redis'}://localhost:{PORT}",
-            # Over TLS when the server demands it, verified like any client.
-            **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": exporter_tls.ca_file} if exporter_tls else {}),
+            "REDIS_ADDR": f"unix://{UNIX_SOCKET}",
             "REDIS_USER": EXPORTER_USER,
             "REDIS_PASSWORD_FILE": f"{SECRETS_DIR}/{exporter_password_file.name}",
         },
         secret_files=(exporter_password_file,),
         run_as_user=EXPORTER_UID,
-        tls=exporter_tls,
+        socket=SOCKET,
     )
     return Workload(
         name=name,
@@ -181,6 +178,7 @@ def redis_workload(
         main=server,
         sidecars=(exporter,),
         volumes=(PersistentVolume("data", "/data", settings.storage_gib, protect=args.protect),),
+        scratch=(SOCKET,),
         pre_stop_seconds=0,
         shutdown_grace_seconds=30,
     )
@@ -189,10 +187,5 @@ def redis_workload(
 def exporter_password_map(password: str) -> str:
     """redis_exporter's password file: up to 1.68 it looks the address up without the user,
     from 1.69 on with it, so both keys are written and an upgrade cannot turn into NOAUTH."""
-    address = f"localhost:{PORT}"
-    keys = tuple(
-        f"{scheme}://{user}{address}"
-        for scheme in ("redis", "rediss")
-        for user in ("", f"{EXPORTER_USER}@")
-    )
+    keys = (f"unix://{UNIX_SOCKET}", f"unix://{EXPORTER_USER}@{UNIX_SOCKET}")
     return json.dumps(dict.fromkeys(keys, password), sort_keys=True)

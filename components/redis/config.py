@@ -33,8 +33,20 @@ class RedisConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_ca_file: str | None = None
+    # A unix socket for the exporter beside the server (components/exporters.py): open to
+    # every user of the directory, which only the replica's containers mount; the ACL still
+    # asks each for its password.
+    unix_socket: str | None = None
 
     def listeners(self) -> list[tuple[str, str]]:
+        socket = (
+            [("unixsocket", self.unix_socket), ("unixsocketperm", "777")]
+            if self.unix_socket
+            else []
+        )
+        return socket + self.tcp_listeners()
+
+    def tcp_listeners(self) -> list[tuple[str, str]]:
         if self.tls_cert_file is None or self.tls_key_file is None or self.tls_ca_file is None:
             return [("port", str(self.port))]
         return [

@@ -267,26 +267,60 @@ def test_each_server_is_reachable_only_from_its_declared_clients(stack: RunningS
             stack, "alertmanager", f"{postgres}:5432", f"{redis}:6379", f"{api}:8080"
         ).values()
     ) == {"closed"}
-    # Prometheus scrapes the exporters it declared.
-    assert connections_from(stack, "prometheus", "postgres:9187", "redis:9121") == {
-        "postgres:9187": "open",
-        "redis:9121": "open",
+
+
+def test_prometheus_reaches_the_exporters_and_never_a_data_store_port(
+    stack: RunningStack,
+) -> None:
+    """Each exporter is a container of its own, on a network that only Prometheus joins,
+    reading its server through a socket: Prometheus shares no network with Postgres or
+    Redis, so their ports are closed to it, by name and by address."""
+    exporters = {
+        "postgres-exporter:9187": "open",
+        "postgres-backup-agent:9854": "open",
+        "redis-exporter:9121": "open",
     }
+    stores = [
+        "postgres:5432",
+        "redis:6379",
+        f"{address_of(stack, 'postgres')}:5432",
+        f"{address_of(stack, 'redis')}:6379",
+        # The exporters' own addresses: the data stores' ports are not in their namespaces.
+        f"{address_of(stack, 'postgres-exporter')}:5432",
+        f"{address_of(stack, 'redis-exporter')}:6379",
+    ]
+    assert connections_from(stack, "prometheus", *exporters, *stores) == {
+        **exporters,
+        **dict.fromkeys(stores, "closed"),
+    }
+    # And the data stores' clients do not reach the exporters.
+    assert set(connections_from(stack, "api", *exporters).values()) == {"closed"}
 
 
-def test_the_edge_status_port_answers_inside_its_container_alone(stack: RunningStack) -> None:
-    """nginx's status server (health checks, stub_status) listens on loopback: the exporter
-    beside it reads it, Prometheus scrapes the exporter, and no container reaches the status
-    port itself, not even one sharing a network with the edge."""
+def test_the_edge_metrics_answer_prometheus_alone(stack: RunningStack) -> None:
+    """nginx's status server listens on loopback (health checks) and on a socket that the
+    exporter beside it reads; the exporter serves its metrics on a network only Prometheus
+    joins. No other container reaches the status port or the metrics port, not even one
+    sharing a network with the edge."""
     edges = stack.container("edge").attrs["NetworkSettings"]["Networks"]
     on_api_network = edges[f"{stack.prefix}-api"]["IPAddress"]
-    assert connections_from(stack, "prometheus", "edge:8081", "edge:9113") == {
+    exporter = f"{address_of(stack, 'edge-exporter')}:9113"
+    assert connections_from(stack, "prometheus", "edge-exporter:9113", "edge:8081") == {
+        "edge-exporter:9113": "open",
         "edge:8081": "closed",
-        "edge:9113": "open",
     }
-    assert connections_from(stack, "api", f"{on_api_network}:8081", f"{on_api_network}:8443") == {
+    edge_ports = [f"{on_api_network}:{port}" for port in (8081, 9113, 8443)]
+    assert connections_from(stack, "api", *edge_ports, exporter) == {
         f"{on_api_network}:8081": "closed",
-        f"{on_api_network}:8443": "open",  # a client of the API shares a network with it
+        f"{on_api_network}:9113": "closed",
+        f"{on_api_network}:8443": "open",  # the edge is a client of the API: they share one
+        exporter: "closed",
+    }
+    # The blackbox exporter probes the edge's HTTPS port, and nothing else of it.
+    assert connections_from(stack, "blackbox", "edge:8443", "edge:9113", exporter) == {
+        "edge:8443": "open",
+        "edge:9113": "closed",
+        exporter: "closed",
     }
 
 

@@ -24,17 +24,21 @@ def container(
     replica: int,
     data_volumes: dict[str, docker.Volume],
     spec_files: Files | None,
-    pod: docker.Container | None = None,
+    main: docker.Container | None = None,
     gate: pulumi.Output[str] | None = None,
+    networks: str | None = None,
 ) -> docker.Container:
-    """A long-running container of one replica. `gate` is the release the release task
-    completed: the container is not created or replaced until the task succeeded."""
+    """A long-running container of one replica, on the networks of `networks` (by default
+    its own name's; see network.py). A sidecar starts after the replica's `main`. `gate` is
+    the release the release task completed: the container is not created or replaced until
+    the task succeeded."""
     w = scope.workload
-    suffix = (str(replica),) if pod is None else (spec.name, str(replica))
+    suffix = (str(replica),) if main is None else (spec.name, str(replica))
     name = scope.resource_name(*suffix)
     labels = scope.labels
     if gate is not None:
         labels = [*labels, docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate)]
+    networks = spec.name if networks is None else networks
     return docker.Container(
         name,
         **hardened(scope, spec, name, data_volumes, spec_files, labels),
@@ -43,14 +47,18 @@ def container(
         wait=True,
         wait_timeout=180,
         stop_timeout=w.pre_stop_seconds + w.shutdown_grace_seconds,
-        # Sidecars join the replica's network namespace, so they reach it on localhost.
-        network_mode=pod.id.apply(lambda id_: f"container:{id_}") if pod else scope.network_mode,
-        networks_advanced=None if pod else scope.attachments(),
-        ports=None if pod else published_ports(spec),
+        # Every container has a network namespace of its own: a sidecar reaches its main
+        # container through the replica's scratch space (a socket), never over loopback.
+        network_mode=scope.network_mode(networks),
+        networks_advanced=scope.attachments(networks),
+        ports=published_ports(spec),
         opts=pulumi.ResourceOptions.merge(
             scope.opts,
             pulumi.ResourceOptions(
-                depends_on=[*([pod] if pod else []), *([spec_files.carrier] if spec_files else [])]
+                depends_on=[
+                    *([main] if main else []),
+                    *([spec_files.carrier] if spec_files else []),
+                ]
             ),
         ),
     )

@@ -16,6 +16,7 @@ import pulumi_docker as docker
 from components.platform import cron_runner
 from components.platform.docker.containers import hardened
 from components.platform.docker.files import files
+from components.platform.docker.network import CLIENT
 from components.platform.docker.scope import Scope
 from components.platform.labels import TASK_LABEL
 from components.workload import (
@@ -56,8 +57,8 @@ def release_gate(
         attach=True,
         logs=True,
         healthcheck=docker.ContainerHealthcheckArgs(tests=["NONE"]),
-        networks_advanced=scope.attachments(aliases=False),
-        network_mode=scope.network_mode,
+        networks_advanced=scope.attachments(CLIENT),
+        network_mode=scope.network_mode(CLIENT),
         opts=pulumi.ResourceOptions.merge(
             scope.opts,
             pulumi.ResourceOptions(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.platform.connections import ConnectionGraph
-from components.platform.docker import workload
+from components.platform.docker import network, workload
 from components.platform.docker.network import StackNetworks
 from components.platform.docker.scope import DockerSettings, Scope
 from components.platform.labels import stack_labels
@@ -54,16 +54,18 @@ class DockerPlacement(Placement):
         )
         self._networks = networks
 
-    def host_of(self, name: str) -> str:
-        return name  # the alias every replica carries on its own network
+    def host_of(self, name: str, sidecar: str | None = None) -> str:
+        return network.host(name, sidecar)
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
-        self._networks.create_all([p.workload for p in pending], graph)
+        workloads = [p.workload for p in pending]
+        by_name = {w.name: w for w in workloads}
+        self._networks.create_all(workloads, graph)
         for p in pending:
             scope = Scope(
                 workload=p.workload,
                 settings=self._settings,
                 parent=p.parent,
-                networks=self._networks.attachments(p.workload, graph),
+                networks=self._networks.attachments(p.workload, by_name, graph),
             )
             workload.create(scope, p.after)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
+from components.platform.docker.network import Attachment
 from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
 from components.workload import Workload
 
@@ -24,8 +26,9 @@ class Scope:
     workload: Workload
     settings: DockerSettings
     parent: pulumi.Resource
-    # The networks its containers join: (network name, joined under the workload's name?).
-    networks: tuple[tuple[pulumi.Output[str], bool], ...]
+    # The networks each of its containers joins, by container name (network.CLIENT: its
+    # release task and jobs).
+    networks: Mapping[str, tuple[Attachment, ...]]
     opts: pulumi.ResourceOptions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -49,19 +52,15 @@ class Scope:
     def resource_name(self, *parts: str) -> str:
         return "-".join((self.settings.name_prefix, self.workload.name, *parts))
 
-    def attachments(
-        self, aliases: bool = True
-    ) -> list[docker.ContainerNetworksAdvancedArgs] | None:
-        """Its networks; on its own it answers to the workload's name. A release task joins
-        without the name: nothing must send it the workload's traffic."""
+    def attachments(self, container: str) -> list[docker.ContainerNetworksAdvancedArgs] | None:
+        """The networks of one of its containers, each under the name it answers to there."""
         return [
             docker.ContainerNetworksAdvancedArgs(
-                name=network, aliases=[self.workload.name] if aliases and own else None
+                name=a.network, aliases=[a.alias] if a.alias else None
             )
-            for network, own in self.networks
+            for a in self.networks[container]
         ] or None
 
-    @property
-    def network_mode(self) -> str | None:
+    def network_mode(self, container: str) -> str | None:
         """A container on no network gets none at all, not Docker's default bridge."""
-        return None if self.networks else "none"
+        return None if self.networks[container] else "none"

@@ -1,5 +1,6 @@
-"""One workload on Docker: a container per replica, its sidecars sharing the replica's
-network namespace like a pod, its volumes, and the hardening every container gets."""
+"""One workload on Docker: a container per replica and its sidecars, sharing the replica's
+scratch volumes like a pod (each on networks of its own: network.py), its volumes, and the
+hardening every container gets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi_docker as docker
 from components.platform.docker.containers import container
 from components.platform.docker.files import files
 from components.platform.docker.jobs import release_gate, scheduler_sidecar
+from components.platform.docker.network import CLIENT
 from components.platform.docker.scope import Scope
 from components.workload import Scratch, WorkloadError
 
@@ -32,8 +34,10 @@ def create(scope: Scope, after: Sequence[pulumi.Resource]) -> None:
         volumes = data | {s.name: scratch_volume(scope, s, replica) for s in w.scratch}
         main = container(scope, w.main, replica, volumes, file_volumes.get(w.main.name), gate=gate)
         # Jobs run once per schedule, so only beside the first replica.
-        for sidecar in w.sidecars + (schedulers if replica == 0 else ()):
-            container(scope, sidecar, replica, volumes, file_volumes.get(sidecar.name), pod=main)
+        for sidecar in w.sidecars:
+            container(scope, sidecar, replica, volumes, file_volumes.get(sidecar.name), main)
+        for job in schedulers if replica == 0 else ():
+            container(scope, job, replica, volumes, file_volumes[job.name], main, networks=CLIENT)
 
 
 def data_volume(scope: Scope, name: str, protect: bool) -> docker.Volume:

@@ -59,7 +59,8 @@ class KubernetesPlacement(Placement):
         )
         self._namespace = namespace
 
-    def host_of(self, name: str) -> str:
+    def host_of(self, name: str, sidecar: str | None = None) -> str:
+        # One Service per workload: every container's ports are behind it.
         return f"{name}.{self._settings.namespace}.svc.cluster.local"
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:

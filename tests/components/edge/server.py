@@ -54,6 +54,17 @@ def replace_exact(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
+def nginx_scratch(root: Path, status_port: int) -> dict[str, str]:
+    """An nginx of the stack's status port, status socket, pid and temporary files, moved
+    into `root`/tmp (replace_exact's replacements)."""
+    return {
+        "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{status_port};",
+        "listen unix:/run/prodstack/status/": f"listen unix:{root}/tmp/",
+        "pid /tmp/": f"pid {root}/tmp/",
+        "_temp_path /tmp/": f"_temp_path {root}/tmp/",
+    }
+
+
 @dataclass
 class Edge:
     root: Path
@@ -83,11 +94,9 @@ class Edge:
             {
                 "listen 8080": f"listen 127.0.0.1:{self.http_port}",
                 "listen 8443 ssl": f"listen 127.0.0.1:{self.https_port} ssl",
-                "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{self.status_port};",
+                **nginx_scratch(self.root, self.status_port),
                 "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),
                 "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
-                "pid /tmp/": f"pid {self.root}/tmp/",
-                "_temp_path /tmp/": f"_temp_path {self.root}/tmp/",
                 "/run/prodstack/acme": str(self.root / "acme"),
                 # the upstream: the API's address on this machine
                 "server api:8080;": f"server {self.upstream};",

@@ -56,7 +56,12 @@ def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     # The status port (8081) is on loopback: no port of the pod's.
     assert {p["containerPort"] for p in edge["ports"]} == {8080, 8443}
     exporter = pod["containers"][1]
-    assert exporter["args"] == ["--nginx.scrape-uri=http://127.0.0.1:8081/stub_status"]
+    # stub_status on the socket in the scratch space both mount, never a port.
+    assert exporter["args"] == [
+        "--nginx.scrape-uri=unix:/run/prodstack/status/nginx.sock:/stub_status"
+    ]
+    mounts = [{(m["name"], m["mountPath"]) for m in c["volumeMounts"]} for c in (edge, exporter)]
+    assert all(("status", "/run/prodstack/status") in m for m in mounts)
 
 
 def test_on_docker_it_publishes_80_and_443_on_the_public_network_only() -> None:

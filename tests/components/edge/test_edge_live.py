@@ -27,6 +27,7 @@ from tests.components.edge.server import (
     edge_in_front_of_api,
     https_request,
     issue,
+    nginx_scratch,
     replace_exact,
     stack_files,
 )
@@ -99,15 +100,14 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
         else shipped_files(stack)
     )
     http, https, status = free_ports(3)
+    (setup.root / "tmp").mkdir(exist_ok=True)
     conf = replace_exact(
         files["nginx.conf"],
         {
             "listen 8080": f"listen 127.0.0.1:{http}",
             "listen 8443 ssl": f"listen 127.0.0.1:{https} ssl",
-            "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{status};",
+            **nginx_scratch(setup.root, status),
             **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
-            "pid /tmp/": f"pid {setup.root}/",
-            "_temp_path /tmp/": f"_temp_path {setup.root}/",
             # In-stack addresses (the API, the frontend, Grafana): nginx resolves them at
             # start, and any live upstream will do; here the reference API on loopback.
             **{

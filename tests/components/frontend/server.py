@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.certificates import make_ca
-from tests.components.edge.server import DEBIAN_NGINX, Edge, replace_exact, require_nginx
+from tests.components.edge.server import (
+    DEBIAN_NGINX,
+    Edge,
+    nginx_scratch,
+    replace_exact,
+    require_nginx,
+)
 from tests.images.reference_api import RunningApi, start_api
 from tests.live import (
     as_user,
@@ -80,10 +86,8 @@ class FrontendServer:
             self.conf,
             {
                 "listen 8080;": f"listen 127.0.0.1:{self.port};",
-                "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{self.status_port};",
+                **nginx_scratch(self.root, self.status_port),
                 "root /usr/share/nginx/html;": f"root {self.dist};",
-                "pid /tmp/": f"pid {self.root}/tmp/",
-                "_temp_path /tmp/": f"_temp_path {self.root}/tmp/",
             },
         )
         (self.root / "frontend.conf").write_text(conf)

@@ -34,8 +34,12 @@ def test_rendered_prometheus_configuration_passes_promtool(dev: Recording, tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = {j["job_name"]: j for j in yaml.safe_load(config)["scrape_configs"]}
     assert jobs["api"]["static_configs"][0]["targets"] == ["api:8080"]
-    assert jobs["edge"]["static_configs"][0]["targets"] == ["edge:9113"]
-    assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres:9187", "postgres:9854"]
+    # On Docker a sidecar answers on a host (and network) of its own, never its server's.
+    assert jobs["edge"]["static_configs"][0]["targets"] == ["edge-exporter:9113"]
+    assert jobs["postgres"]["static_configs"][0]["targets"] == [
+        "postgres-backup-agent:9854",
+        "postgres-exporter:9187",
+    ]
 
 
 def test_rendered_alertmanager_configuration_passes_amtool(dev: Recording, tmp_path: Path) -> None:

@@ -3,11 +3,12 @@ containers, files through carriers, volumes, sidecars and scheduled jobs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from components.platform.docker import FILES_LABEL, FILES_ROOT
 from components.platform.labels import ROLE_LABEL
-from components.workload import CONFIG_DIR, SECRETS_DIR
+from components.workload import CONFIG_DIR, SECRETS_DIR, Port
 from infra.render.mock_runtime import Recording
 from tests.components.platform.doubles import on_docker
 from tests.support import one, render, uploads_of
@@ -46,17 +47,54 @@ def test_each_server_has_an_internal_network_and_only_the_edge_is_on_the_public_
     docker_stack: Recording,
 ) -> None:
     networks = {r.inputs["name"]: r.inputs for r in docker_stack.of_type(NETWORK)}
-    # A network per workload that has clients; public and egress are the routable two.
-    assert set(networks) == {"t-public", "t-egress", "t-store", "t-app"}
-    assert all(networks[n]["internal"] is True for n in ("t-store", "t-app"))
+    # A network per container that has clients; public and egress are the routable two.
+    assert set(networks) == {"t-public", "t-egress", "t-store", "t-store-exporter", "t-app"}
+    internal = ("t-store", "t-store-exporter", "t-app")
+    assert all(networks[n]["internal"] is True for n in internal)
     assert not networks["t-public"].get("internal") and not networks["t-egress"].get("internal")
     specs = containers(docker_stack)
     assert joined(specs["t-store-0"]) == {"t-store": ["store"]}
+    assert joined(specs["t-store-exporter-0"]) == {"t-store-exporter": ["store-exporter"]}
     assert joined(specs["t-app-0"]) == {"t-app": ["app"], "t-store": None}
     assert joined(specs["t-front-0"]) == {"t-app": None, "t-public": ["front"]}
-    # The scraper reaches the store's network (Docker cannot narrow it to the metrics port)
-    # and leaves the stack through egress, the one thing it declares outside.
-    assert joined(specs["t-scraper-0"]) == {"t-store": None, "t-app": None, "t-egress": None}
+    # The scraper reaches the store's exporter and not the store's own port, and leaves the
+    # stack through egress, the one thing it declares outside.
+    assert joined(specs["t-scraper-0"]) == {
+        "t-store-exporter": None,
+        "t-app": None,
+        "t-egress": None,
+    }
+
+
+def test_a_container_whose_ports_have_different_clients_is_refused() -> None:
+    """One network cannot admit a client to one port of a container and not another."""
+    import pulumi
+    import pytest
+
+    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.workload import WorkloadError
+    from tests.components.platform.doubles import app, store
+
+    refused: list[str] = []
+
+    def program() -> dict[str, Any]:
+        placement = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3)).placement
+        holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
+        two_ports = store(protect=False, with_job=False)
+        main = replace(two_ports.main, ports=(*two_ports.main.ports, Port("admin", 5433)))
+        store_ref = placement.place(replace(two_ports, main=main), parent=holder)
+        placement.place(app(store_ref), parent=holder)  # admitted to 5432 only
+        with pytest.raises(WorkloadError) as error:
+            placement.finish()
+        refused.append(str(error.value))
+        return {}
+
+    render("t", program=program)
+    assert refused == [
+        "docker: container store of store serves ports [5432, 5433] on one network, and app "
+        "may open only [5432]. Docker isolates containers, not ports: serve [5433] from a "
+        "container of its own"
+    ]
 
 
 def test_a_workload_without_connections_gets_no_network_at_all() -> None:
@@ -122,10 +160,14 @@ def test_only_the_public_workload_publishes_ports(docker_stack: Recording) -> No
     assert [(p["internal"], p["external"], p["ip"]) for p in ports] == [(8443, 443, "0.0.0.0")]
 
 
-def test_sidecars_share_the_replica_network_namespace(docker_stack: Recording) -> None:
+def test_every_container_has_a_network_namespace_of_its_own(docker_stack: Recording) -> None:
+    """No container joins another's namespace (`container:`): none is left in a dead one
+    when its neighbour restarts, and a sidecar's port is not open on its main container's
+    network (the exporter reads the store through their shared scratch space instead)."""
+    for name, spec in containers(docker_stack).items():
+        assert not str(spec.get("networkMode", "")).startswith("container:"), name
     exporter = containers(docker_stack)["t-store-exporter-0"]
-    assert exporter["networkMode"] == "container:t-store-0-id"
-    assert "networksAdvanced" not in exporter
+    assert joined(exporter) == {"t-store-exporter": ["store-exporter"]}
 
 
 def test_secrets_are_root_owned_read_only_files_never_env(docker_stack: Recording) -> None:
@@ -203,7 +245,8 @@ def test_scheduled_jobs_run_in_a_scheduler_sidecar_beside_the_first_replica(
         "--",
         "backup",
     ]
-    assert cron.inputs["networkMode"] == "container:t-store-0-id"
+    # It reaches what the store's main container reaches: nothing, in this double.
+    assert cron.inputs["networkMode"] == "none"
     assert cron.inputs["healthcheck"]["tests"] == ["CMD", "python3", runner, "--health"]
     files = uploads_of(docker_stack, "t-store-backup-cron-0")
     assert "def next_after" in files[runner]["content"]
@@ -236,4 +279,44 @@ def test_a_workload_is_placed_once_and_never_after_the_placement_finished() -> N
     assert errors == [
         "workload store: placed twice",
         "workload store: placed after the placement finished",
+    ]
+
+
+def test_a_forward_reference_is_checked_against_the_workload_finally_placed() -> None:
+    """A reference made before its workload is placed (the edge routing to Grafana) names a
+    workload that must be placed, with the ports its main container serves."""
+    import pulumi
+    import pytest
+
+    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.workload import WorkloadError
+    from tests.components.platform.doubles import store
+
+    refused: list[str] = []
+
+    def program() -> dict[str, Any]:
+        for i, reserved in enumerate(({"db": 5432}, {"db": 5433}, {"metrics": 9187}, None)):
+            placement = DockerPlatform(f"p{i}", DockerPlatformArgs(f"t{i}", f"t{i}", "10m", 3))
+            holder = pulumi.ComponentResource("prodstack:test:Doubles", f"d{i}", None)
+            if reserved is None:
+                placement.placement.reference("ghost", {"web": 3000})
+            else:
+                placement.placement.reference("store", reserved)
+            placement.placement.place(store(protect=False, with_job=False), parent=holder)
+            if reserved == {"db": 5432}:
+                placement.placement.finish()  # as placed: accepted
+                continue
+            with pytest.raises(WorkloadError) as error:
+                placement.placement.finish()
+            refused.append(str(error.value))
+        return {}
+
+    render("t", program=program)
+    assert refused == [
+        "workload store was referred to with ports {'db': 5433}, which its main container "
+        "does not serve (it serves {'db': 5432})",
+        # A sidecar's port is not on the main container's host.
+        "workload store was referred to with ports {'metrics': 9187}, which its main "
+        "container does not serve (it serves {'db': 5432})",
+        "workload ghost was referred to but never placed (placed: store)",
     ]

@@ -91,8 +91,12 @@ def test_on_docker_it_lives_on_its_own_internal_network_only(dev: Recording) -> 
     server = one(dev, CONTAINER, "prodstack-dev-postgres-0").inputs
     assert [n["name"] for n in server["networksAdvanced"]] == ["prodstack-dev-postgres"]
     assert "ports" not in server
+    # The agent and the exporter are on networks of their own, which Prometheus joins: it
+    # never shares one with the database port.
     agent = one(dev, CONTAINER, "prodstack-dev-postgres-backup-agent-0").inputs
-    assert agent["networkMode"] == "container:prodstack-dev-postgres-0-id"
+    assert [n["name"] for n in agent["networksAdvanced"]] == ["prodstack-dev-postgres-backup-agent"]
+    prometheus = one(dev, CONTAINER, "prodstack-dev-prometheus-0").inputs
+    assert "prodstack-dev-postgres" not in {n["name"] for n in prometheus["networksAdvanced"]}
     assert agent["command"][:2] == ["--full", "0 1 * * 0"]
 
 

@@ -73,7 +73,10 @@ def test_hba_is_scram_only_and_ends_in_reject() -> None:
     network = [r for r in rules if r.kind == "host"]
     assert {r.method for r in network[:-1]} == {"scram-sha-256"}
     assert (network[-1].database, network[-1].user, network[-1].method) == ("all", "all", "reject")
-    assert [(r.database, r.user) for r in network[:-1]] == [("app", "app"), ("postgres", "monitor")]
+    # The monitor user (the exporter beside the server) comes through the socket only.
+    assert [(r.database, r.user) for r in network[:-1]] == [("app", "app")]
+    local = [(r.database, r.user, r.method) for r in rules if r.kind == "local"]
+    assert ("postgres", "monitor", "scram-sha-256") in local
     assert "trust" not in HbaConfig("app", "app", "monitor").render()
 
 

@@ -21,6 +21,11 @@ class RedisServer:
     ca: Path | None = None
 
     @property
+    def socket(self) -> Path:
+        """The socket the exporter beside the server reads (components/redis/config.py)."""
+        return self.root / "redis.sock"
+
+    @property
     def tls(self) -> bool:
         return "tls-port" in self.files["redis.conf"]
 
@@ -29,6 +34,7 @@ class RedisServer:
         paths = {
             "dir": str(self.root / "data"),
             "aclfile": str(self.root / "users.acl"),
+            "unixsocket": str(self.socket),
         }
         if self.tls:
             paths |= {

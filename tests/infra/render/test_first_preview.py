@@ -56,9 +56,9 @@ def test_on_docker_the_files_carriers_id_is_unknown_at_first() -> None:
     )
     labels = {x["label"]: x["value"] for x in api["labels"]}
     assert labels[FILES_LABEL] == UNKNOWN
-    # A sidecar joins a container whose ID is not known yet.
+    # A network's name is known at once: a sidecar never joins a container by its ID.
     exporter = next(r.unredacted for r in preview.resources if r.name.endswith("redis-exporter-0"))
-    assert exporter["networkMode"] == UNKNOWN
+    assert [n["name"] for n in exporter["networksAdvanced"]] == ["prodstack-dev-redis-exporter"]
 
 
 def test_the_check_runs_as_a_first_preview() -> None:
