@@ -1,5 +1,5 @@
 # Shortcuts; each target is one script or one command, so nothing here is hidden.
-.PHONY: up down preview check check-prod render test bench settings-doc
+.PHONY: up down preview check render test bench docs settings-doc policies-doc
 
 up:            ## bring up the dev stack on local Docker (needs the Pulumi CLI and Docker)
 	scripts/dev-up
@@ -35,5 +35,11 @@ bench:         ## benchmarks; each prints its figures
 	uv run --frozen --no-sync python bench/stack_up.py
 
 
+docs:          ## regenerate every generated document
+docs: settings-doc policies-doc
+
 settings-doc:  ## regenerate docs/settings.md
 	uv run --frozen --no-sync prodstack settings-doc
+
+policies-doc:  ## regenerate docs/policies.md and policies/config/*.json
+	uv run --frozen --no-sync prodstack policies-doc

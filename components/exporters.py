@@ -44,9 +44,17 @@ def exporter_sidecar(
 
 
 NGINX_EXPORTER_PORT = 9113
-# Where nginx serves its status to the exporter beside it (both mount it).
-NGINX_STATUS = Scratch("status", "/run/prodstack/status", size_mib=1, in_memory=True)
+# Where nginx serves its status to the exporter beside it (both mount it). Not under
+# /run/prodstack, where the delivered files are mounted read-only.
+NGINX_STATUS = Scratch("status", "/run/nginx-status", size_mib=1, in_memory=True)
 NGINX_STATUS_SOCKET = f"{NGINX_STATUS.mount_path}/nginx.sock"
+
+
+def after_stale_socket(command: tuple[str, ...]) -> tuple[str, ...]:
+    """`command`, once the status socket a killed nginx left in the shared scratch space is
+    gone: nginx does not replace one (it fails with "Address already in use"), and the
+    scratch space outlives a container's restart, on Docker and in a pod alike."""
+    return ("sh", "-c", 'rm -f "$0" && exec "$@"', NGINX_STATUS_SOCKET, *command)
 
 
 def nginx_exporter(image: pulumi.Input[str], port_name: str, run_as_user: int) -> Container:

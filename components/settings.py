@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.config_values import shown
-from components.edge.directives import argument_problem
+from components.nginx_config import argument_problem
 from components.quantities import parse_cpu, parse_memory
 from components.workload import Resources as WorkloadResources
 from components.workload import Scaling as WorkloadScaling

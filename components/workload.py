@@ -69,6 +69,27 @@ class File:
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """A certificate, its key and the CA to trust, as files of a container: what a placement
+    issues (Placement.certificate) or a component is given (a supplied certificate). They
+    arrive as files the placement delivers, or in a Secret someone else keeps current in
+    place (cert-manager), mounted read-only at `mounted_secret`'s directory."""
+
+    cert_file: str
+    key_file: str
+    # The CA it verifies its peers with (inside the stack); none for the public edge.
+    ca_file: str | None = None
+    secret_files: tuple[File, ...] = ()
+    config_files: tuple[File, ...] = ()
+    # (Secret name, directory), Kubernetes only.
+    mounted_secret: tuple[str, str] | None = None
+    # The CA's certificate, for those outside the stack who must trust it (dev's edge).
+    ca_cert_pem: pulumi.Output[str] | None = None
+    # Stapling needs a CA with an OCSP responder; a private CA has none.
+    ocsp_stapling: bool = False
+
+
+@dataclass(frozen=True)
 class PersistentVolume:
     name: str
     mount_path: str
@@ -223,16 +244,32 @@ class Container:
     tmpfs: tuple[str, ...] = ("/tmp",)
     # Persistent volumes and scratch spaces of the workload this container mounts, by name.
     mounts: tuple[str, ...] = ()
-    # Kubernetes Secrets kept by someone else (cert-manager), mounted read-only: (name, path).
-    existing_secrets: tuple[tuple[str, str], ...] = ()
+    # Its certificate (a server's) or the CA it verifies servers with (a client's): the
+    # placement delivers its files with the container's own.
+    tls: TlsFiles | None = None
 
     run_as_user: int = 10001
+
+    @property
+    def delivered_config_files(self) -> tuple[File, ...]:
+        """Its config files, its certificate's included."""
+        return self.config_files + (self.tls.config_files if self.tls else ())
+
+    @property
+    def delivered_secret_files(self) -> tuple[File, ...]:
+        """Its secret files, its certificate's included."""
+        return self.secret_files + (self.tls.secret_files if self.tls else ())
+
+    @property
+    def mounted_secrets(self) -> tuple[tuple[str, str], ...]:
+        """Secrets someone else keeps current, mounted read-only: (name, directory)."""
+        return (self.tls.mounted_secret,) if self.tls and self.tls.mounted_secret else ()
 
     def __post_init__(self) -> None:
         _check_name("container", self.name)
         if self.run_as_user == 0:
             raise WorkloadError(f"container {self.name}: must not run as root")
-        for files in (self.config_files, self.secret_files):
+        for files in (self.delivered_config_files, self.delivered_secret_files):
             names = [f.name for f in files]
             if len(names) != len(set(names)):
                 raise WorkloadError(f"container {self.name}: duplicate file names")

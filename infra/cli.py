@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from infra.ops.ephemeral_config import DEFAULT_TTL
 from infra.render.kubernetes_schema import DEFAULT_VERSION
 from infra.render.stack_config import MissingStackFileError, StackConfigError
 from infra.settings import SettingsError
@@ -94,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
             help="use the backend of `pulumi login` (default: the local file backend)",
         )
         if action == "up":
-            sub.add_argument("--ttl", default="24h", help="when it expires: 90m, 4h, 2d (24h)")
+            sub.add_argument(
+                "--ttl", default=DEFAULT_TTL, help=f"when it expires: 90m, 4h, 2d ({DEFAULT_TTL})"
+            )
             sub.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
     listing = actions.add_parser("list", help="every ephemeral stack: expiry, age, state")
     listing.add_argument("--json", action="store_true", help="as JSON")

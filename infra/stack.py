@@ -18,7 +18,6 @@ from components.platform.placement import Placement
 from components.postgres.component import Postgres, PostgresArgs
 from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
-from components.tls.component import InternalTls, InternalTlsArgs
 from infra.settings import StackSettings
 
 
@@ -63,15 +62,6 @@ def build(
     secrets = Secrets(
         "secrets", SecretsArgs(settings=settings.secrets, user_supplied=user_supplied)
     )
-    internal_tls = (
-        InternalTls(
-            "internal-tls",
-            InternalTlsArgs(settings.platform, stack, settings.kubernetes.namespace),
-        )
-        if settings.postgres.tls or settings.redis.tls
-        else None
-    )
-
     s3 = settings.postgres.backup.repository.s3
     postgres = Postgres(
         "postgres",
@@ -83,7 +73,6 @@ def build(
             protect=settings.protect_data,
             s3_key=config_secrets.get(s3.key_config) if s3 and s3.key_config else None,
             s3_secret=config_secrets.get(s3.secret_config) if s3 and s3.secret_config else None,
-            tls_issuer=internal_tls if settings.postgres.tls else None,
         ),
         placement=placement,
     )
@@ -95,7 +84,6 @@ def build(
             admin_password=secrets["redisAdminPassword"],
             exporter_password=secrets["redisExporterPassword"],
             protect=settings.protect_data,
-            tls_issuer=internal_tls if settings.redis.tls else None,
         ),
         placement=placement,
     )
@@ -107,7 +95,12 @@ def build(
             connections=(postgres.connection, redis.connection),
             # A migration starts once the stores it migrates are up.
             migrate_after=(postgres, redis),
-            tls=internal_tls.client("api") if internal_tls else None,
+            # The CA to verify the data stores with, when either speaks TLS.
+            tls=(
+                placement.certificate("api", "client")
+                if settings.postgres.tls or settings.redis.tls
+                else None
+            ),
         ),
         placement=placement,
     )
@@ -231,7 +224,6 @@ def monitoring_args(
     host = edge.endpoint.address("https") if docker else settings.domain
     return MonitoringArgs(
         settings=settings.monitoring,
-        platform=settings.platform,
         namespace=settings.kubernetes.namespace,
         targets=scraped,
         probe_url=f"https://{host}{settings.api.readiness_path}",

@@ -47,7 +47,6 @@ EVERYWHERE = Levels(M, M, M)
 ADVISE_ALL_ENFORCE_PROD = Levels(A, A, M)
 ADVISE_ALL = Levels(A, A, A)
 PROD_ONLY = Levels(D, D, M)
-PROD_ADVISORY = Levels(D, D, A)
 
 
 @dataclass(frozen=True)

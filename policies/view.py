@@ -38,10 +38,6 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
-def is_unknown(value: Any) -> bool:
-    return value is UNKNOWN
-
-
 def get(value: Any, *path: str | int, default: Any = None) -> Any:
     """The value at `path`, `default` when absent, `UNKNOWN` when not known yet."""
     for key in path:

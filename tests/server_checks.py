@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.exporters import NGINX_STATUS
 from infra.render.mock_runtime import Recording
 from tests.certificates import issue, make_ca
 from tests.components.redis.server import RedisServer
@@ -103,6 +104,7 @@ class ServerChecks:
         """Container paths moved into the work directory (before any path of its own is put
         in: the work directory is itself under /tmp)."""
         text = re.sub(r"(?<![\w/])/tmp/", f"{self.root}/tmp/", text)
+        text = text.replace(f"{NGINX_STATUS.mount_path}/", f"{self.root}/run/status/")
         return text.replace("/run/prodstack/", f"{self.root}/run/")
 
     def failures(self, recording: Recording) -> list[Failure]:

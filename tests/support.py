@@ -108,14 +108,18 @@ PROD = {
 DOCKER_CONTAINER = "docker:index/container:Container"
 
 
-def files_carrier(recording: Recording, container: str) -> RecordedResource:
-    """The carrier that delivers a Docker container's files: the never-started container named
-    like the files volume the container mounts at FILES_ROOT (components/platform/docker/files.py)."""
+def carrier_name(mounts: list[dict[str, Any]]) -> str:
+    """The carrier that delivers a Docker container's files, from the container's mounts: the
+    never-started container named like the files volume mounted at FILES_ROOT
+    (components/platform/docker/files.py)."""
     from components.platform.docker import FILES_ROOT
 
+    return str(next(m["source"] for m in mounts if m["target"] == FILES_ROOT))
+
+
+def files_carrier(recording: Recording, container: str) -> RecordedResource:
     spec = one(recording, DOCKER_CONTAINER, container).inputs
-    volume = next(m["source"] for m in spec["mounts"] if m["target"] == FILES_ROOT)
-    return one(recording, DOCKER_CONTAINER, volume)
+    return one(recording, DOCKER_CONTAINER, carrier_name(spec["mounts"]))
 
 
 def uploads_of(recording: Recording, container: str) -> dict[str, dict[str, Any]]:

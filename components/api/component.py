@@ -13,7 +13,6 @@ from components.images import image_for, version_label
 from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
-from components.tls.component import ServiceTls
 from components.workload import (
     CONFIG_DIR,
     SECRETS_DIR,
@@ -24,6 +23,7 @@ from components.workload import (
     Port,
     Probe,
     ReleaseTask,
+    TlsFiles,
     Workload,
 )
 
@@ -38,7 +38,7 @@ class ApiArgs:
     # What the migration (settings.migration) waits for: the data stores it migrates.
     migrate_after: tuple[pulumi.Resource, ...] = ()
     # The CA to verify data stores that speak TLS (components/tls).
-    tls: ServiceTls | None = None
+    tls: TlsFiles | None = None
 
 
 class Api(pulumi.ComponentResource):
@@ -105,13 +105,9 @@ def api_workload(name: str, args: ApiArgs, image: pulumi.Input[str], version: st
         ),
         env={**settings.env, "PRODSTACK_CONFIG": f"{CONFIG_DIR}/{CONFIG_FILE}"},
         ports=(Port(PORT_NAME, settings.port),),
-        config_files=(File(CONFIG_FILE, config.render()), *(tls.config_files if tls else ())),
-        secret_files=(
-            *args.secret_files,
-            *(f for c in args.connections for f in c.secret_files),
-            *(tls.secret_files if tls else ()),
-        ),
-        existing_secrets=tls.existing_secrets if tls else (),
+        config_files=(File(CONFIG_FILE, config.render()),),
+        secret_files=(*args.secret_files, *(f for c in args.connections for f in c.secret_files)),
+        tls=tls,
     )
     migration = settings.migration
     return Workload(

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pulumi
 
-from components.edge import certificates
-from components.edge.certificates import TlsMaterial
 from components.edge.cors import CorsPolicy
 from components.edge.nginx import (
     HTTP_PORT,
@@ -24,12 +22,13 @@ from components.edge.nginx import (
     Route,
 )
 from components.edge.settings import EdgeSettings, RequestRate
-from components.exporters import NGINX_STATUS, nginx_exporter
+from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.images import version_label
 from components.monitoring.prometheus import Target
 from components.platform.labels import labels_for
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
+from components.tls.certificates import self_signed, supplied
 from components.workload import (
     CONFIG_DIR,
     Checks,
@@ -39,6 +38,7 @@ from components.workload import (
     PlacedWorkload,
     Port,
     Probe,
+    TlsFiles,
     Workload,
 )
 
@@ -99,7 +99,7 @@ class Edge(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Edge", name, None, opts)
-        tls = self._certificate(name, args)
+        tls = self._certificate(name, args, placement)
         self.endpoint = placement.place(edge_workload(args, tls), parent=self)
         self.scrape_targets = (Target(self.endpoint, "edge-metrics"),)
 
@@ -107,18 +107,23 @@ class Edge(pulumi.ComponentResource):
         self.ca_cert_pem = tls.ca_cert_pem
         self.register_outputs({"url": self.url, "caCertPem": self.ca_cert_pem})
 
-    def _certificate(self, name: str, args: EdgeArgs) -> TlsMaterial:
+    def _certificate(self, name: str, args: EdgeArgs, placement: Placement) -> TlsFiles:
         source = args.settings.certificate
         if source.source == "self-signed":
-            return certificates.self_signed(f"{name}-tls", args.domain, args.stack, parent=self)
-        if source.source == "cert-manager":
+            return self_signed(f"{name}-tls", args.domain, args.stack, parent=self)
+        if source.source == "cert-manager" and source.issuer:  # the model insists on one
             labels = labels_for(NAME, "edge", version_label(args.settings.image), args.stack)
-            return certificates.cert_manager(
-                f"{name}-tls", source, args.domain, args.namespace, labels, parent=self
+            return placement.managed_certificate(
+                f"{name}-tls",
+                args.domain,
+                source.issuer,
+                labels,
+                parent=self,
+                setting="edge.certificate.source",
             )
         if args.supplied_cert is None or args.supplied_key is None:
             raise ValueError("a supplied certificate needs its PEM chain and key")
-        return certificates.supplied(args.supplied_cert, args.supplied_key)
+        return supplied(args.supplied_cert, args.supplied_key)
 
 
 def public_origin(args: EdgeArgs) -> str:
@@ -157,7 +162,7 @@ def frontend_route(args: EdgeArgs) -> FrontendRoute | None:
     )
 
 
-def edge_config(args: EdgeArgs, tls: TlsMaterial) -> EdgeConfig:
+def edge_config(args: EdgeArgs, tls: TlsFiles) -> EdgeConfig:
     s = args.settings
     limits = s.rate_limits
     major, minor = (int(part) for part in s.nginx_version.split("."))
@@ -206,7 +211,7 @@ def upstream_peers(args: EdgeArgs) -> tuple[Peer, ...]:
     return tuple(Peer(workload, (workload.port(port),)) for workload, port in upstreams)
 
 
-def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
+def edge_workload(args: EdgeArgs, tls: TlsFiles) -> Workload:
     s = args.settings
     healthy = Probe.loopback_http(STATUS_PORT, "/healthz", period_seconds=5)
 
@@ -215,7 +220,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
         image=s.image,
         resources=workload_resources(s.resources),
         checks=Checks.around(healthy, startup_seconds=30, startup_period=1, liveness_period=10),
-        command=("sh", f"{CONFIG_DIR}/edge-entrypoint.sh"),
+        command=after_stale_socket(("sh", f"{CONFIG_DIR}/edge-entrypoint.sh")),
         args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
         ports=(
             Port("http", HTTP_PORT, s.public_ports.http, str(s.public_ports.address)),
@@ -225,10 +230,7 @@ def edge_workload(args: EdgeArgs, tls: TlsMaterial) -> Workload:
             File("nginx.conf", edge_config(args, tls).render()),
             File("edge-entrypoint.sh", RELOADER.read_text()),
         ),
-        secret_files=tls.files,
-        existing_secrets=(
-            ((tls.existing_secret, certificates.CERT_MANAGER_DIR),) if tls.existing_secret else ()
-        ),
+        tls=tls,
         mounts=(NGINX_STATUS.name,),
         run_as_user=NGINX_UID,
     )

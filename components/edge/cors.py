@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.edge.directives import Block, Comment, Directive, d
+from components.nginx_config import Block, Comment, Directive, d
 
 ANY = "*"
 ALLOW_ORIGIN = "$cors_allow_origin"

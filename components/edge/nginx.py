@@ -1,4 +1,4 @@
-"""nginx.conf for the edge, composed from typed values (components/edge/directives.py).
+"""nginx.conf for the edge, composed from typed values (components/nginx_config.py).
 
 One configuration for Docker and Kubernetes. Directives that only newer nginx versions know
 are rendered only for them, so the same generator serves Debian's nginx (the live tests) and
@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 from components.edge.cors import CorsPolicy
-from components.edge.directives import (
+from components.exporters import NGINX_STATUS_SOCKET
+from components.nginx_config import (
     Block,
     Comment,
     Directive,
@@ -21,7 +22,6 @@ from components.edge.directives import (
     render,
     status_server,
 )
-from components.exporters import NGINX_STATUS_SOCKET
 
 HTTP_PORT = 8080
 HTTPS_PORT = 8443

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.exporters import NGINX_STATUS, nginx_exporter
+from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
@@ -87,7 +87,7 @@ def frontend_workload(args: FrontendArgs, image: pulumi.Input[str], version: str
         resources=workload_resources(settings.resources),
         checks=Checks.around(healthy, startup_seconds=30, startup_period=1, liveness_period=10),
         # The image's own nginx, with this configuration instead of its own.
-        command=("nginx", "-c", f"{CONFIG_DIR}/{CONFIG_FILE}"),
+        command=after_stale_socket(("nginx", "-c", f"{CONFIG_DIR}/{CONFIG_FILE}")),
         ports=(Port(PORT_NAME, PORT),),
         config_files=(File(CONFIG_FILE, frontend_config(settings).render()),),
         mounts=(NGINX_STATUS.name,),

@@ -1,6 +1,6 @@
 """The frontend's nginx configuration: a single-page app's files with the right cache lifetimes.
 
-Composed from typed values (components/edge/directives.py). The edge in front of it adds TLS,
+Composed from typed values (components/nginx_config.py). The edge in front of it adds TLS,
 the security headers and the rate limits; this server decides what a browser may cache:
 
 - a file whose name carries a content hash (or under an immutable prefix) is cached a year and
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.edge.directives import (
+from components.exporters import NGINX_STATUS_SOCKET
+from components.nginx_config import (
     Block,
     Comment,
     Directive,
@@ -25,7 +26,6 @@ from components.edge.directives import (
     render,
     status_server,
 )
-from components.exporters import NGINX_STATUS_SOCKET
 
 PORT = 8080
 STATUS_PORT = 8081

@@ -3,7 +3,7 @@ heartbeat receiver; credentials only ever as files (the *_file options)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import yaml
@@ -11,8 +11,6 @@ import yaml
 from components.config_values import checked_document
 
 ReceiverKind = Literal["none", "webhook", "slack", "pagerduty", "email"]
-# The three routes every stack has, and the severity each takes.
-ROUTES = (("paging", "critical"), ("chat", "warning"))
 HEARTBEAT = "heartbeat"
 
 
@@ -29,7 +27,6 @@ class Receiver:
     from_: str | None = None
     smarthost: str | None = None
     username: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> dict[str, object]:
         entry: dict[str, object]

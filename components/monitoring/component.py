@@ -19,7 +19,7 @@ from components.monitoring import rules
 from components.monitoring.alertmanager import AlertmanagerConfig, Receiver
 from components.monitoring.prometheus import PrometheusConfig, Target
 from components.monitoring.settings import MonitoringSettings, ReceiverSettings
-from components.platform.placement import Placement
+from components.platform.placement import ClusterApi, Placement
 from components.workload import (
     CONFIG_DIR,
     KEEPS_IMAGE_USER,
@@ -42,8 +42,6 @@ from components.workload import (
 NOBODY = 65534  # the user the prom/* images run as
 PROMETHEUS = "prometheus"  # its workload's name; Grafana refers to it before it is placed
 PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
-KUBERNETES_API_PORTS = (443, 6443)
-KUBELET_PORT = 10250
 POD_DISCOVERY = ApiAccess(("",), ("pods", "services", "endpoints"))
 # Node discovery and the kubelets' metrics have no namespace: the one cluster-wide grant.
 KUBELET_ACCESS = (
@@ -56,7 +54,6 @@ NOTIFICATION_PORTS = (443, 587)
 @dataclass(frozen=True)
 class MonitoringArgs:
     settings: MonitoringSettings
-    platform: str
     namespace: str
     # What the other components expose to be scraped; Monitoring adds its own workloads.
     targets: tuple[Target, ...]
@@ -96,12 +93,14 @@ class Monitoring(pulumi.ComponentResource):
             prometheus_ref = placement.reference(PROMETHEUS, {"web": PROMETHEUS_PORT})
             grafana_ref = placement.place(grafana(args, prometheus_ref), parent=self)
             own.append(Target(grafana_ref, "web"))
-        if args.platform == "kubernetes":
-            ksm_ref = placement.place(kube_state_metrics(args), parent=self)
+        cluster = placement.cluster_api
+        if cluster is not None:  # state of what the cluster runs, for its alerts
+            ksm_ref = placement.place(kube_state_metrics(args, cluster), parent=self)
             own.append(Target(ksm_ref, "ksm-metrics"))
         placed = placement.place(
             prometheus(
                 args,
+                cluster,
                 scraped=(*args.targets, *own),
                 alertmanager=alertmanager_ref,
                 blackbox=blackbox_ref,
@@ -125,6 +124,7 @@ def scrape_peers(targets: tuple[Target, ...]) -> tuple[Peer, ...]:
 
 def prometheus(
     args: MonitoringArgs,
+    cluster: ClusterApi | None,
     scraped: tuple[Target, ...],
     alertmanager: PlacedWorkload,
     blackbox: PlacedWorkload,
@@ -133,7 +133,7 @@ def prometheus(
     s = args.settings
     itself = PlacedWorkload(PROMETHEUS, "localhost", {"web": PROMETHEUS_PORT})
     config = PrometheusConfig(
-        platform=args.platform,
+        discovers_pods=cluster is not None,
         namespace=args.namespace,
         targets=(*scraped, Target(itself, "web")),
         rule_files=(f"{CONFIG_DIR}/rules.yml",),
@@ -141,15 +141,17 @@ def prometheus(
         public_url=args.probe_url,
         blackbox=blackbox.address("web"),
         scrape_interval_seconds=s.scrape_interval_seconds,
-        kubelet_metrics=s.kubelet_metrics if args.platform == "kubernetes" else "off",
+        kubelet_metrics=s.kubelet_metrics if cluster is not None else "off",
     )
-    # On Kubernetes it discovers the stack's pods (and the kubelets) from the API.
+    # Where the platform has a cluster API, it discovers the stack's pods (and the kubelets)
+    # from it.
     egress_ports: tuple[int, ...] = ()
     api_access: tuple[ApiAccess, ...] = ()
-    if args.platform == "kubernetes":
-        egress_ports, api_access = KUBERNETES_API_PORTS, (POD_DISCOVERY,)
-    if config.kubelet_metrics != "off":
-        egress_ports, api_access = (*egress_ports, KUBELET_PORT), (*api_access, *KUBELET_ACCESS)
+    if cluster is not None:
+        egress_ports, api_access = cluster.ports, (POD_DISCOVERY,)
+        if config.kubelet_metrics != "off":
+            egress_ports = (*egress_ports, cluster.kubelet_port)
+            api_access = (*api_access, *KUBELET_ACCESS)
     server = Container(
         name="prometheus",
         image=s.prometheus_image,
@@ -165,7 +167,7 @@ def prometheus(
         ports=(Port("web", PROMETHEUS_PORT),),
         config_files=(
             File("prometheus.yml", config.render()),
-            File("rules.yml", rules.render(args.platform, s.runbook_base_url)),
+            File("rules.yml", rules.render(cluster is not None, s.runbook_base_url)),
         ),
         mounts=("data",),
         run_as_user=NOBODY,
@@ -350,7 +352,7 @@ KSM_ACCESS = (
 KSM_PORT = 8080
 
 
-def kube_state_metrics(args: MonitoringArgs) -> Workload:
+def kube_state_metrics(args: MonitoringArgs, cluster: ClusterApi) -> Workload:
     """Pod, deployment, autoscaler and job state as metrics, for the Kubernetes alerts."""
     s = args.settings
     # The image is distroless: nothing for Docker to run (KSM runs on Kubernetes only).
@@ -376,7 +378,7 @@ def kube_state_metrics(args: MonitoringArgs) -> Workload:
         component="monitoring",
         version=version_label(s.kube_state_metrics_image),
         main=server,
-        outbound=(Outbound(KUBERNETES_API_PORTS),),
+        outbound=(Outbound(cluster.ports),),
         api_access=KSM_ACCESS,
     )
 

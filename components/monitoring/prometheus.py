@@ -41,7 +41,9 @@ class Target:
 
 @dataclass(frozen=True)
 class PrometheusConfig:
-    platform: str
+    # Finds the stack's pods from the cluster's API (Kubernetes), or scrapes each target
+    # by its address.
+    discovers_pods: bool
     namespace: str
     targets: tuple[Target, ...]
     rule_files: tuple[str, ...]
@@ -51,7 +53,7 @@ class PrometheusConfig:
     scrape_interval_seconds: int = 15
     kubelet_metrics: str = "off"  # verify, skip-verify or off (settings: monitoring)
 
-    def docker_jobs(self) -> list[dict[str, object]]:
+    def static_jobs(self) -> list[dict[str, object]]:
         jobs: dict[tuple[str, str], list[str]] = {}
         for target in self.targets:
             jobs.setdefault((target.job, target.path), []).append(target.address)
@@ -64,7 +66,7 @@ class PrometheusConfig:
             for (job, path), addresses in sorted(jobs.items())
         ]
 
-    def kubernetes_jobs(self) -> list[dict[str, object]]:
+    def discovered_jobs(self) -> list[dict[str, object]]:
         return [self.pods_job(), *([self.kubelet_job()] if self.kubelet_metrics != "off" else [])]
 
     def kubelet_job(self) -> dict[str, object]:
@@ -117,7 +119,7 @@ class PrometheusConfig:
 
     def document(self) -> dict[str, object]:
         interval = f"{self.scrape_interval_seconds}s"
-        jobs = self.docker_jobs() if self.platform == "docker" else self.kubernetes_jobs()
+        jobs = self.discovered_jobs() if self.discovers_pods else self.static_jobs()
         jobs.append(
             {
                 "job_name": "blackbox",

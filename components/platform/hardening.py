@@ -14,8 +14,8 @@ from components.workload import Container
 
 # tmpfs mounts: writable, never executable, bounded so a runaway writer cannot fill memory.
 TMPFS_SIZE_MIB = 64
-# Delivered files are owned by root and readable by the container's group only: nothing in
-# the container can change them, and secrets are not world-readable.
+# Delivered files are owned by root, so nothing in the container can change them; configs
+# are readable by every user of the container, secrets by its group only.
 CONFIG_FILE_MODE = 0o444
 SECRET_FILE_MODE = 0o440
 

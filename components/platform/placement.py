@@ -11,13 +11,27 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 
 from components.platform.connections import ConnectionGraph
-from components.workload import PlacedWorkload, Workload, WorkloadError
+from components.workload import PlacedWorkload, TlsFiles, Workload, WorkloadError
 
-__all__ = ["Pending", "PlacedWorkload", "Placement"]
+# What a certificate inside the stack is for: a server's, or a client's that verifies them.
+Use = Literal["server", "client"]
+
+__all__ = ["ClusterApi", "Pending", "PlacedWorkload", "Placement"]
+
+
+@dataclass(frozen=True)
+class ClusterApi:
+    """A platform API that lists the stack's workloads and nodes (Kubernetes'): where its
+    server and the nodes' kubelets answer, for what reads it (Prometheus's discovery,
+    kube-state-metrics)."""
+
+    ports: tuple[int, ...]
+    kubelet_port: int
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ class Pending:
 class Placement(ABC):
     platform: str
     stack: str
+    # What the platform lets workloads discover and watch; none on one Docker host.
+    cluster_api: ClusterApi | None = None
 
     def __init__(self, stack: str) -> None:
         self.stack = stack
@@ -85,6 +101,25 @@ class Placement(ABC):
     def host_of(self, name: str, sidecar: str | None = None) -> str:
         """The name other workloads reach the workload `name` by: its main container, or one
         of its sidecars where a sidecar has a host of its own."""
+
+    @abstractmethod
+    def certificate(self, workload: str, use: Use) -> TlsFiles:
+        """TLS inside the stack, from the stack's own CA (made on first use): a server's
+        certificate for every name its clients reach it by, or what a client needs to verify
+        the servers. The files come with the container that sets them as its `tls`."""
+
+    @abstractmethod
+    def managed_certificate(
+        self,
+        name: str,
+        domain: str,
+        issuer: str,
+        labels: Mapping[str, str],
+        parent: pulumi.Resource,
+        setting: str,
+    ) -> TlsFiles:
+        """A public certificate that cert-manager keeps current from `issuer` (a
+        ClusterIssuer); `setting` is the key that asked for it, for a platform without one."""
 
     @abstractmethod
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:

@@ -25,7 +25,6 @@ from components.postgres.pgbackrest import (
 )
 from components.postgres.settings import PostgresSettings
 from components.settings import workload_resources
-from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
     KEEPS_IMAGE_USER,
@@ -40,6 +39,7 @@ from components.workload import (
     Resources,
     ScannerWaiver,
     Scratch,
+    TlsFiles,
     Workload,
 )
 
@@ -63,8 +63,6 @@ class PostgresArgs:
     # S3 credentials, when the repository is off-site.
     s3_key: pulumi.Input[str] | None = None
     s3_secret: pulumi.Input[str] | None = None
-    # Issues the server's certificate when network clients must use TLS (postgres.tls).
-    tls_issuer: InternalTls | None = None
 
 
 class Postgres(pulumi.ComponentResource):
@@ -86,8 +84,8 @@ class Postgres(pulumi.ComponentResource):
         image = image_for(
             args.settings.image, "postgres", parent=self, base=args.settings.build_base
         )
-        issuer = args.tls_issuer
-        tls = issuer.server(name) if issuer else None
+        # Network clients must use TLS (postgres.tls): a certificate from the stack's CA.
+        tls = placement.certificate(name, "server") if args.settings.tls else None
         placed = placement.place(postgres_workload(name, args, image, tls), parent=self)
         settings = args.settings
         self.connection = ServiceConnection(
@@ -123,7 +121,7 @@ def postgres_workload(
     name: str,
     args: PostgresArgs,
     image: pulumi.Input[str],
-    tls: ServiceTls | None = None,
+    tls: TlsFiles | None = None,
 ) -> Workload:
     settings = args.settings
     resources = workload_resources(settings.resources)
@@ -137,9 +135,6 @@ def postgres_workload(
         tls_cert_file=tls.cert_file if tls else None,
         tls_key_file=tls.key_file if tls else None,
     )
-    # The server and the backup agent (whose drill starts a server from the same config).
-    tls_secrets = tls.secret_files if tls else ()
-    tls_mounts = tls.existing_secrets if tls else ()
     backrest = pgbackrest_config(settings)
     backrest_files = (File("pgbackrest.conf", backrest.render()),)
     backrest_secret = File(
@@ -193,9 +188,8 @@ def postgres_workload(
             File("postgres-app-password", args.app_password),
             File("postgres-monitor-password", args.monitor_password),
             backrest_secret,
-            *tls_secrets,
         ),
-        existing_secrets=tls_mounts,
+        tls=tls,
         mounts=mounts,
         run_as_user=POSTGRES_UID,
     )
@@ -230,8 +224,9 @@ def postgres_workload(
         # The server's own files: the drill and a point-in-time restore start a throwaway
         # server with postgresql.conf, which names pg_hba.conf.
         config_files=server_files,
-        secret_files=(backrest_secret, *tls_secrets),
-        existing_secrets=tls_mounts,
+        # The server's certificate too: the drill's throwaway server starts with it.
+        secret_files=(backrest_secret,),
+        tls=tls,
         mounts=(*mounts, "drill"),
         run_as_user=POSTGRES_UID,
     )

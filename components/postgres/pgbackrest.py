@@ -6,7 +6,7 @@ secret file and the main file stays readable in reviews and rendered output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from components.config_values import checked_value
 from components.postgres.config import SOCKET_DIR, STANZA
@@ -41,7 +41,6 @@ class PgBackRestConfig:
     # Writable paths: the root filesystem is read-only.
     lock_path: str = "/tmp/pgbackrest"
     log_path: str = "/tmp/pgbackrest"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def global_options(self) -> dict[str, str]:
         options = {
@@ -73,7 +72,7 @@ class PgBackRestConfig:
                     "repo1-s3-key-type": self.s3.key_type,
                 }
             )
-        return {**options, **self.extra}
+        return options
 
     def stanza_options(self) -> dict[str, str]:
         return {

@@ -21,7 +21,6 @@ from components.settings import (
 
 # Majors whose configuration prodstack renders: Debian's (the local drill) up to the image's.
 SUPPORTED_MAJORS = (15, 16, 17)
-IMAGE_MAJOR = 17
 
 _CRON = hinted(
     r"^(\S+\s+){4}\S+$", "a 5-field cron schedule like '0 1 * * 0' (minute hour day month weekday)"

@@ -16,7 +16,6 @@ from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
 from components.settings import workload_resources
-from components.tls.component import InternalTls, ServiceTls
 from components.workload import (
     CONFIG_DIR,
     KEEPS_IMAGE_USER,
@@ -29,6 +28,7 @@ from components.workload import (
     Probe,
     ScannerWaiver,
     Scratch,
+    TlsFiles,
     Workload,
 )
 
@@ -39,7 +39,7 @@ EXPORTER_USER = "exporter"
 ENTRYPOINT = Path(__file__).with_name("entrypoint.sh")
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
 # The server's socket, which the exporter beside it reads (components/exporters.py).
-SOCKET = Scratch("socket", "/run/prodstack/redis", size_mib=1, in_memory=True)
+SOCKET = Scratch("socket", "/run/redis", size_mib=1, in_memory=True)
 UNIX_SOCKET = f"{SOCKET.mount_path}/redis.sock"
 
 
@@ -50,8 +50,6 @@ class RedisArgs:
     admin_password: pulumi.Input[str]
     exporter_password: pulumi.Input[str]
     protect: bool
-    # Issues the server's certificate when clients must use TLS (settings: redis.tls).
-    tls_issuer: InternalTls | None = None
 
 
 class Redis(pulumi.ComponentResource):
@@ -70,8 +68,8 @@ class Redis(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("prodstack:index:Redis", name, None, opts)
-        issuer = args.tls_issuer
-        tls = issuer.server(name) if issuer else None
+        # Clients must use TLS (redis.tls): a certificate from the stack's CA.
+        tls = placement.certificate(name, "server") if args.settings.tls else None
         placed = placement.place(redis_workload(name, args, tls), parent=self)
         self.connection = ServiceConnection(
             kind="redis",
@@ -89,7 +87,7 @@ class Redis(pulumi.ComponentResource):
         self.register_outputs({"host": self.host, "port": PORT})
 
 
-def redis_config(settings: RedisSettings, tls: ServiceTls | None = None) -> RedisConfig:
+def redis_config(settings: RedisSettings, tls: TlsFiles | None = None) -> RedisConfig:
     limit_mib = workload_resources(settings.resources).memory_limit_mib
     return RedisConfig(
         maxmemory_bytes=limit_mib * 1024 * 1024 * settings.maxmemory_percent // 100,
@@ -102,7 +100,7 @@ def redis_config(settings: RedisSettings, tls: ServiceTls | None = None) -> Redi
     )
 
 
-def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) -> Workload:
+def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
         lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
@@ -141,10 +139,9 @@ def redis_workload(name: str, args: RedisArgs, tls: ServiceTls | None = None) ->
         config_files=(
             File("redis.conf", redis_config(settings, tls).render()),
             *((File(ENTRYPOINT.name, ENTRYPOINT.read_text()),) if tls else ()),
-            *(tls.config_files if tls else ()),
         ),
-        secret_files=(File("users.acl", acl), *(tls.secret_files if tls else ())),
-        existing_secrets=tls.existing_secrets if tls else (),
+        secret_files=(File("users.acl", acl),),
+        tls=tls,
         mounts=("data", SOCKET.name),
         run_as_user=REDIS_UID,
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from components.api.settings import MAX_ENV_STRING_BYTES, MAX_ENV_TOTAL_BYTES
-from components.edge.directives import MAX_ARGUMENT_BYTES
+from components.nginx_config import MAX_ARGUMENT_BYTES
 from components.quantities import MAX_CPU_MILLICORES, MAX_MEMORY_MIB
 from components.settings import SYSTEM_DIRECTORIES
 from infra.settings.defaults import defaults_for

@@ -239,7 +239,8 @@ class Engine:
                 type=spec.get("logDriver", "json-file"), config=spec.get("logOpts")
             ),
             tmpfs=spec.get("tmpfs"),
-            port_bindings={k: v[0] for k, v in bindings.items()} or None,
+            # Every host binding of a port (docker-py takes a list for several).
+            port_bindings={k: v[0] if len(v) == 1 else v for k, v in bindings.items()} or None,
             cap_drop=(spec.get("capabilities") or {}).get("drops"),
             cap_add=(spec.get("capabilities") or {}).get("adds"),
             security_opt=spec.get("securityOpts"),

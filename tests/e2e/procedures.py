@@ -159,3 +159,16 @@ def page_for_a_stopped_api(stack: RunningStack, timeout: float = 300) -> tuple[N
     finally:
         api.start()
     return note, note.received - stopped
+
+
+def exporter_metrics(stack: RunningStack, address: str) -> str:
+    """An exporter's metrics as Prometheus scrapes them, from its container."""
+    return stack.exec("prometheus", "wget", "-qO-", f"http://{address}/metrics")
+
+
+def wait_for_metric(stack: RunningStack, address: str, line: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in (metrics := exporter_metrics(stack, address)):
+        assert time.monotonic() < deadline, f"no {line!r} from {address} in {timeout} s"
+        time.sleep(2)
+    assert line in metrics

@@ -19,10 +19,12 @@ from tests.e2e.procedures import (
     address_of,
     archive_current_wal,
     connections_from,
+    exporter_metrics,
     https,
     page_for_a_stopped_api,
     point_in_time_restore,
     psql,
+    wait_for_metric,
     wait_for_notification,
 )
 from tests.e2e.stack import RunningStack, leftovers
@@ -127,8 +129,7 @@ def test_prometheus_scrapes_every_target(stack: RunningStack) -> None:
 
 
 def test_the_redis_exporter_has_every_permission_it_uses(stack: RunningStack) -> None:
-    metrics = stack.exec("redis", "wget", "-qO-", "http://127.0.0.1:9121/metrics")
-    assert "redis_up 1" in metrics
+    assert "redis_up 1" in exporter_metrics(stack, "redis-exporter:9121")
     logs = (
         stack.container("redis").logs().decode()
         + stack.engine.created[f"{stack.prefix}-redis-exporter-0"].logs().decode()
@@ -351,7 +352,9 @@ def test_the_public_network_reaches_the_edge_alone(stack: RunningStack) -> None:
     assert set(lines.values()) == {"closed"}, output
 
 
-# A Postgres startup message and a Redis PING, in plaintext.
+# A Postgres startup message, and a Redis PING in plaintext after logging in as the health
+# user (who may PING with any password): a Redis that took plaintext would answer PONG, not
+# NOAUTH.
 PLAINTEXT_PROBE = r"""
 import socket, struct
 body = struct.pack("!I", 196608) + b"user\0app\0database\0app\0\0"
@@ -360,11 +363,17 @@ s.sendall(struct.pack("!I", len(body) + 4) + body)
 print(s.recv(512)[:1].decode(), end=" ")
 r = socket.create_connection(("redis", 6379), 3)
 r.settimeout(3)
-r.sendall(b"PING\r\n")
+r.sendall(b"AUTH healthcheck none\r\nPING\r\n")
+reply = b""
 try:
-    print(r.recv(64) or b"closed")
+    while b"PONG" not in reply:
+        chunk = r.recv(64)
+        if not chunk:
+            break
+        reply += chunk
+    print(reply or b"closed")
 except OSError as error:
-    print(type(error).__name__)
+    print(reply, type(error).__name__)
 """
 
 
@@ -399,12 +408,17 @@ def test_redis_keeps_acknowledged_writes_through_a_crash(stack: RunningStack) ->
     wait_healthy_again(stack, "redis", before)
     assert redis_cli(stack, "GET", "crash:49") == "49"
     assert redis_cli(stack, "EXISTS", *(f"crash:{n}" for n in range(50))) == "50"
+    # Its exporter, a container of its own, reads the new server through the socket.
+    wait_for_metric(stack, "redis-exporter:9121", "redis_up 1")
 
 
 def test_the_edge_comes_back_after_a_crash(stack: RunningStack) -> None:
     before = kill_main_process(stack, "edge")
     wait_healthy_again(stack, "edge", before)
     assert https(stack, "/health/ready").status == 200
+    # The killed nginx left its status socket behind; the new one serves it all the same,
+    # and the exporter reads it.
+    wait_for_metric(stack, "edge-exporter:9113", "nginx_up 1")
 
 
 def test_teardown_leaves_nothing_of_the_stack(stack: RunningStack) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from infra.render.mock_runtime import RecordedResource
 from infra.render.policy_check import engine_resources
-from tests.support import PROD, render, render_shipped
+from tests.support import PROD, carrier_name, render, render_shipped
 
 # The one record of a rendered resource, as the pack's offline evaluation takes it.
 EngineResource = RecordedResource
@@ -60,12 +60,8 @@ def docker(resources: list[EngineResource], name: str) -> Any:
 
 
 def uploads(resources: list[EngineResource], container_name: str) -> list[dict[str, Any]]:
-    """The files a container receives: the uploads of the carrier named like the files volume
-    it mounts at FILES_ROOT (components/platform/docker/files.py)."""
-    from components.platform.docker import FILES_ROOT
-
-    mounts = docker(resources, container_name)["mounts"]
-    carrier = next(m["source"] for m in mounts if m["target"] == FILES_ROOT)
+    """The files a container receives: its files carrier's uploads."""
+    carrier = carrier_name(docker(resources, container_name)["mounts"])
     found: list[dict[str, Any]] = docker(resources, carrier)["uploads"]
     return found
 

@@ -22,8 +22,8 @@ from infra.render.mock_runtime import RecordedResource
 from policies.catalog import BY_ID, RULES
 from policies.offline import evaluate
 from tests.live import require
+from tests.policies.cases import CASES, Case
 from tests.policies.stacks import resources
-from tests.policies.test_rules import CASES, Case
 from tests.support import ROOT
 
 PACK_PYTHON = ROOT / ".tools" / "policy-pack" / "bin" / "python"

@@ -44,7 +44,7 @@ class Files:
 def files(scope: Scope, container: Container) -> Files | None:
     """The volume holding a container's files, and the carrier that writes them; None
     for a container without files."""
-    if not (container.config_files or container.secret_files):
+    if not (container.delivered_config_files or container.delivered_secret_files):
         return None
     name = scope.resource_name(container.name, "files")
     volume = docker.Volume(name, name=name, labels=scope.volume_labels("files"), opts=scope.opts)
@@ -86,7 +86,7 @@ def uploads(spec: Container) -> list[docker.ContainerUploadArgs] | None:
             group=group,
             permissions=f"{CONFIG_FILE_MODE:04o}",
         )
-        for f in spec.config_files
+        for f in spec.delivered_config_files
     ] + [
         docker.ContainerUploadArgs(
             file=f"{SECRETS_DIR}/{f.name}",
@@ -95,5 +95,5 @@ def uploads(spec: Container) -> list[docker.ContainerUploadArgs] | None:
             group=group,
             permissions=f"{SECRET_FILE_MODE:04o}",
         )
-        for f in spec.secret_files
+        for f in spec.delivered_secret_files
     ] or None

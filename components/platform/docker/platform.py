@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from components.platform.connections import ConnectionGraph
 from components.platform.docker import network, workload
+from components.platform.docker.certificates import InternalCa
 from components.platform.docker.network import StackNetworks
 from components.platform.docker.scope import DockerSettings, Scope
 from components.platform.labels import stack_labels
-from components.platform.placement import Pending, Placement
+from components.platform.placement import Pending, Placement, Use
+from components.workload import TlsFiles, WorkloadError
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class DockerPlatform(pulumi.ComponentResource):
         )
         self.public_network = networks.public
         self.egress_network = networks.egress
-        self.placement = DockerPlacement(args, networks)
+        self.placement = DockerPlacement(args, networks, InternalCa(args.stack, parent=self))
         self.register_outputs(
             {"publicNetwork": self.public_network, "egressNetwork": self.egress_network}
         )
@@ -44,8 +46,9 @@ class DockerPlatform(pulumi.ComponentResource):
 class DockerPlacement(Placement):
     platform = "docker"
 
-    def __init__(self, args: DockerPlatformArgs, networks: StackNetworks) -> None:
+    def __init__(self, args: DockerPlatformArgs, networks: StackNetworks, ca: InternalCa) -> None:
         super().__init__(args.stack)
+        self._ca = ca
         self._settings = DockerSettings(
             stack=args.stack,
             name_prefix=args.name_prefix,
@@ -56,6 +59,25 @@ class DockerPlacement(Placement):
 
     def host_of(self, name: str, sidecar: str | None = None) -> str:
         return network.host(name, sidecar)
+
+    def certificate(self, workload: str, use: Use) -> TlsFiles:
+        if use == "client":
+            return self._ca.trust()
+        return self._ca.server(workload, sorted({self.host_of(workload), "localhost"}))
+
+    def managed_certificate(
+        self,
+        name: str,
+        domain: str,
+        issuer: str,
+        labels: Mapping[str, str],
+        parent: pulumi.Resource,
+        setting: str,
+    ) -> TlsFiles:
+        raise WorkloadError(
+            f"{setting}: cert-manager keeps certificates on Kubernetes only; on the docker "
+            "platform use self-signed or supplied"
+        )
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
         workloads = [p.workload for p in pending]

@@ -19,7 +19,7 @@ from components.workload import Scratch, WorkloadError
 
 def create(scope: Scope, after: Sequence[pulumi.Resource]) -> None:
     w = scope.workload
-    mounted = [c.name for c in w.containers if c.existing_secrets]
+    mounted = [c.name for c in w.containers if c.mounted_secrets]
     if mounted:
         raise WorkloadError(
             f"workload {w.name}: containers {mounted} mount Kubernetes Secrets, which "

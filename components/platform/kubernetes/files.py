@@ -20,21 +20,23 @@ def secret_name(scope: Scope, container: Container) -> str:
 
 
 def files(scope: Scope, container: Container) -> None:
-    if container.config_files:
+    if container.delivered_config_files:
         name = config_map_name(scope, container)
         core.ConfigMap(
             name,
             metadata=scope.metadata(name),
-            data={f.name: f.content for f in container.config_files},
+            data={f.name: f.content for f in container.delivered_config_files},
             immutable=False,
             opts=scope.opts,
         )
-    if container.secret_files:
+    if container.delivered_secret_files:
         name = secret_name(scope, container)
         core.Secret(
             name,
             metadata=scope.metadata(name),
             type="Opaque",
-            string_data={f.name: pulumi.Output.secret(f.content) for f in container.secret_files},
+            string_data={
+                f.name: pulumi.Output.secret(f.content) for f in container.delivered_secret_files
+            },
             opts=scope.opts,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -10,10 +10,12 @@ import pulumi_kubernetes as k8s
 
 from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes import workload
+from components.platform.kubernetes.cert_manager import InternalCa, public_certificate
 from components.platform.kubernetes.network import namespace_policies
 from components.platform.kubernetes.scope import KubernetesSettings, Scope
 from components.platform.labels import stack_labels
-from components.platform.placement import Pending, Placement
+from components.platform.placement import ClusterApi, Pending, Placement, Use
+from components.workload import TlsFiles
 
 # Pod Security Standards: enforce, audit and warn at `restricted` for the whole namespace.
 POD_SECURITY_LABELS = {
@@ -45,15 +47,21 @@ class KubernetesPlatform(pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         namespace_policies(name, self.namespace, parent=self)
-        self.placement = KubernetesPlacement(args, self.namespace)
+        ca = InternalCa(args.stack, args.namespace, parent=self)
+        self.placement = KubernetesPlacement(args, self.namespace, ca)
         self.register_outputs({"namespace": self.namespace})
 
 
 class KubernetesPlacement(Placement):
     platform = "kubernetes"
+    # The API server (443 on managed clusters, 6443 on kubeadm's) and the kubelets.
+    cluster_api = ClusterApi(ports=(443, 6443), kubelet_port=10250)
 
-    def __init__(self, args: KubernetesPlatformArgs, namespace: pulumi.Output[str]) -> None:
+    def __init__(
+        self, args: KubernetesPlatformArgs, namespace: pulumi.Output[str], ca: InternalCa
+    ) -> None:
         super().__init__(args.stack)
+        self._ca = ca
         self._settings = KubernetesSettings(
             stack=args.stack, namespace=args.namespace, topology_keys=args.topology_keys
         )
@@ -62,6 +70,26 @@ class KubernetesPlacement(Placement):
     def host_of(self, name: str, sidecar: str | None = None) -> str:
         # One Service per workload: every container's ports are behind it.
         return f"{name}.{self._settings.namespace}.svc.cluster.local"
+
+    def certificate(self, workload: str, use: Use) -> TlsFiles:
+        ns = self._settings.namespace
+        names = (
+            [workload, "localhost", f"{workload}.{ns}.svc", self.host_of(workload)]
+            if use == "server"
+            else [workload]
+        )
+        return self._ca.certificate(workload, sorted(names), use)
+
+    def managed_certificate(
+        self,
+        name: str,
+        domain: str,
+        issuer: str,
+        labels: Mapping[str, str],
+        parent: pulumi.Resource,
+        setting: str,
+    ) -> TlsFiles:
+        return public_certificate(name, domain, issuer, self._settings.namespace, labels, parent)
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
         for p in pending:

@@ -105,7 +105,7 @@ def container_volumes(scope: Scope, container: Container) -> list[core.VolumeArg
         )
         for path in profile.writable_paths
     ]
-    if container.config_files:
+    if container.delivered_config_files:
         volumes.append(
             core.VolumeArgs(
                 name=f"{container.name}-config",
@@ -115,14 +115,14 @@ def container_volumes(scope: Scope, container: Container) -> list[core.VolumeArg
                     # ConfigMap keys are flat; items put files in subdirectories.
                     items=[
                         core.KeyToPathArgs(key=f.name, path=f.relative_path)
-                        for f in container.config_files
+                        for f in container.delivered_config_files
                     ]
-                    if any(f.subdir for f in container.config_files)
+                    if any(f.subdir for f in container.delivered_config_files)
                     else None,
                 ),
             )
         )
-    if container.secret_files:
+    if container.delivered_secret_files:
         volumes.append(
             core.VolumeArgs(
                 name=f"{container.name}-secrets",
@@ -136,7 +136,7 @@ def container_volumes(scope: Scope, container: Container) -> list[core.VolumeArg
             name=f"{container.name}-{secret}",
             secret=core.SecretVolumeSourceArgs(secret_name=secret, default_mode=SECRET_FILE_MODE),
         )
-        for secret, _ in container.existing_secrets
+        for secret, _ in container.mounted_secrets
     ]
     return volumes
 
@@ -146,13 +146,13 @@ def volume_mounts(scope: Scope, container: Container) -> list[core.VolumeMountAr
         core.VolumeMountArgs(name=f"{container.name}-{scratch_volume_name(path)}", mount_path=path)
         for path in restricted(container).writable_paths
     ]
-    if container.config_files:
+    if container.delivered_config_files:
         mounts.append(
             core.VolumeMountArgs(
                 name=f"{container.name}-config", mount_path=CONFIG_DIR, read_only=True
             )
         )
-    if container.secret_files:
+    if container.delivered_secret_files:
         mounts.append(
             core.VolumeMountArgs(
                 name=f"{container.name}-secrets", mount_path=SECRETS_DIR, read_only=True
@@ -164,7 +164,7 @@ def volume_mounts(scope: Scope, container: Container) -> list[core.VolumeMountAr
     ]
     mounts += [
         core.VolumeMountArgs(name=f"{container.name}-{secret}", mount_path=path, read_only=True)
-        for secret, path in container.existing_secrets
+        for secret, path in container.mounted_secrets
     ]
     return mounts
 
@@ -227,8 +227,14 @@ def files_digest(containers: tuple[Container, ...]) -> pulumi.Output[str]:
     It is not secret: a SHA-256 over high-entropy secrets reveals nothing of them, and a
     secret annotation would hide the whole pod template from `pulumi preview` diffs.
     """
-    names = [f"{c.name}/{f.name}" for c in containers for f in c.config_files + c.secret_files]
-    contents = [f.content for c in containers for f in c.config_files + c.secret_files]
+    names = [
+        f"{c.name}/{f.name}"
+        for c in containers
+        for f in c.delivered_config_files + c.delivered_secret_files
+    ]
+    contents = [
+        f.content for c in containers for f in c.delivered_config_files + c.delivered_secret_files
+    ]
 
     def digest(values: list[str]) -> str:
         hasher = hashlib.sha256()

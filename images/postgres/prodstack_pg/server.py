@@ -4,6 +4,7 @@ the secret files, then become the server (exec, so signals reach it directly).""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,8 @@ def prepare(paths: Paths, new_cluster: bool) -> None:
         paths.psql(sql.EXTENSIONS_SQL, database=APP_DATABASE, socket_dir=socket_dir)
     finally:
         maintenance_server(paths, socket_dir, "stop")
+    # Kept when the maintenance server failed: its log is in there.
+    shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 def main() -> None:

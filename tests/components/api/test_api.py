@@ -7,8 +7,7 @@ import json
 from components.api.component import ApiArgs, api_workload
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
-from components.tls.component import ServiceTls
-from components.workload import File, PlacedWorkload
+from components.workload import File, PlacedWorkload, TlsFiles
 from infra.settings.defaults import defaults_for
 from tests.support import PROD, one, render
 
@@ -100,14 +99,15 @@ def test_prod_api_probes_its_health_endpoints_and_scales_with_a_budget() -> None
 def test_a_tls_only_store_is_verified_against_the_stack_ca() -> None:
     server = PlacedWorkload("redis", "redis", {"redis": 6379})
     redis = ServiceConnection(kind="redis", server=server, port_name="redis", tls=True)
-    client = ServiceTls(
+    client = TlsFiles(
         cert_file="",
         key_file="",
         ca_file="/run/prodstack/config/internal-ca.crt",
         config_files=(File("internal-ca.crt", "-----BEGIN CERTIFICATE-----"),),
     )
     workload = api_workload("api", ApiArgs(settings(), (), (redis,), tls=client), "img:1", "1")
-    config, ca = workload.main.config_files
+    # The CA comes with the container's own config, as its `tls`.
+    config, ca = workload.main.delivered_config_files
     document = json.loads(str(config.content))
     assert document["dependencies"][0]["ca_file"] == "/run/prodstack/config/internal-ca.crt"
     assert ca.name == "internal-ca.crt"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from components.exporters import NGINX_STATUS
 from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
 from tests.live import (
@@ -59,7 +60,7 @@ def nginx_scratch(root: Path, status_port: int) -> dict[str, str]:
     into `root`/tmp (replace_exact's replacements)."""
     return {
         "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{status_port};",
-        "listen unix:/run/prodstack/status/": f"listen unix:{root}/tmp/",
+        f"listen unix:{NGINX_STATUS.mount_path}/": f"listen unix:{root}/tmp/",
         "pid /tmp/": f"pid {root}/tmp/",
         "_temp_path /tmp/": f"_temp_path {root}/tmp/",
     }

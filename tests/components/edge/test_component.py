@@ -50,18 +50,20 @@ def test_cert_manager_certificate_is_mounted_from_its_secret(prod: Recording) ->
 def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
     edge = pod["containers"][0]
-    assert edge["command"] == ["sh", "/run/prodstack/config/edge-entrypoint.sh"]
+    # Through its reloader, once a stale status socket (a killed nginx's) is gone.
+    assert edge["command"] == [
+        *("sh", "-c", 'rm -f "$0" && exec "$@"', "/run/nginx-status/nginx.sock"),
+        *("sh", "/run/prodstack/config/edge-entrypoint.sh"),
+    ]
     # Above 10000 (Checkov CKV_K8S_40): no host account shares it.
     assert edge["securityContext"]["runAsUser"] == 10101
     # The status port (8081) is on loopback: no port of the pod's.
     assert {p["containerPort"] for p in edge["ports"]} == {8080, 8443}
     exporter = pod["containers"][1]
     # stub_status on the socket in the scratch space both mount, never a port.
-    assert exporter["args"] == [
-        "--nginx.scrape-uri=unix:/run/prodstack/status/nginx.sock:/stub_status"
-    ]
+    assert exporter["args"] == ["--nginx.scrape-uri=unix:/run/nginx-status/nginx.sock:/stub_status"]
     mounts = [{(m["name"], m["mountPath"]) for m in c["volumeMounts"]} for c in (edge, exporter)]
-    assert all(("status", "/run/prodstack/status") in m for m in mounts)
+    assert all(("status", "/run/nginx-status") in m for m in mounts)
 
 
 def test_on_docker_it_publishes_80_and_443_on_the_public_network_only() -> None:

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from components.config_values import ConfigValueError
-from components.edge.directives import MAX_ARGUMENT_BYTES, Block, bucket_size, d, render
 from components.edge.nginx import EdgeConfig, Rate, path_pattern
+from components.nginx_config import MAX_ARGUMENT_BYTES, Block, bucket_size, d, render
 
 BASE = EdgeConfig(
     nginx_version=(1, 28),

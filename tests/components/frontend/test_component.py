@@ -35,7 +35,10 @@ def test_prod_frontend_is_hardened_replicated_and_not_public(prod: Recording) ->
     pod = spec["template"]["spec"]
     server = pod["containers"][0]
     assert server["image"] == pinned("web")
-    assert server["command"] == ["nginx", "-c", "/run/prodstack/config/frontend.conf"]
+    assert server["command"] == [
+        *("sh", "-c", 'rm -f "$0" && exec "$@"', "/run/nginx-status/nginx.sock"),
+        *("nginx", "-c", "/run/prodstack/config/frontend.conf"),
+    ]
     context = server["securityContext"]
     assert context["runAsNonRoot"] and context["runAsUser"] == 10103
     assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]

@@ -212,8 +212,18 @@ def test_a_preflight_from_an_origin_not_allowed_is_refused(browser: Browser) -> 
 
 
 def test_the_frontends_own_files_get_no_cors_headers(browser: Browser) -> None:
-    reply = browser.get("/items", Origin="https://evil.example")
-    assert reply.headers.get("Access-Control-Allow-Origin") is None
+    """CORS is the API's: an origin the API allows gets nothing for the frontend's files
+    either (the API's route, the control, does answer it)."""
+    assert (
+        browser.get("/api/items", Origin=APP_ORIGIN).headers.get("Access-Control-Allow-Origin")
+        == APP_ORIGIN
+    )
+    for origin in (APP_ORIGIN, DEV_SERVER, "https://evil.example"):
+        for path in ("/items", "/"):
+            reply = browser.get(path, Origin=origin)
+            assert reply.status == 200, (path, reply.status)
+            cors = {k for k in reply.headers if k.lower().startswith("access-control-")}
+            assert not cors, (path, origin, cors)
 
 
 def test_the_smoke_test_checks_the_page_is_revalidated(browser: Browser) -> None:

@@ -27,7 +27,7 @@ TARGETS = (
 
 def config(platform: str) -> PrometheusConfig:
     return PrometheusConfig(
-        platform,
+        platform == "kubernetes",
         "prodstack-dev",
         TARGETS,
         ("rules.yml",),

@@ -56,6 +56,6 @@ def test_exporter_password_file_serves_exporters_before_and_after_1_69() -> None
     # The socket's address without and with the user (what 1.69 looks up: tried on the
     # image's exporter, it reads redis_up 0 with the first key alone).
     assert keys == {
-        "unix:///run/prodstack/redis/redis.sock": "pw",
-        "unix://exporter@/run/prodstack/redis/redis.sock": "pw",
+        "unix:///run/redis/redis.sock": "pw",
+        "unix://exporter@/run/redis/redis.sock": "pw",
     }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from components.secrets import Secrets, SecretsArgs
 from components.secrets.settings import SecretsSettings
+from components.workload import SECRETS_DIR
 from infra.render.mock_runtime import Recording
-from tests.support import PROD, one, render
+from policies.view import DOCKER_CONTAINER
+from tests.support import PROD, one, render, uploads_of
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 
@@ -67,14 +71,35 @@ def test_one_secret_rotates_alone() -> None:
 
 
 def test_user_supplied_secrets_reach_the_api_as_files_only() -> None:
+    """Read unredacted, as the engine would send them: the value is in the API's secret
+    files and nowhere in any container's environment, on either platform."""
     value = "sk_live_user_supplied_0123456789"
-    recording = render(
-        "prod",
-        {**PROD, "secrets": {"fromConfig": ["stripeApiKey"]}},
-        secrets={"stripeApiKey": value},
-    )
-    secret = one(recording, "kubernetes:core/v1:Secret", "api-api-secrets")
-    assert secret.inputs["stringData"]["stripe-api-key"] == "[secret]"
-    dumped = str([r.inputs for r in recording.resources]) + str(recording.outputs)
-    assert value not in dumped
-    assert value in recording.secret_values
+    for stack, base in (("prod", PROD), ("dev", {})):
+        recording = render(
+            stack,
+            {**base, "secrets": {"fromConfig": ["stripeApiKey"]}},
+            secrets={"stripeApiKey": value},
+        )
+        environments = [
+            json.dumps(
+                [
+                    [c.get("env"), c.get("envFrom")]
+                    for c in r.unredacted["spec"]["template"]["spec"]["containers"]
+                ]
+            )
+            if r.type.startswith("kubernetes:apps/v1:")
+            else json.dumps(r.unredacted.get("envs"))
+            for r in recording.resources
+            if r.type.startswith("kubernetes:apps/v1:") or r.type == DOCKER_CONTAINER
+        ]
+        assert environments and not [e for e in environments if value in e], stack
+        assert not [e for e in environments if "secretKeyRef" in e or "secretRef" in e], stack
+        if stack == "prod":
+            secret = one(recording, "kubernetes:core/v1:Secret", "api-api-secrets")
+            assert secret.unredacted["stringData"]["stripe-api-key"] == value
+            assert secret.inputs["stringData"]["stripe-api-key"] == "[secret]"
+        else:
+            files = uploads_of(recording, "prodstack-dev-api-0")
+            assert files[f"{SECRETS_DIR}/stripe-api-key"]["content"] == value
+        dumped = str([r.inputs for r in recording.resources]) + str(recording.outputs)
+        assert value not in dumped  # redacted wherever the engine would show it

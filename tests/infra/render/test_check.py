@@ -170,7 +170,8 @@ def test_a_stack_loads_only_its_own_platforms_provider(stack: str, absent: tuple
     probe = (
         "import sys, tempfile\n"
         "from infra.cli import main\n"
-        f"code = main(['check', '--stack', {stack!r}, '--out', tempfile.mkdtemp()])\n"
+        "with tempfile.TemporaryDirectory() as out:\n"
+        f"    code = main(['check', '--stack', {stack!r}, '--out', out])\n"
         "print(code, sorted({m.split('.')[0] for m in sys.modules}))\n"
     )
     result = subprocess.run(

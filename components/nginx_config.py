@@ -1,7 +1,8 @@
-"""A small typed model of an nginx configuration: directives and blocks, rendered with quoting.
+"""A small typed model of an nginx configuration: directives and blocks, rendered with quoting,
+and the pieces every nginx of the stack shares (its scratch paths, its status server).
 
-The edge's configuration is composed from these (components/edge/nginx.py), never by editing
-template text.
+Both nginx configurations are composed from these, the edge's (components/edge/nginx.py) and
+the frontend's (components/frontend/nginx.py), never by editing template text.
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""TLS on Kubernetes, kept by cert-manager: the stack's internal CA (a self-signed issuer makes
+it, a CA issuer signs with it), each workload's certificate, and the edge's public one from a
+ClusterIssuer. cert-manager renews each in its Secret, in place; the servers reload it
+(components/postgres, components/redis, the edge's watcher)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.workload import TlsFiles
+
+API_VERSION = "cert-manager.io/v1"
+# Every certificate cert-manager issues for the stack: 90 days, renewed 30 days before, a new
+# ECDSA P-256 key each time (the pulumi-tls ones are the same: components/tls).
+DURATION = {"duration": "2160h", "renewBefore": "720h"}
+KEY = {"algorithm": "ECDSA", "size": 256}
+# Where a workload's Secret (tls.crt, tls.key, ca.crt) is mounted, and the edge's.
+INTERNAL_DIR = "/run/prodstack/internal-tls"
+EDGE_DIR = "/run/prodstack/tls"
+ISSUER = "internal-ca-issuer"
+# The internal CA's resources were once the children of an InternalTls component: the alias
+# keeps their identity for stacks deployed before.
+FORMER_PARENT = ("internal-tls", "prodstack:index:InternalTls")
+
+
+def cert_manager_object(
+    resource_name: str,
+    kind: str,
+    name: str,
+    namespace: pulumi.Input[str],
+    spec: Mapping[str, object],
+    opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=API_VERSION,
+        kind=kind,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels=dict(labels) if labels else None
+        ),
+        spec=dict(spec),
+        opts=opts,
+    )
+
+
+class InternalCa:
+    def __init__(self, stack: str, namespace: str, parent: pulumi.Resource) -> None:
+        self._stack = stack
+        self._namespace = namespace
+        self._opts = pulumi.ResourceOptions(
+            parent=parent,
+            aliases=[pulumi.Alias(parent=pulumi.create_urn(*FORMER_PARENT))],
+        )
+        self._issuer: str | None = None
+
+    def _object(self, name: str, kind: str, spec: Mapping[str, object]) -> None:
+        cert_manager_object(f"internal-tls-{name}", kind, name, self._namespace, spec, self._opts)
+
+    @property
+    def issuer(self) -> str:
+        """The CA issuer, made on first use with the CA it signs with."""
+        if self._issuer is None:
+            self._object("internal-ca-bootstrap", "Issuer", {"selfSigned": {}})
+            self._object(
+                "internal-ca",
+                "Certificate",
+                {
+                    "isCA": True,
+                    "commonName": f"prodstack {self._stack} internal CA",
+                    "secretName": "internal-ca",
+                    "duration": "43800h",
+                    "renewBefore": "2160h",
+                    "privateKey": KEY,
+                    "issuerRef": {"name": "internal-ca-bootstrap", "kind": "Issuer"},
+                },
+            )
+            self._object(ISSUER, "Issuer", {"ca": {"secretName": "internal-ca"}})
+            self._issuer = ISSUER
+        return self._issuer
+
+    def certificate(self, workload: str, names: Sequence[str], use: str) -> TlsFiles:
+        """A server's certificate, or a client's: cert-manager hands out its CA only with a
+        certificate, so a client gets one too."""
+        secret = f"{workload}-internal-tls"
+        cert_manager_object(
+            f"internal-tls-{workload}",
+            "Certificate",
+            secret,
+            self._namespace,
+            {
+                "secretName": secret,
+                "issuerRef": {"name": self.issuer, "kind": "Issuer"},
+                "commonName": workload,
+                "dnsNames": list(names),
+                **({"ipAddresses": ["127.0.0.1"]} if use == "server" else {}),
+                "usages": ["digital signature", "key encipherment", f"{use} auth"],
+                **DURATION,
+                "privateKey": {**KEY, "rotationPolicy": "Always"},
+            },
+            self._opts,
+        )
+        return TlsFiles(
+            cert_file=f"{INTERNAL_DIR}/tls.crt",
+            key_file=f"{INTERNAL_DIR}/tls.key",
+            ca_file=f"{INTERNAL_DIR}/ca.crt",
+            mounted_secret=(secret, INTERNAL_DIR),
+        )
+
+
+def public_certificate(
+    name: str,
+    domain: str,
+    issuer: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> TlsFiles:
+    """The edge's certificate from a ClusterIssuer (a public CA's: it staples)."""
+    secret = "edge-tls"
+    cert_manager_object(
+        f"{name}-certificate",
+        "Certificate",
+        name,
+        namespace,
+        {
+            "secretName": secret,
+            "issuerRef": {"name": issuer, "kind": "ClusterIssuer"},
+            "dnsNames": [domain],
+            **DURATION,
+            "privateKey": {**KEY, "rotationPolicy": "Always"},
+        },
+        pulumi.ResourceOptions(parent=parent),
+        labels,
+    )
+    return TlsFiles(
+        cert_file=f"{EDGE_DIR}/tls.crt",
+        key_file=f"{EDGE_DIR}/tls.key",
+        mounted_secret=(secret, EDGE_DIR),
+        ocsp_stapling=True,
+    )
