@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import pulumi
 
 from components.quantities import format_cpu, format_memory
+from policies.vocabulary import ROLES, Role
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
@@ -415,7 +416,8 @@ class ReleaseTask:
 @dataclass(frozen=True)
 class Workload:
     name: str
-    component: str
+    # Its role, which the policy pack reads (policies/vocabulary.py).
+    component: Role
     version: str
     main: Container
     sidecars: tuple[Container, ...] = ()
@@ -446,6 +448,10 @@ class Workload:
 
     def __post_init__(self) -> None:
         _check_name("workload", self.name)
+        if self.component not in ROLES:
+            raise WorkloadError(
+                f"workload {self.name}: role {self.component!r} is not one of {ROLES}"
+            )
         names = [c.name for c in self.containers]
         if self.release_task is not None:
             names.append(self.release_task.container.name)

@@ -17,7 +17,6 @@ from policies.rule import (
 from policies.view import (
     DOCKER_CONTAINER,
     DOCKER_NETWORK,
-    NETWORK_LABEL,
     UNKNOWN,
     Subject,
     files_named,
@@ -26,6 +25,7 @@ from policies.view import (
     never_started,
     serves_nothing,
 )
+from policies.vocabulary import DATA_STORES, EDGE, NETWORK_LABEL
 
 CONTAINER = {DOCKER_CONTAINER}
 ALLOWED_CAPABILITIES = {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
@@ -43,8 +43,6 @@ SENSITIVE_HOST_PATHS = (
     "/home",
 )
 RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "podman.sock")
-DATA_STORE_COMPONENTS = ("database", "cache")
-EDGE_COMPONENT = "edge"
 
 
 def _shares_namespace(subject: Subject) -> bool:
@@ -251,7 +249,7 @@ def ports_edge_only(subject: Subject, _: Context) -> Iterator[str]:
     published = [
         get(p, "external", default=get(p, "internal")) for p in items(subject.props, "ports")
     ]
-    if published and subject.component != EDGE_COMPONENT:
+    if published and subject.component != EDGE:
         yield f"{subject.app} publishes ports {', '.join(map(str, published))} but is not the edge"
 
 
@@ -279,7 +277,7 @@ def data_stores_internal(subjects: Sequence[Subject], _: Context) -> Iterator[Vi
         if parse_settings(text).get("repo1-type") in OFF_HOST_REPOSITORIES
     }
     for subject in subjects:
-        if subject.type != DOCKER_CONTAINER or subject.component not in DATA_STORE_COMPONENTS:
+        if subject.type != DOCKER_CONTAINER or subject.component not in DATA_STORES:
             continue
         if _shares_namespace(subject):
             continue  # a sidecar: its main container's networks are checked

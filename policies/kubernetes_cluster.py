@@ -23,9 +23,8 @@ from policies.view import (
     pod_labels,
     pod_spec,
 )
+from policies.vocabulary import DATA_STORES, EDGE
 
-EDGE_COMPONENT = "edge"
-DATA_STORE_COMPONENTS = ("database", "cache")
 DEFAULT_DATA_STORE_CLIENTS = {"postgres": ["api"], "redis": ["api"]}
 DEFAULT_DATA_PORTS = {"postgres": 5432, "redis": 6379}
 
@@ -268,7 +267,7 @@ def public_services(subject: Subject, _: Context) -> Iterator[str]:
     kind = get(subject.props, "spec", "type", default="ClusterIP")
     if kind == "NodePort":
         yield f"{subject.display} is a NodePort Service"
-    if kind == "LoadBalancer" and subject.component != EDGE_COMPONENT:
+    if kind == "LoadBalancer" and subject.component != EDGE:
         yield f"{subject.display} is a LoadBalancer but not the edge"
     if items(subject.props, "spec", "externalIPs"):
         yield f"{subject.display} has external IPs"
@@ -307,7 +306,7 @@ def data_store_clients(subjects: Sequence[Subject], context: Context) -> Iterato
             name = get(s.props, "spec", "podSelector", "matchLabels", NAME_LABEL)
             (named.setdefault(name, []) if name is not None else unnamed).append(s)
     for store in subjects:
-        if store.type not in WORKLOAD_TYPES or store.component not in DATA_STORE_COMPONENTS:
+        if store.type not in WORKLOAD_TYPES or store.component not in DATA_STORES:
             continue
         allowed = set(clients.get(store.app, []))
         port = ports.get(store.app)

@@ -23,7 +23,6 @@ from pulumi_policy.proxy import UnknownValueError
 WAIVER_PREFIX = "waivers.prodstack.dev/"
 NAME_LABEL = "app.kubernetes.io/name"
 # On a Docker network: public, egress, or the server it belongs to (components/platform).
-NETWORK_LABEL = "prodstack.dev/network"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
 

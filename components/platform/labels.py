@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from components.workload import Workload
+from policies.vocabulary import NETWORK_LABEL
+
+__all__ = ["NETWORK_LABEL"]
 
 PART_OF = "prodstack"
 MANAGED_BY = "pulumi"
@@ -50,5 +53,3 @@ TASK_LABEL = "prodstack.dev/task"
 # On a Docker container that is no server: `files` for a carrier, which receives a
 # container's files and never runs (components/platform/docker/files.py).
 ROLE_LABEL = "prodstack.dev/role"
-# On a Docker network: what it is for (public, egress, or the server it belongs to).
-NETWORK_LABEL = "prodstack.dev/network"
