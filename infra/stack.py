@@ -30,25 +30,14 @@ def platform_for(
 
         k8s = KubernetesPlatform(
             name,
-            KubernetesPlatformArgs(
-                stack=stack,
-                namespace=settings.kubernetes.namespace,
-                topology_keys=tuple(settings.kubernetes.topology_keys),
-                expires_at=settings.expires_at,
-            ),
+            KubernetesPlatformArgs(stack, settings.kubernetes, settings.expires_at),
         )
         return k8s, k8s.placement
     from components.platform.docker import DockerPlatform, DockerPlatformArgs
 
     host = DockerPlatform(
         name,
-        DockerPlatformArgs(
-            stack=stack,
-            name_prefix=settings.docker.name_prefix,
-            log_max_size=settings.docker.log_max_size,
-            log_max_files=settings.docker.log_max_files,
-            expires_at=settings.expires_at,
-        ),
+        DockerPlatformArgs(stack, settings.docker, settings.expires_at),
     )
     return host, host.placement
 

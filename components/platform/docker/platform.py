@@ -11,14 +11,17 @@ from components.platform.connections import ConnectionGraph
 from components.platform.docker import network, workload
 from components.platform.docker.certificates import InternalCa
 from components.platform.docker.network import StackNetworks
-from components.platform.docker.scope import DockerSettings, Scope
+from components.platform.docker.scope import Scope
 from components.platform.labels import stack_labels
 from components.platform.placement import Pending, Placement, Use
+from components.platform.settings import DockerSettings
 from components.workload import TlsFiles, WorkloadError
 
 
 @dataclass(frozen=True)
-class DockerPlatformArgs(DockerSettings):
+class DockerPlatformArgs:
+    stack: str
+    settings: DockerSettings
     expires_at: str | None = None
 
 
@@ -33,7 +36,7 @@ class DockerPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:DockerPlatform", name, None, opts)
         networks = StackNetworks(
-            self, name, args.name_prefix, stack_labels(args.stack, args.expires_at)
+            self, name, args.settings.name_prefix, stack_labels(args.stack, args.expires_at)
         )
         self.public_network = networks.public
         self.egress_network = networks.egress
@@ -49,12 +52,7 @@ class DockerPlacement(Placement):
     def __init__(self, args: DockerPlatformArgs, networks: StackNetworks, ca: InternalCa) -> None:
         super().__init__(args.stack)
         self._ca = ca
-        self._settings = DockerSettings(
-            stack=args.stack,
-            name_prefix=args.name_prefix,
-            log_max_size=args.log_max_size,
-            log_max_files=args.log_max_files,
-        )
+        self._settings = args.settings
         self._networks = networks
 
     def host_of(self, name: str, sidecar: str | None = None) -> str:
@@ -86,6 +84,7 @@ class DockerPlacement(Placement):
         for p in pending:
             scope = Scope(
                 workload=p.workload,
+                stack=self.stack,
                 settings=self._settings,
                 parent=p.parent,
                 networks=self._networks.attachments(p.workload, by_name, graph),

@@ -10,20 +10,14 @@ import pulumi_docker as docker
 
 from components.platform.docker.network import Attachment
 from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
+from components.platform.settings import DockerSettings
 from components.workload import Workload
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    stack: str
-    name_prefix: str
-    log_max_size: str
-    log_max_files: int
 
 
 @dataclass(frozen=True)
 class Scope:
     workload: Workload
+    stack: str
     settings: DockerSettings
     parent: pulumi.Resource
     # The networks each of its containers joins, by container name (network.CLIENT: its
@@ -38,7 +32,7 @@ class Scope:
     def labels(self) -> list[docker.ContainerLabelArgs]:
         return [
             docker.ContainerLabelArgs(label=k, value=v)
-            for k, v in recommended_labels(self.workload, self.settings.stack).items()
+            for k, v in recommended_labels(self.workload, self.stack).items()
         ]
 
     def volume_labels(self, purpose: str) -> list[docker.VolumeLabelArgs]:

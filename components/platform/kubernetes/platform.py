@@ -12,9 +12,10 @@ from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes import workload
 from components.platform.kubernetes.cert_manager import InternalCa, public_certificate
 from components.platform.kubernetes.network import namespace_policies
-from components.platform.kubernetes.scope import KubernetesSettings, Scope
+from components.platform.kubernetes.scope import Scope
 from components.platform.labels import stack_labels
 from components.platform.placement import ClusterApi, Pending, Placement, Use
+from components.platform.settings import KubernetesSettings
 from components.workload import TlsFiles
 
 # Pod Security Standards: enforce, audit and warn at `restricted` for the whole namespace.
@@ -24,7 +25,9 @@ POD_SECURITY_LABELS = {
 
 
 @dataclass(frozen=True)
-class KubernetesPlatformArgs(KubernetesSettings):
+class KubernetesPlatformArgs:
+    stack: str
+    settings: KubernetesSettings
     expires_at: str | None = None
 
 
@@ -40,14 +43,14 @@ class KubernetesPlatform(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace,
+                name=args.settings.namespace,
                 labels={**POD_SECURITY_LABELS, **stack_labels(args.stack, args.expires_at)},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.name
         namespace_policies(name, self.namespace, parent=self)
-        ca = InternalCa(args.stack, args.namespace, parent=self)
+        ca = InternalCa(args.stack, args.settings.namespace, parent=self)
         self.placement = KubernetesPlacement(args, self.namespace, ca)
         self.register_outputs({"namespace": self.namespace})
 
@@ -62,9 +65,7 @@ class KubernetesPlacement(Placement):
     ) -> None:
         super().__init__(args.stack)
         self._ca = ca
-        self._settings = KubernetesSettings(
-            stack=args.stack, namespace=args.namespace, topology_keys=args.topology_keys
-        )
+        self._settings = args.settings
         self._namespace = namespace
 
     def host_of(self, name: str, sidecar: str | None = None) -> str:
@@ -93,5 +94,5 @@ class KubernetesPlacement(Placement):
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
         for p in pending:
-            scope = Scope(p.workload, self._settings, self._namespace, p.parent)
+            scope = Scope(p.workload, self.stack, self._settings, self._namespace, p.parent)
             workload.create(scope, graph, p.after)

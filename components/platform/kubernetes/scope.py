@@ -8,21 +8,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform.labels import recommended_labels, selector_labels
+from components.platform.settings import KubernetesSettings
 from components.workload import Workload
 
 meta = k8s.meta.v1
 
 
 @dataclass(frozen=True)
-class KubernetesSettings:
-    stack: str
-    namespace: str
-    topology_keys: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Scope:
     workload: Workload
+    stack: str
     settings: KubernetesSettings
     namespace: pulumi.Output[str]
     parent: pulumi.Resource
@@ -33,11 +28,11 @@ class Scope:
 
     @property
     def labels(self) -> dict[str, str]:
-        return recommended_labels(self.workload, self.settings.stack)
+        return recommended_labels(self.workload, self.stack)
 
     @property
     def selector(self) -> dict[str, str]:
-        return selector_labels(self.workload.name, self.settings.stack)
+        return selector_labels(self.workload.name, self.stack)
 
     def metadata(self, name: str | None = None) -> meta.ObjectMetaArgs:
         return meta.ObjectMetaArgs(

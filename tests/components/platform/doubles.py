@@ -12,6 +12,7 @@ import pulumi
 from components.platform.docker import DockerPlatform, DockerPlatformArgs
 from components.platform.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
 from components.platform.placement import Placement
+from components.platform.settings import DockerSettings, KubernetesSettings
 from components.workload import (
     ApiAccess,
     Checks,
@@ -151,10 +152,17 @@ def place_doubles(placement: Placement, protect: bool = False, with_job: bool = 
     placement.finish()
 
 
+def docker_args(stack: str) -> DockerPlatformArgs:
+    """A Docker host whose names start with the stack's."""
+    return DockerPlatformArgs(
+        stack, DockerSettings(name_prefix=stack, log_max_size="10m", log_max_files=3)
+    )
+
+
 def on_docker(protect: bool = False, with_job: bool = True) -> Mapping[str, Any]:
     platform = DockerPlatform(
         "platform",
-        DockerPlatformArgs(stack="t", name_prefix="t", log_max_size="10m", log_max_files=3),
+        docker_args("t"),
     )
     place_doubles(platform.placement, protect, with_job)
     return {}
@@ -164,7 +172,10 @@ def on_kubernetes(protect: bool = False, with_job: bool = True) -> Mapping[str, 
     platform = KubernetesPlatform(
         "platform",
         KubernetesPlatformArgs(
-            stack="t", namespace="t", topology_keys=("topology.kubernetes.io/zone",)
+            stack="t",
+            settings=KubernetesSettings(
+                namespace="t", schema_version="1.33", topology_keys=["topology.kubernetes.io/zone"]
+            ),
         ),
     )
     place_doubles(platform.placement, protect, with_job)

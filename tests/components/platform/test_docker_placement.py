@@ -10,7 +10,7 @@ from components.platform.docker import FILES_LABEL, FILES_ROOT
 from components.platform.labels import ROLE_LABEL
 from components.workload import CONFIG_DIR, SECRETS_DIR, Port
 from infra.render.mock_runtime import Recording
-from tests.components.platform.doubles import on_docker
+from tests.components.platform.doubles import docker_args, on_docker
 from tests.support import one, render, uploads_of
 
 CONTAINER = "docker:index/container:Container"
@@ -71,14 +71,14 @@ def test_a_container_whose_ports_have_different_clients_is_refused() -> None:
     import pulumi
     import pytest
 
-    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.platform.docker import DockerPlatform
     from components.workload import WorkloadError
     from tests.components.platform.doubles import app, store
 
     refused: list[str] = []
 
     def program() -> dict[str, Any]:
-        placement = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3)).placement
+        placement = DockerPlatform("p", docker_args("t")).placement
         holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
         two_ports = store(protect=False, with_job=False)
         main = replace(two_ports.main, ports=(*two_ports.main.ports, Port("admin", 5433)))
@@ -98,13 +98,13 @@ def test_a_container_whose_ports_have_different_clients_is_refused() -> None:
 
 
 def test_a_workload_without_connections_gets_no_network_at_all() -> None:
-    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.platform.docker import DockerPlatform
     from tests.components.platform.doubles import store
 
     def lone() -> dict[str, Any]:
         import pulumi
 
-        platform = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3))
+        platform = DockerPlatform("p", docker_args("t"))
         holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
         platform.placement.place(store(protect=False, with_job=False), parent=holder)
         platform.placement.finish()
@@ -257,14 +257,14 @@ def test_a_workload_is_placed_once_and_never_after_the_placement_finished() -> N
     import pulumi
     import pytest
 
-    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.platform.docker import DockerPlatform
     from components.workload import WorkloadError
     from tests.components.platform.doubles import store
 
     errors: list[str] = []
 
     def program() -> dict[str, Any]:
-        placement = DockerPlatform("p", DockerPlatformArgs("t", "t", "10m", 3)).placement
+        placement = DockerPlatform("p", docker_args("t")).placement
         holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
         placement.place(store(protect=False, with_job=False), parent=holder)
         for late in (False, True):
@@ -288,7 +288,7 @@ def test_a_forward_reference_is_checked_against_the_workload_finally_placed() ->
     import pulumi
     import pytest
 
-    from components.platform.docker import DockerPlatform, DockerPlatformArgs
+    from components.platform.docker import DockerPlatform
     from components.workload import WorkloadError
     from tests.components.platform.doubles import store
 
@@ -296,7 +296,7 @@ def test_a_forward_reference_is_checked_against_the_workload_finally_placed() ->
 
     def program() -> dict[str, Any]:
         for i, reserved in enumerate(({"db": 5432}, {"db": 5433}, {"metrics": 9187}, None)):
-            placement = DockerPlatform(f"p{i}", DockerPlatformArgs(f"t{i}", f"t{i}", "10m", 3))
+            placement = DockerPlatform(f"p{i}", docker_args(f"t{i}"))
             holder = pulumi.ComponentResource("prodstack:test:Doubles", f"d{i}", None)
             if reserved is None:
                 placement.placement.reference("ghost", {"web": 3000})
