@@ -7,7 +7,6 @@ ports (Docker).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 
@@ -29,6 +28,7 @@ from components.platform.labels import labels_for
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
 from components.tls.certificates import self_signed, supplied
+from components.watch import DELIVERED, watched, watcher_file
 from components.workload import (
     CONFIG_DIR,
     Checks,
@@ -47,7 +47,6 @@ NAME = "edge"
 # which no host account shares.
 NGINX_UID = 10101
 EXPORTER_UID = 10102
-RELOADER = Path(__file__).with_name("reloader.sh")
 
 
 @dataclass(frozen=True)
@@ -211,6 +210,20 @@ def upstream_peers(args: EdgeArgs) -> tuple[Peer, ...]:
     return tuple(Peer(workload, (workload.port(port),)) for workload, port in upstreams)
 
 
+def edge_command(conf: str, tls: TlsFiles, script: str = DELIVERED) -> tuple[str, ...]:
+    """nginx under the watcher: reloaded when its certificate changes (new workers take it,
+    old ones finish their connections, so a renewal drops nothing), once the new
+    configuration passes `nginx -t`; stopped gracefully (quit) on SIGTERM."""
+    nginx = f"nginx -c {conf}"
+    return watched(
+        ("nginx", "-c", conf, "-g", "daemon off;"),
+        files=(tls.cert_file, tls.key_file),
+        reload=f"{nginx} -t -q && {nginx} -s reload",
+        stop=f"{nginx} -s quit",
+        script=script,
+    )
+
+
 def edge_workload(args: EdgeArgs, tls: TlsFiles) -> Workload:
     s = args.settings
     healthy = Probe.loopback_http(STATUS_PORT, "/healthz", period_seconds=5)
@@ -220,15 +233,14 @@ def edge_workload(args: EdgeArgs, tls: TlsFiles) -> Workload:
         image=s.image,
         resources=workload_resources(s.resources),
         checks=Checks.around(healthy, startup_seconds=30, startup_period=1, liveness_period=10),
-        command=after_stale_socket(("sh", f"{CONFIG_DIR}/edge-entrypoint.sh")),
-        args=(f"{CONFIG_DIR}/nginx.conf", tls.cert_file, tls.key_file),
+        command=after_stale_socket(edge_command(f"{CONFIG_DIR}/nginx.conf", tls)),
         ports=(
             Port("http", HTTP_PORT, s.public_ports.http, str(s.public_ports.address)),
             Port("https", HTTPS_PORT, s.public_ports.https, str(s.public_ports.address)),
         ),
         config_files=(
             File("nginx.conf", edge_config(args, tls).render()),
-            File("edge-entrypoint.sh", RELOADER.read_text()),
+            watcher_file(),
         ),
         tls=tls,
         mounts=(NGINX_STATUS.name,),

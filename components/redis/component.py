@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 
@@ -16,6 +15,7 @@ from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
 from components.settings import workload_resources
+from components.watch import DELIVERED, watched, watcher_file
 from components.workload import (
     CONFIG_DIR,
     KEEPS_IMAGE_USER,
@@ -36,7 +36,6 @@ APP_USER = "app"
 EXPORTER_PORT = 9121
 REDIS_UID = 999  # the redis user of the official image
 EXPORTER_USER = "exporter"
-ENTRYPOINT = Path(__file__).with_name("entrypoint.sh")
 EXPORTER_UID = 59000  # the user the redis_exporter image runs as
 # The server's socket, which the exporter beside it reads (components/exporters.py).
 SOCKET = Scratch("socket", "/run/redis", size_mib=1, in_memory=True)
@@ -100,6 +99,13 @@ def redis_config(settings: RedisSettings, tls: TlsFiles | None = None) -> RedisC
     )
 
 
+def redis_command(conf: str, tls: TlsFiles | None, script: str = DELIVERED) -> tuple[str, ...]:
+    """Over TLS, under the watcher, which restarts redis-server when its certificate is
+    renewed in place (Redis reads it only at start)."""
+    server = ("redis-server", conf)
+    return watched(server, files=(tls.cert_file, tls.key_file), script=script) if tls else server
+
+
 def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> Workload:
     settings = args.settings
     acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
@@ -123,22 +129,11 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
         resources=workload_resources(settings.resources),
         # Loading a large append-only file can take minutes.
         checks=Checks.around(ping, startup_seconds=300),
-        # Over TLS, a wrapper restarts redis-server when its certificate is renewed in place.
-        command=(
-            (
-                "sh",
-                f"{CONFIG_DIR}/{ENTRYPOINT.name}",
-                f"{CONFIG_DIR}/redis.conf",
-                tls.cert_file,
-                tls.key_file,
-            )
-            if tls
-            else ("redis-server", f"{CONFIG_DIR}/redis.conf")
-        ),
+        command=redis_command(f"{CONFIG_DIR}/redis.conf", tls),
         ports=(Port("redis", PORT),),
         config_files=(
             File("redis.conf", redis_config(settings, tls).render()),
-            *((File(ENTRYPOINT.name, ENTRYPOINT.read_text()),) if tls else ()),
+            *((watcher_file(),) if tls else ()),
         ),
         secret_files=(File("users.acl", acl),),
         tls=tls,

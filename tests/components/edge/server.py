@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from components.edge.component import edge_command
 from components.exporters import NGINX_STATUS
+from components.workload import TlsFiles
 from tests.certificates import issue, make_ca
 from tests.images.reference_api import RunningApi, start_api
 from tests.live import (
@@ -108,7 +110,7 @@ class Edge:
             },
         )
         (self.root / "nginx.conf").write_text(conf)
-        (self.root / "reloader.sh").write_text(self.files["edge-entrypoint.sh"])
+        (self.root / "watch.sh").write_text(self.files["watch.sh"])
         self.install_certificate(self.cert, self.key)
 
     def install_certificate(self, cert: Path, key: Path) -> None:
@@ -129,11 +131,13 @@ class Edge:
                 "www-data",
                 [
                     *prefix,
-                    "sh",
-                    str(self.root / "reloader.sh"),
-                    str(self.root / "nginx.conf"),
-                    str(self.root / "tls.crt"),
-                    str(self.root / "tls.key"),
+                    # The container's command (components/edge/component.py), on this
+                    # machine's paths.
+                    *edge_command(
+                        str(self.root / "nginx.conf"),
+                        TlsFiles(str(self.root / "tls.crt"), str(self.root / "tls.key")),
+                        script=str(self.root / "watch.sh"),
+                    ),
                 ],
             ),
             env={

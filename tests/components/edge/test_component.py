@@ -50,10 +50,15 @@ def test_cert_manager_certificate_is_mounted_from_its_secret(prod: Recording) ->
 def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
     edge = pod["containers"][0]
-    # Through its reloader, once a stale status socket (a killed nginx's) is gone.
+    # Under the watcher, which reloads it on a renewed certificate, once a stale status
+    # socket (a killed nginx's) is gone.
+    nginx = "nginx -c /run/prodstack/config/nginx.conf"
     assert edge["command"] == [
         *("sh", "-c", 'rm -f "$0" && exec "$@"', "/run/nginx-status/nginx.sock"),
-        *("sh", "/run/prodstack/config/edge-entrypoint.sh"),
+        *("sh", "/run/prodstack/config/watch.sh"),
+        *("--reload", f"{nginx} -t -q && {nginx} -s reload", "--stop", f"{nginx} -s quit"),
+        *("--watch", "/run/prodstack/tls/tls.crt", "--watch", "/run/prodstack/tls/tls.key"),
+        *("--", "nginx", "-c", "/run/prodstack/config/nginx.conf", "-g", "daemon off;"),
     ]
     # Above 10000 (Checkov CKV_K8S_40): no host account shares it.
     assert edge["securityContext"]["runAsUser"] == 10101

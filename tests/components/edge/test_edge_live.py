@@ -320,7 +320,7 @@ def test_a_renewed_certificate_is_picked_up_without_dropping_a_request(setup: Se
         reply = in_flight.recv(4096)
     # Answered by the old worker (the API says 404 to POST /api/items): not dropped.
     assert reply.startswith(b"HTTP/1.1 404"), reply[:200]
-    assert "reloading nginx" in setup.edge.log.read_text()
+    assert "prodstack-watch: files changed, reloaded" in setup.edge.log.read_text()
 
 
 def test_sigterm_stops_nginx_gracefully(setup: Setup) -> None:

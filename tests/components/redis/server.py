@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.redis.component import redis_command
+from components.workload import TlsFiles
 from tests.certificates import install
 from tests.live import adapt, as_user, free_port, signal_group
 
@@ -60,16 +62,18 @@ class RedisServer:
         container runs it."""
         conf = str(self.root / "redis.conf")
         command = ["redis-server", conf]
-        if "entrypoint.sh" in self.files:
-            (self.root / "entrypoint.sh").write_text(self.files["entrypoint.sh"])
+        if "watch.sh" in self.files:
+            (self.root / "watch.sh").write_text(self.files["watch.sh"])
             command = [
                 "env",
                 f"PRODSTACK_RELOAD_SECONDS={reload_seconds}",
-                "sh",
-                str(self.root / "entrypoint.sh"),
-                conf,
-                str(self.root / "tls.crt"),
-                str(self.root / "tls.key"),
+                # The container's command (components/redis/component.py), on this
+                # machine's paths.
+                *redis_command(
+                    conf,
+                    TlsFiles(str(self.root / "tls.crt"), str(self.root / "tls.key")),
+                    script=str(self.root / "watch.sh"),
+                ),
             ]
         self.process = subprocess.Popen(
             as_user("redis", command),

@@ -11,13 +11,12 @@ def test_prod_persistence_is_protected(prod: Recording) -> None:
     assert statefulset.protect and statefulset.retain_on_delete
     pod = statefulset.inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["redis", "exporter"]
-    # Prod speaks TLS only: the wrapper restarts redis-server on a renewed certificate.
+    # Prod speaks TLS only: the watcher restarts redis-server on a renewed certificate.
     assert pod["containers"][0]["command"] == [
-        "sh",
-        "/run/prodstack/config/entrypoint.sh",
-        "/run/prodstack/config/redis.conf",
-        "/run/prodstack/internal-tls/tls.crt",
-        "/run/prodstack/internal-tls/tls.key",
+        *("sh", "/run/prodstack/config/watch.sh"),
+        *("--watch", "/run/prodstack/internal-tls/tls.crt"),
+        *("--watch", "/run/prodstack/internal-tls/tls.key"),
+        *("--", "redis-server", "/run/prodstack/config/redis.conf"),
     ]
 
 
