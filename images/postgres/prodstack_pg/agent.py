@@ -107,7 +107,9 @@ class Agent:
         now = dt.datetime.now(dt.UTC)
         due = {t.name: t.schedule.next_after(now) for t in self.tasks}
         certificate = CertificateWatch(self.paths)
+        starts = ServerStartWatch(self.paths)
         while not stop.is_set():
+            starts.checkpoint_if_restarted()
             certificate.reload_if_renewed()
             now = dt.datetime.now(dt.UTC)
             for task in self.tasks:
@@ -245,6 +247,31 @@ def serve_metrics(agent: Agent, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class ServerStartWatch:
+    """A checkpoint after each start of the server. Until its first checkpoint, a freshly
+    started server forces no WAL segment switch at archive_timeout (seen on Postgres 15: WAL
+    written for over a minute with archive_timeout=10s, none of it archived, until a
+    CHECKPOINT; tests/components/postgres/test_postgres_live.py), so committed data would
+    wait for checkpoint_timeout or a full segment before reaching the repository."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.seen = ""
+
+    def checkpoint_if_restarted(self) -> bool:
+        try:
+            started = self.paths.psql("SELECT pg_postmaster_start_time()")
+            if started == self.seen:
+                return False
+            self.paths.psql("CHECKPOINT")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+            log(event="checkpoint-after-start", ok=False, detail=str(error))
+            return False
+        log(event="checkpoint-after-start", ok=True, started=started)
+        self.seen = started
+        return True
 
 
 class CertificateWatch:

@@ -206,6 +206,20 @@ def test_repository_is_encrypted(cluster: Cluster) -> None:
 def test_committed_data_is_archived_within_archive_timeout(
     cluster: Cluster, restores: Path
 ) -> None:
+    """After a restart too: a freshly started server switches no segment at archive_timeout
+    until its first checkpoint, which the backup agent makes (ServerStartWatch)."""
+    if not cluster.info()["backup"]:
+        cluster.pgbackrest("--type=full", "backup")  # to restore the archived row onto
+    cluster.stop()
+    cluster.start()
+    done = cluster.run(
+        SYSTEM_PYTHON,
+        "-c",
+        "from prodstack_pg.agent import ServerStartWatch; from prodstack_pg.environment "
+        "import Paths; print(ServerStartWatch(Paths.from_env()).checkpoint_if_restarted())",
+        env=cluster.env(),
+    )
+    assert done.stdout.splitlines()[-1] == "True", done.stdout + done.stderr
     cluster.psql("CREATE TABLE IF NOT EXISTS heartbeat (at timestamptz)", database="app")
     time.sleep(ARCHIVE_TIMEOUT + 1)  # let the previous segment switch settle
     cluster.psql("INSERT INTO heartbeat VALUES (now())", database="app")
