@@ -23,16 +23,21 @@ from policies.view import (
     pod_labels,
     pod_spec,
 )
-from policies.vocabulary import DATA_STORES, EDGE
-
-DEFAULT_DATA_STORE_CLIENTS = {"postgres": ["api"], "redis": ["api"]}
-DEFAULT_DATA_PORTS = {"postgres": 5432, "redis": 6379}
+from policies.vocabulary import CLIENTS_ANNOTATION, DATA_STORES, EDGE, declared_clients
 
 
 def _selects(selector: Any, labels: Mapping[str, str]) -> bool:
     """Whether a matchLabels selector (empty selects all) selects pods with these labels."""
     wanted = dict(entries(selector, "matchLabels"))
     return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _main_port(store: Subject) -> Any:
+    """A data store's data port: its main container's first."""
+    containers = items(pod_spec(store), "containers")
+    ports = items(containers[0], "ports") if containers else []
+    port = get(ports[0], "containerPort") if ports else None
+    return int(port) if isinstance(port, (int, float)) else None
 
 
 def _autoscalers(subjects: Sequence[Subject]) -> dict[Any, Subject]:
@@ -275,28 +280,26 @@ def public_services(subject: Subject, _: Context) -> Iterator[str]:
 
 @stack_rule(
     "network-data-store-clients",
-    "Data stores (Postgres, Redis) accept connections on their data port only from their declared clients (pack config: dataStoreClients).",
+    "Data stores (Postgres, Redis) accept connections on their data port (their main container's first) only from their declared clients: the connection graph's (the prodstack.dev/clients annotation), or the pack config's dataStoreClients when set.",
     "A compromised workload that is not a client cannot reach the data at all.",
     EVERYWHERE,
     (),
     config={
         "dataStoreClients": {
             "type": "object",
-            "default": DEFAULT_DATA_STORE_CLIENTS,
-            "description": "Workload names allowed on each data store's data port.",
+            "default": {},
+            "description": "Workload names allowed on each data store's data port, pinned; unset: the clients the program declares.",
         },
         "dataPorts": {
             "type": "object",
-            "default": DEFAULT_DATA_PORTS,
-            "description": "The data port of each data store.",
+            "default": {},
+            "description": "The data port of each data store, pinned; unset: its main container's first port.",
         },
     },
 )
 def data_store_clients(subjects: Sequence[Subject], context: Context) -> Iterator[Violation]:
-    clients: Mapping[str, Sequence[str]] = context.config.get(
-        "dataStoreClients", DEFAULT_DATA_STORE_CLIENTS
-    )
-    ports: Mapping[str, int] = context.config.get("dataPorts", DEFAULT_DATA_PORTS)
+    pinned: Mapping[str, Sequence[str]] = context.config.get("dataStoreClients") or {}
+    data_ports: Mapping[str, int] = context.config.get("dataPorts") or {}
     # Indexed by the workload a policy's selector names, so that each store meets only the
     # policies that may select it: linear in the stack's size, not quadratic.
     named: dict[object, list[Subject]] = {}
@@ -308,8 +311,11 @@ def data_store_clients(subjects: Sequence[Subject], context: Context) -> Iterato
     for store in subjects:
         if store.type not in WORKLOAD_TYPES or store.component not in DATA_STORES:
             continue
-        allowed = set(clients.get(store.app, []))
-        port = ports.get(store.app)
+        port = data_ports.get(store.app, _main_port(store))
+        declared = declared_clients(
+            str(get(store.props, "metadata", "annotations", CLIENTS_ANNOTATION, default=""))
+        )
+        allowed = set(pinned[store.app]) if store.app in pinned else declared.get(port, set())
         labels = pod_labels(store)
         for policy in [*named.get(labels.get(NAME_LABEL), []), *unnamed]:
             if not _selects(get(policy.props, "spec", "podSelector"), labels):

@@ -47,3 +47,39 @@ def test_settings_that_cache_the_entry_points_long_fail_the_pack() -> None:
     resources = list(engine_resources(anywhere))
     assert findings(resources, "edge-cors-credentials", "dev") == []
     assert any("any origin" in line for line in findings(resources, "edge-cors-origins", "prod"))
+
+
+def test_data_store_clients_come_from_the_connection_graph() -> None:
+    """A new client the program declares (a pooler in front of Postgres) needs no change to
+    the pack; one the program does not declare is reported, and a pinned list in the pack
+    config holds the line whatever the program declares."""
+    from tests.policies.stacks import props
+
+    def admit(r: Resources, client: str, declare: bool) -> None:
+        policy = props(r, ":NetworkPolicy", "postgres")["spec"]["ingress"][0]["from"]
+        policy.append({"podSelector": {"matchLabels": {"app.kubernetes.io/name": client}}})
+        if declare:
+            annotations = props(r, ":StatefulSet", "postgres")["metadata"]["annotations"]
+            clients = annotations["prodstack.dev/clients"]
+            annotations["prodstack.dev/clients"] = clients.replace("5432=api", f"5432=api,{client}")
+
+    rule = BY_ID["network-data-store-clients"]
+    declared = resources("prod")
+    admit(declared, "pgbouncer", declare=True)
+    assert findings(declared, rule.id, "prod") == []
+    undeclared = resources("prod")
+    admit(undeclared, "pgbouncer", declare=False)
+    assert any(
+        "lets pgbouncer reach postgres on 5432; its clients are api" in f
+        for f in findings(undeclared, rule.id, "prod")
+    )
+    pinned = evaluate(
+        declared,
+        "prod",
+        rules=[rule],
+        config={rule.id: {"dataStoreClients": {"postgres": ["api"]}}},
+    )
+    assert [f.message for f in pinned.findings] == [
+        "NetworkPolicy prodstack-prod/postgres lets pgbouncer reach postgres on 5432; its "
+        "clients are api"
+    ]

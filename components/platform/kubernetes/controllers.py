@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes.pods import pod_template
 from components.platform.kubernetes.scope import Scope
 from components.platform.kubernetes.service import headless_name
 from components.platform.labels import WAIVER_PREFIX
+from policies.vocabulary import CLIENTS_ANNOTATION, clients_annotation
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -23,12 +25,20 @@ CHECKOV_SKIP = "checkov.io/skip"
 TOKEN_CHECK = "CKV_K8S_38"
 
 
-def controller_metadata(scope: Scope) -> meta.ObjectMetaArgs:
-    """A singleton by design says why, as a waiver of the pack's replicas rule; a check of an
-    outside scanner the workload fails by design, as that scanner's skip annotation."""
+def controller_metadata(scope: Scope, graph: ConnectionGraph) -> meta.ObjectMetaArgs:
+    """Who may open each of its ports (the connection graph, which the pack holds its
+    NetworkPolicies to); a singleton by design says why, as a waiver of the pack's replicas
+    rule; a check of an outside scanner the workload fails by design, as that scanner's skip
+    annotation."""
     w = scope.workload
     metadata = scope.metadata()
     annotations: dict[str, str] = {}
+    clients: dict[int, set[str]] = {}
+    for c in graph.clients_of(w.name):
+        for port in c.ports or tuple(p.port for p in w.ports):
+            clients.setdefault(port, set()).add(c.client)
+    if clients:
+        annotations[CLIENTS_ANNOTATION] = clients_annotation(clients)
     if w.singleton:
         annotations[WAIVER_PREFIX + "availability-replicas"] = w.singleton
     waivers = [(v.check, v.reason) for v in w.scanner_waivers]
@@ -41,7 +51,7 @@ def controller_metadata(scope: Scope) -> meta.ObjectMetaArgs:
     return metadata
 
 
-def controller(scope: Scope, depends_on: Sequence[pulumi.Resource]) -> None:
+def controller(scope: Scope, graph: ConnectionGraph, depends_on: Sequence[pulumi.Resource]) -> None:
     w = scope.workload
     scaling = w.scaling
     # The autoscaler owns the replica count once it exists; `pulumi up` must not reset it.
@@ -52,7 +62,7 @@ def controller(scope: Scope, depends_on: Sequence[pulumi.Resource]) -> None:
     if not w.stateful:
         apps.Deployment(
             w.name,
-            metadata=controller_metadata(scope),
+            metadata=controller_metadata(scope, graph),
             spec=apps.DeploymentSpecArgs(
                 replicas=scaling.baseline,
                 revision_history_limit=5,
@@ -70,7 +80,7 @@ def controller(scope: Scope, depends_on: Sequence[pulumi.Resource]) -> None:
     retention = "Retain" if protect else "Delete"
     apps.StatefulSet(
         w.name,
-        metadata=controller_metadata(scope),
+        metadata=controller_metadata(scope, graph),
         spec=apps.StatefulSetSpecArgs(
             replicas=scaling.baseline,
             service_name=headless_name(w.name),

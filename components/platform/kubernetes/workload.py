@@ -27,7 +27,7 @@ def create(scope: Scope, graph: ConnectionGraph, after: Sequence[pulumi.Resource
     if task is not None:
         files(scope, task.container)
     # The rollout waits for the release task; a failed task leaves the running release alone.
-    controller(scope, depends_on=[release_job(scope, task, after)] if task else [])
+    controller(scope, graph, depends_on=[release_job(scope, task, after)] if task else [])
     if w.ports:
         service(scope)
     if w.stateful:
