@@ -4,7 +4,7 @@ What runs: `nginx -t` for the edge and the frontend; pgBackRest reading its conf
 (`help backup` loads and validates every option without reaching a repository); Postgres
 started on its postgresql.conf and pg_hba.conf and stopped again; Redis started on its
 redis.conf and ACL file, answering PING, and stopped again; `promtool check config` and `check rules`;
-`amtool check-config`.
+`amtool check-config`; the blackbox exporter's `--config.check`.
 
 Only what ties a file to its container changes before a check, each by its key: paths under
 /run/prodstack and /tmp move into a work directory holding a test CA's certificate and key,
@@ -41,6 +41,7 @@ PROGRAMS = (
     "redis-server",
     "promtool",
     "amtool",
+    "prometheus-blackbox-exporter",
     "openssl",
     "runuser",
 )
@@ -115,6 +116,7 @@ class ServerChecks:
             "redis": self.redis,
             "prometheus": self.prometheus,
             "alertmanager": self.alertmanager,
+            "blackbox": self.blackbox,
         }
         failures = []
         for role, check in checks.items():
@@ -205,6 +207,16 @@ class ServerChecks:
         config = self.root / "prometheus.yml"
         config.write_text(self.localised(files["prometheus.yml"]))
         code, output = _run(["promtool", "check", "config", str(config)])
+        return None if code == 0 else output
+
+    def blackbox(self, files: dict[str, str]) -> str | None:
+        config = self.root / "blackbox.yml"
+        config.write_text(self.localised(files["blackbox.yml"]))
+        if "probe-ca.crt" in files:
+            (self.root / "run/config/probe-ca.crt").write_text(files["probe-ca.crt"])
+        code, output = _run(
+            ["prometheus-blackbox-exporter", f"--config.file={config}", "--config.check"]
+        )
         return None if code == 0 else output
 
     def alertmanager(self, files: dict[str, str]) -> str | None:

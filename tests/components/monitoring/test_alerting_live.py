@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring.component import DASHBOARDS
+from components.monitoring.workloads.grafana import DASHBOARDS
 from tests.live import answer_metrics, free_port, rendered_files, require
 from tests.support import render
 

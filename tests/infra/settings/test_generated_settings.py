@@ -92,6 +92,7 @@ BROKEN = {
     "redis": ("redis.conf", "appendfsync everysec", "appendfsync sometimes"),
     "prometheus": ("rules.yml", "expr: ", "expr: sum(("),
     "alertmanager": ("alertmanager.yml", "group_wait: 30s", "group_wait: soon"),
+    "blackbox": ("blackbox.yml", "fail_if_not_ssl", "fail_if_not_tls"),
 }
 
 

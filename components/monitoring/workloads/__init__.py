@@ -1,0 +1,1 @@
+"""The Monitoring component's workloads, one module each."""
