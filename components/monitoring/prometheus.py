@@ -117,6 +117,13 @@ class PrometheusConfig:
             ],
         }
 
+    @property
+    def jobs(self) -> frozenset[str]:
+        """The `job` label of every series it scrapes: each target's workload, the probes,
+        and the kubelets where it reads them."""
+        kubelets = {"kubelet"} if self.discovers_pods and self.kubelet_metrics != "off" else set()
+        return frozenset({t.job for t in self.targets} | {"blackbox"} | kubelets)
+
     def document(self) -> dict[str, object]:
         interval = f"{self.scrape_interval_seconds}s"
         jobs = self.discovered_jobs() if self.discovers_pods else self.static_jobs()

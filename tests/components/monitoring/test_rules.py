@@ -16,6 +16,8 @@ from tests.live import require
 from tests.support import ROOT
 
 S = dict[str, str]  # series -> promtool values notation
+# Every job some alert selects: a stack running every workload.
+EVERY_JOB = frozenset(job for alert in ALERTS for job in alert.jobs)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def test_every_alert_has_cases_and_a_runbook_section() -> None:
 
 
 def test_runbook_urls_point_at_existing_files() -> None:
-    document = yaml.safe_load(render("kubernetes", RUNBOOKS_DIR))
+    document = yaml.safe_load(render(True, RUNBOOKS_DIR, EVERY_JOB))
     for rule in document["groups"][0]["rules"]:
         assert (ROOT / rule["annotations"]["runbook_url"]).is_file(), rule["alert"]
 
@@ -199,7 +201,7 @@ def firing(alert: str, series: S, eval_time: str, interval: str, count: int) -> 
 def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require("promtool")
     path = tmp_path_factory.mktemp("rules") / "rules.yml"
-    path.write_text(render(True, "https://example.com/runbooks"))
+    path.write_text(render(True, "https://example.com/runbooks", EVERY_JOB))
     return path
 
 
@@ -207,7 +209,7 @@ def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_promtool_accepts_the_rules(kubernetes: bool, tmp_path: Path) -> None:
     require("promtool")
     path = tmp_path / "rules.yml"
-    path.write_text(render(kubernetes, "https://example.com/runbooks"))
+    path.write_text(render(kubernetes, "https://example.com/runbooks", EVERY_JOB))
     result = subprocess.run(
         ["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
@@ -233,3 +235,21 @@ def test_every_alert_fires_and_stays_quiet(rules_file: Path, tmp_path: Path) -> 
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert re.search(r"SUCCESS", result.stdout)
+
+
+def test_an_alert_on_a_job_nobody_scrapes_fails_the_render() -> None:
+    """A renamed workload (its job with it) fails the render, naming the alert, instead of
+    leaving an alert that can never fire; a workload the stack may leave out takes its
+    alerts with it."""
+    import pytest
+
+    from components.config_values import ConfigValueError
+
+    renamed = (EVERY_JOB - {"api"}) | {"backend"}
+    with pytest.raises(ConfigValueError) as refused:
+        render(False, "https://example.com/runbooks", renamed)
+    assert str(refused.value).startswith(
+        "rules.yml: alert ApiDown selects job api, which Prometheus does not scrape"
+    )
+    without_frontend = render(False, "https://example.com/runbooks", EVERY_JOB - {"frontend"})
+    assert "FrontendDown" not in without_frontend and "ApiDown" in without_frontend
