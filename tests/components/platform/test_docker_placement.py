@@ -320,3 +320,55 @@ def test_a_forward_reference_is_checked_against_the_workload_finally_placed() ->
         "container does not serve (it serves {'db': 5432})",
         "workload ghost was referred to but never placed (placed: store)",
     ]
+
+
+def test_docker_refuses_a_managed_certificate_naming_the_setting() -> None:
+    """What Docker cannot do is refused at render time, with the key that asked for it
+    (the settings loader refuses the combination first; this is the placement's own word)."""
+    import pulumi
+    import pytest
+
+    from components.platform.docker import DockerPlatform
+    from components.workload import WorkloadError
+
+    refused: list[str] = []
+
+    def program() -> dict[str, Any]:
+        placement = DockerPlatform("p", docker_args("t")).placement
+        holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
+        with pytest.raises(WorkloadError) as error:
+            placement.managed_certificate(
+                "edge-tls", "example.com", "letsencrypt", {}, holder, "edge.certificate.source"
+            )
+        refused.append(str(error.value))
+        return {}
+
+    render("t", program=program)
+    assert refused == [
+        "edge.certificate.source: cert-manager keeps certificates on Kubernetes only; on the "
+        "docker platform use self-signed or supplied"
+    ]
+
+
+def test_certificates_inside_the_stack_name_the_hosts_clients_use() -> None:
+    """A server's certificate carries the name its clients reach it by on this platform."""
+    from components.platform.docker import DockerPlatform
+
+    issued: list[Any] = []
+
+    def program() -> dict[str, Any]:
+        placement = DockerPlatform("p", docker_args("t")).placement
+        issued.append(placement.certificate("store", "server"))
+        issued.append(placement.certificate("app", "client"))
+        return {}
+
+    recording = render("t", program=program)
+    server, client = issued
+    assert (server.cert_file, server.ca_file) == (
+        f"{SECRETS_DIR}/internal-tls.crt",
+        f"{CONFIG_DIR}/internal-ca.crt",
+    )
+    request = one(recording, "tls:index/certRequest:CertRequest", "internal-tls-store-csr")
+    assert request.inputs["dnsNames"] == ["localhost", "store"]
+    # A client gets the CA alone, as a config file.
+    assert (client.cert_file, [f.name for f in client.config_files]) == ("", ["internal-ca.crt"])
