@@ -326,6 +326,24 @@ class PlacedWorkload:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A port of a workload that Prometheus scrapes, as its component exposes it. Its job is
+    the workload's name, which the alert rules select on (components/monitoring/rules.py)."""
+
+    workload: PlacedWorkload
+    port_name: str  # the container port's name, which Kubernetes discovery keeps
+    path: str = "/metrics"
+
+    @property
+    def job(self) -> str:
+        return self.workload.name
+
+    @property
+    def address(self) -> str:
+        return self.workload.address(self.port_name)
+
+
+@dataclass(frozen=True)
 class Peer:
     """One connection, declared once, by either side: the client's `connects_to` names the
     server, or the server's `allowed_clients` names the client. The placement turns it into

@@ -13,11 +13,11 @@ from components.edge.nginx import Route
 from components.frontend.component import PORT_NAME as FRONTEND_PORT_NAME
 from components.frontend.component import Frontend, FrontendArgs
 from components.monitoring.component import GRAFANA, GRAFANA_PORT, Monitoring, MonitoringArgs
-from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.postgres.component import Postgres, PostgresArgs
 from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
+from components.workload import Target
 from infra.settings import StackSettings
 
 

@@ -10,7 +10,6 @@ from components.api.config import CONFIG_FILE, ApiConfig, dependency_config
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
 from components.images import image_for, version_label
-from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
 from components.workload import (
@@ -23,6 +22,7 @@ from components.workload import (
     Port,
     Probe,
     ReleaseTask,
+    Target,
     TlsFiles,
     Workload,
 )

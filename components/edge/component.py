@@ -23,7 +23,6 @@ from components.edge.nginx import (
 from components.edge.settings import EdgeSettings, RequestRate
 from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.images import version_label
-from components.monitoring.prometheus import Target
 from components.platform.labels import labels_for
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
@@ -38,6 +37,7 @@ from components.workload import (
     PlacedWorkload,
     Port,
     Probe,
+    Target,
     TlsFiles,
     Workload,
 )

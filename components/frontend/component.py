@@ -15,7 +15,6 @@ from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporte
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
-from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
 from components.workload import (
@@ -26,6 +25,7 @@ from components.workload import (
     PlacedWorkload,
     Port,
     Probe,
+    Target,
     Workload,
 )
 

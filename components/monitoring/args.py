@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.monitoring.prometheus import Target
 from components.monitoring.settings import MonitoringSettings
-from components.workload import PlacedWorkload
+from components.workload import PlacedWorkload, Target
 
 NOBODY = 65534  # the user the prom/* images run as
 PROMETHEUS = "prometheus"  # its workload's name; Grafana refers to it before it is placed

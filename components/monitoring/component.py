@@ -12,13 +12,13 @@ from __future__ import annotations
 import pulumi
 
 from components.monitoring.args import PROMETHEUS, PROMETHEUS_PORT, MonitoringArgs
-from components.monitoring.prometheus import Target
 from components.monitoring.workloads.alertmanager import alertmanager
 from components.monitoring.workloads.blackbox import blackbox
 from components.monitoring.workloads.grafana import GRAFANA, GRAFANA_PORT, grafana
 from components.monitoring.workloads.kube_state_metrics import kube_state_metrics
 from components.monitoring.workloads.prometheus import prometheus
 from components.platform.placement import Placement
+from components.workload import Target
 
 __all__ = ["GRAFANA", "GRAFANA_PORT", "Monitoring", "MonitoringArgs"]
 

@@ -13,30 +13,13 @@ from dataclasses import dataclass
 import yaml
 
 from components.config_values import checked_document
-from components.workload import PlacedWorkload
+from components.workload import Target
 
 POD_NAME_LABEL = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
 PORT_NAME = "__meta_kubernetes_pod_container_port_name"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Of all a kubelet exports, only what the volume-filling alert needs.
 KUBELET_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A port of a workload that Prometheus scrapes, as its component exposes it."""
-
-    workload: PlacedWorkload
-    port_name: str  # the container port's name, which Kubernetes discovery keeps
-    path: str = "/metrics"
-
-    @property
-    def job(self) -> str:
-        return self.workload.name
-
-    @property
-    def address(self) -> str:
-        return self.workload.address(self.port_name)
 
 
 @dataclass(frozen=True)

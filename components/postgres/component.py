@@ -13,7 +13,6 @@ import pulumi
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import image_for
-from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.postgres import config as pgconf
 from components.postgres.hba import HbaConfig
@@ -39,6 +38,7 @@ from components.workload import (
     Resources,
     ScannerWaiver,
     Scratch,
+    Target,
     TlsFiles,
     Workload,
 )

@@ -10,7 +10,6 @@ import pulumi
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import version_label
-from components.monitoring.prometheus import Target
 from components.platform.placement import Placement
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
@@ -28,6 +27,7 @@ from components.workload import (
     Probe,
     ScannerWaiver,
     Scratch,
+    Target,
     TlsFiles,
     Workload,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from components.images import version_label
 from components.monitoring import rules
 from components.monitoring.args import NOBODY, PROMETHEUS, PROMETHEUS_PORT, MonitoringArgs
-from components.monitoring.prometheus import PrometheusConfig, Target
+from components.monitoring.prometheus import PrometheusConfig
 from components.platform.placement import ClusterApi
 from components.workload import (
     CONFIG_DIR,
@@ -20,6 +20,7 @@ from components.workload import (
     Port,
     Probe,
     Resources,
+    Target,
     Workload,
 )
 

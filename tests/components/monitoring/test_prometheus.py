@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from components.config_values import ConfigValueError
-from components.monitoring.prometheus import PrometheusConfig, Target
-from components.workload import PlacedWorkload
+from components.monitoring.prometheus import PrometheusConfig
+from components.workload import PlacedWorkload, Target
 from tests.live import require
 
 POSTGRES = PlacedWorkload("postgres", "postgres", {"pg-metrics": 9187, "backup-metrics": 9854})
