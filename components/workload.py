@@ -516,7 +516,3 @@ class Workload:
     @property
     def ports(self) -> tuple[Port, ...]:
         return tuple(p for c in self.containers for p in c.ports)
-
-    def serving(self, port: int) -> Container:
-        """The container that serves `port`."""
-        return next(c for c in self.containers if any(p.port == port for p in c.ports))
