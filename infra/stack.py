@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import pulumi
 
+from components.alerts import Alert
 from components.api import Api, ApiArgs
 from components.api.component import PORT_NAME as API_PORT_NAME
 from components.edge.component import Edge, EdgeArgs, FrontendUpstream
@@ -19,6 +21,13 @@ from components.redis.component import Redis, RedisArgs
 from components.secrets import Secrets, SecretsArgs
 from components.workload import Target
 from infra.settings import StackSettings
+
+
+class Observed(Protocol):
+    """A component as Monitoring sees it: where it is scraped, and its alerts."""
+
+    scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
 
 
 def platform_for(
@@ -124,13 +133,7 @@ def build(
         "monitoring",
         monitoring_args(
             settings,
-            scraped=(
-                *api.scrape_targets,
-                *edge.scrape_targets,
-                *(frontend.scrape_targets if frontend else ()),
-                *postgres.scrape_targets,
-                *redis.scrape_targets,
-            ),
+            observed=(api, edge, *((frontend,) if frontend else ()), postgres, redis),
             edge=edge,
             config_secrets=config_secrets,
             grafana_admin_password=secrets["grafanaAdminPassword"],
@@ -202,19 +205,21 @@ def grafana_route(settings: StackSettings, placement: Placement) -> tuple[Route,
 
 def monitoring_args(
     settings: StackSettings,
-    scraped: tuple[Target, ...],
+    observed: Sequence[Observed],
     edge: Edge,
     config_secrets: Mapping[str, pulumi.Input[str]],
     grafana_admin_password: pulumi.Input[str],
 ) -> MonitoringArgs:
-    """What Prometheus scrapes (each component's own targets) and what it probes."""
+    """What Prometheus scrapes and alerts on (each component's own targets and alerts), and
+    what it probes."""
     # On Docker the public URL is the host's; inside the stack the edge is reached by name.
     docker = settings.platform == "docker"
     host = edge.endpoint.address("https") if docker else settings.domain
     return MonitoringArgs(
         settings=settings.monitoring,
         namespace=settings.kubernetes.namespace,
-        targets=scraped,
+        targets=tuple(t for c in observed for t in c.scrape_targets),
+        alerts=tuple(a for c in observed for a in c.alerts),
         probe_url=f"https://{host}{settings.api.readiness_path}",
         probe_edge=edge.endpoint if docker else None,
         edge=edge.endpoint,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from components.alerts import Alert
 from infra.program import main as program_main
 from infra.render.mock_runtime import RecordedResource, Recording, run_program
 from infra.render.stack_config import StackConfig, as_config_text, load_stack_config
@@ -127,3 +128,19 @@ def uploads_of(recording: Recording, container: str) -> dict[str, dict[str, Any]
     in memory only), by path."""
     carrier = files_carrier(recording, container)
     return {u["file"]: u for u in carrier.unredacted.get("uploads", [])}
+
+
+def every_alert() -> tuple[Alert, ...]:
+    """Every alert a stack can carry: each component's, on its workload's usual name, and
+    Monitoring's own."""
+    from components.api.alerts import alerts as api
+    from components.edge.alerts import alerts as edge
+    from components.frontend.alerts import alerts as frontend
+    from components.monitoring.rules import OWN
+    from components.postgres.alerts import alerts as postgres
+    from components.redis.alerts import alerts as redis
+
+    contributed = (
+        *api("api"), *edge("edge"), *frontend("frontend"), *postgres("postgres"), *redis("redis")
+    )  # fmt: skip
+    return (*contributed, *OWN)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 import pulumi
 
+from components.alerts import Alert
+from components.api.alerts import alerts
 from components.api.config import CONFIG_FILE, ApiConfig, dependency_config
 from components.api.settings import ApiSettings
 from components.connections import ServiceConnection
@@ -49,6 +51,7 @@ class Api(pulumi.ComponentResource):
     image: pulumi.Output[str]
     endpoint: PlacedWorkload
     scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
 
     def __init__(
         self,
@@ -65,6 +68,8 @@ class Api(pulumi.ComponentResource):
         self.image = image
         self.endpoint = placed
         self.scrape_targets = (Target(placed, PORT_NAME, settings.metrics_path),)
+        # Its alerts select the job it is scraped under: its workload's name.
+        self.alerts = alerts(placed.name)
         self.url = pulumi.Output.from_input(f"http://{placed.address(PORT_NAME)}")
 
         self.register_outputs({"url": self.url, "image": self.image})

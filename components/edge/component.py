@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.alerts import Alert
+from components.edge.alerts import alerts
 from components.edge.cors import CorsPolicy
 from components.edge.nginx import (
     HTTP_PORT,
@@ -89,6 +91,7 @@ class Edge(pulumi.ComponentResource):
     # The edge inside the stack: Prometheus scrapes its exporter, the prober its HTTPS port.
     endpoint: PlacedWorkload
     scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
 
     def __init__(
         self,
@@ -101,6 +104,8 @@ class Edge(pulumi.ComponentResource):
         tls = self._certificate(name, args, placement)
         self.endpoint = placement.place(edge_workload(args, tls), parent=self)
         self.scrape_targets = (Target(self.endpoint, "edge-metrics"),)
+        # Its alerts select the job it is scraped under: its workload's name.
+        self.alerts = alerts(self.endpoint.name)
 
         self.url = pulumi.Output.from_input(public_origin(args))
         self.ca_cert_pem = tls.ca_cert_pem

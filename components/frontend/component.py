@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.alerts import Alert
 from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
+from components.frontend.alerts import alerts
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
@@ -51,6 +53,7 @@ class Frontend(pulumi.ComponentResource):
     image: pulumi.Output[str]
     endpoint: PlacedWorkload
     scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
 
     def __init__(
         self,
@@ -67,6 +70,8 @@ class Frontend(pulumi.ComponentResource):
         workload = frontend_workload(args, self.image, version_label(settings.image))
         self.endpoint = placement.place(workload, parent=self)
         self.scrape_targets = (Target(self.endpoint, "frontend-metrics"),)
+        # Its alerts select the job it is scraped under: its workload's name.
+        self.alerts = alerts(self.endpoint.name)
         self.register_outputs({"image": self.image})
 
 

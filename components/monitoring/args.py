@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.alerts import Alert
 from components.monitoring.settings import MonitoringSettings
 from components.workload import PlacedWorkload, Target
 
@@ -19,8 +20,10 @@ PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT = 9090, 9093, 9115
 class MonitoringArgs:
     settings: MonitoringSettings
     namespace: str
-    # What the other components expose to be scraped; Monitoring adds its own workloads.
+    # What the other components expose to be scraped, and their alerts; Monitoring adds its
+    # own workloads and alerts.
     targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
     probe_url: str
     # The edge, when the prober reaches it inside the stack (Docker) rather than by its
     # public address.

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.alerts import Alert
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import image_for
 from components.platform.placement import Placement
 from components.postgres import config as pgconf
+from components.postgres.alerts import alerts
 from components.postgres.hba import HbaConfig
 from components.postgres.pgbackrest import (
     SECRETS_FILE,
@@ -71,6 +73,7 @@ class Postgres(pulumi.ComponentResource):
 
     connection: ServiceConnection
     scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
     host: pulumi.Output[str]
 
     def __init__(
@@ -98,6 +101,8 @@ class Postgres(pulumi.ComponentResource):
             tls=tls is not None,
         )
         self.scrape_targets = (Target(placed, "pg-metrics"), Target(placed, "backup-metrics"))
+        # Its alerts select the job it is scraped under: its workload's name.
+        self.alerts = alerts(placed.name)
         self.host = pulumi.Output.from_input(placed.host)
         self.register_outputs({"host": self.host, "port": pgconf.PORT})
 

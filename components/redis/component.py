@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.alerts import Alert
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import version_label
 from components.platform.placement import Placement
+from components.redis.alerts import alerts
 from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
 from components.settings import workload_resources
@@ -57,6 +59,7 @@ class Redis(pulumi.ComponentResource):
 
     connection: ServiceConnection
     scrape_targets: tuple[Target, ...]
+    alerts: tuple[Alert, ...]
     host: pulumi.Output[str]
 
     def __init__(
@@ -82,6 +85,8 @@ class Redis(pulumi.ComponentResource):
             tls=tls is not None,
         )
         self.scrape_targets = (Target(placed, "redis-metrics"),)
+        # Its alerts select the job it is scraped under: its workload's name.
+        self.alerts = alerts(placed.name)
         self.host = pulumi.Output.from_input(placed.host)
         self.register_outputs({"host": self.host, "port": PORT})
 

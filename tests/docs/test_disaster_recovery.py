@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from components.monitoring.rules import alerts_for
 from infra.cli import _parser, main
 from infra.program import main as program_main
 from infra.render.mock_runtime import run_program
 from infra.render.stack_config import load_stack_config
-from tests.support import ROOT
+from tests.support import ROOT, every_alert
 
 RUNBOOK = ROOT / "docs" / "runbooks" / "disaster-recovery.md"
 TEXT = RUNBOOK.read_text()
@@ -119,6 +118,6 @@ def test_each_rotation_regenerates_what_the_runbook_says(
 def test_links_and_alert_names_exist() -> None:
     for link in re.findall(r"\]\(([^)#]+\.md)\)", TEXT):
         assert (RUNBOOK.parent / link).is_file(), link
-    alerts = {a.name for kubernetes in (False, True) for a in alerts_for(kubernetes)}
+    alerts = {a.name for a in every_alert()}
     named = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][a-z0-9]+)+)`", TEXT))
     assert named and named <= alerts, named - alerts

@@ -87,7 +87,10 @@ def prometheus(
         ports=(Port("web", PROMETHEUS_PORT),),
         config_files=(
             File("prometheus.yml", config.render()),
-            File("rules.yml", rules.render(cluster is not None, s.runbook_base_url, config.jobs)),
+            File(
+                "rules.yml",
+                rules.render(cluster is not None, s.runbook_base_url, config.jobs, args.alerts),
+            ),
         ),
         mounts=("data",),
         run_as_user=NOBODY,

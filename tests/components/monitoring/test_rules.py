@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.monitoring.rules import ALERTS, RUNBOOKS_DIR, render
+from components.monitoring.rules import OWN, RUNBOOKS_DIR, render
 from tests.live import require
-from tests.support import ROOT
+from tests.support import ROOT, every_alert
 
 S = dict[str, str]  # series -> promtool values notation
+ALERTS = every_alert()
+CONTRIBUTED = ALERTS[: len(ALERTS) - len(OWN)]
 # Every job some alert selects: a stack running every workload.
 EVERY_JOB = frozenset(job for alert in ALERTS for job in alert.jobs)
 
@@ -178,7 +180,7 @@ def test_every_alert_has_cases_and_a_runbook_section() -> None:
 
 
 def test_runbook_urls_point_at_existing_files() -> None:
-    document = yaml.safe_load(render(True, RUNBOOKS_DIR, EVERY_JOB))
+    document = yaml.safe_load(render(True, RUNBOOKS_DIR, EVERY_JOB, CONTRIBUTED))
     for rule in document["groups"][0]["rules"]:
         assert (ROOT / rule["annotations"]["runbook_url"]).is_file(), rule["alert"]
 
@@ -201,7 +203,7 @@ def firing(alert: str, series: S, eval_time: str, interval: str, count: int) -> 
 def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require("promtool")
     path = tmp_path_factory.mktemp("rules") / "rules.yml"
-    path.write_text(render(True, "https://example.com/runbooks", EVERY_JOB))
+    path.write_text(render(True, "https://example.com/runbooks", EVERY_JOB, CONTRIBUTED))
     return path
 
 
@@ -209,7 +211,7 @@ def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_promtool_accepts_the_rules(kubernetes: bool, tmp_path: Path) -> None:
     require("promtool")
     path = tmp_path / "rules.yml"
-    path.write_text(render(kubernetes, "https://example.com/runbooks", EVERY_JOB))
+    path.write_text(render(kubernetes, "https://example.com/runbooks", EVERY_JOB, CONTRIBUTED))
     result = subprocess.run(
         ["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
@@ -238,18 +240,19 @@ def test_every_alert_fires_and_stays_quiet(rules_file: Path, tmp_path: Path) -> 
 
 
 def test_an_alert_on_a_job_nobody_scrapes_fails_the_render() -> None:
-    """A renamed workload (its job with it) fails the render, naming the alert, instead of
-    leaving an alert that can never fire; a workload the stack may leave out takes its
-    alerts with it."""
+    """An alert on a job nothing scrapes fails the render, naming the alert, instead of
+    never firing; a component's alerts follow its workload's name."""
     import pytest
 
     from components.config_values import ConfigValueError
 
     renamed = (EVERY_JOB - {"api"}) | {"backend"}
     with pytest.raises(ConfigValueError) as refused:
-        render(False, "https://example.com/runbooks", renamed)
+        render(False, "https://example.com/runbooks", renamed, CONTRIBUTED)
     assert str(refused.value).startswith(
         "rules.yml: alert ApiDown selects job api, which Prometheus does not scrape"
     )
-    without_frontend = render(False, "https://example.com/runbooks", EVERY_JOB - {"frontend"})
-    assert "FrontendDown" not in without_frontend and "ApiDown" in without_frontend
+    # A component's alerts select the job it is scraped under, whatever its name.
+    from components.api.alerts import alerts
+
+    assert all(a.jobs == {"backend"} for a in alerts("backend"))

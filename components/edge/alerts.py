@@ -1,0 +1,20 @@
+"""The edge's alerts (its public endpoint's are the prober's: components/monitoring/rules.py), selecting the job Prometheus scrapes it under (its workload's name)."""
+
+from __future__ import annotations
+
+from components.alerts import Alert
+
+
+def alerts(job: str) -> tuple[Alert, ...]:
+    return (
+        Alert(
+            "EdgeDown",
+            f'up{{job="{job}"}} == 0',
+            "1m",
+            "critical",
+            "edge",
+            "The edge does not answer scrapes",
+            "{{ $labels.instance }} has been down for 1 minute.",
+            "edge.md",
+        ),
+    )
