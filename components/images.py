@@ -68,12 +68,12 @@ SOURCES = {
         ROOT / "images" / "frontend" / "Dockerfile",
         (ROOT / "images" / "frontend",),
     ),
-    # Built from the repository root: it shares the cron code with the Docker placement.
+    # Built from the repository root: it shares the cron runner with the Docker placement.
     "postgres": ImageSource(
         "prodstack-postgres",
         ROOT,
         ROOT / "images" / "postgres" / "Dockerfile",
-        (ROOT / "images" / "postgres", ROOT / "components" / "platform" / "cron_runner.py"),
+        (ROOT / "images" / "postgres", ROOT / "images" / "scripts" / "cron_runner.py"),
     ),
 }
 

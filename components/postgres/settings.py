@@ -29,11 +29,11 @@ _IDENTIFIER = hinted(r"^[a-z][a-z0-9_]{0,62}$", "a lowercase SQL identifier like
 
 
 def _valid_schedule(value: str) -> str:
-    from components.platform.cron_runner import Schedule, ScheduleError
+    from components.cron import runner
 
     try:
-        Schedule(value)
-    except ScheduleError as error:
+        runner.Schedule(value)
+    except runner.ScheduleError as error:
         raise ValueError(str(error)) from None
     return value
 

@@ -28,5 +28,5 @@ def test_every_source_exists_and_every_dockerfile_copies_only_its_inputs() -> No
         assert len(content_digest(source.inputs)) == 12
     # images/postgres builds from the root: .dockerignore must let exactly its inputs through.
     ignore = (ROOT / ".dockerignore").read_text()
-    assert "!components/platform/cron_runner.py" in ignore
+    assert "!images/scripts/cron_runner.py" in ignore
     assert "!images/postgres/prodstack_pg" in ignore

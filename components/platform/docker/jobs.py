@@ -1,19 +1,18 @@
 """Release tasks and scheduled jobs on Docker, which has neither a Job nor a CronJob.
 
 A release task (a migration) is a one-shot container Pulumi waits for; a scheduled job is a
-sidecar that runs it on its schedule with prodstack-cron (components/platform/cron_runner.py).
+sidecar that runs it on its schedule with prodstack-cron (images/scripts/cron_runner.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
-from components.platform import cron_runner
+from components.cron import RUNNER
 from components.platform.docker.containers import hardened
 from components.platform.docker.files import files
 from components.platform.docker.network import CLIENT
@@ -107,4 +106,4 @@ def scheduler_sidecar(job: ScheduledJob) -> Container:
 
 
 def runner_source() -> str:
-    return Path(cron_runner.__file__).read_text()
+    return RUNNER.read_text()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from components.platform import cron_runner
-from components.platform.cron_runner import Schedule, ScheduleError
+from components.cron import runner as cron_runner
+
+Schedule, ScheduleError = cron_runner.Schedule, cron_runner.ScheduleError
 
 SUNDAY = dt.datetime(2026, 11, 22, 4, 0, tzinfo=dt.UTC)  # a Sunday
 

@@ -113,7 +113,7 @@ class Cluster:
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         code = self.root / "code"
         shutil.copytree(ROOT / "images" / "postgres" / "prodstack_pg", code / "prodstack_pg")
-        shutil.copy(ROOT / "components" / "platform" / "cron_runner.py", code / "cron_runner.py")
+        shutil.copy(ROOT / "images" / "scripts" / "cron_runner.py", code / "cron_runner.py")
         paths = {
             "port": str(self.port),
             "unix_socket_directories": f"'{self.socket}'",
