@@ -26,7 +26,7 @@ from components.edge.settings import EdgeSettings, RequestRate
 from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.images import version_label
 from components.platform.labels import labels_for
-from components.platform.placement import Placement
+from components.platform.placement import ManagedCertificate, Placement
 from components.settings import workload_resources, workload_scaling
 from components.tls.certificates import self_signed, supplied
 from components.watch import DELIVERED, watched, watcher_file
@@ -118,12 +118,14 @@ class Edge(pulumi.ComponentResource):
         if source.source == "cert-manager" and source.issuer:  # the model insists on one
             labels = labels_for(NAME, "edge", version_label(args.settings.image), args.stack)
             return placement.managed_certificate(
-                f"{name}-tls",
-                args.domain,
-                source.issuer,
-                labels,
-                parent=self,
-                setting="edge.certificate.source",
+                ManagedCertificate(
+                    f"{name}-tls",
+                    args.domain,
+                    source.issuer,
+                    labels,
+                    parent=self,
+                    setting="edge.certificate.source",
+                )
             )
         if args.supplied_cert is None or args.supplied_key is None:
             raise ValueError("a supplied certificate needs its PEM chain and key")

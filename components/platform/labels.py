@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from components.workload import Workload
-from policies.vocabulary import NETWORK_LABEL
-
-__all__ = ["NETWORK_LABEL"]
 
 PART_OF = "prodstack"
 MANAGED_BY = "pulumi"

@@ -21,7 +21,7 @@ from components.workload import PlacedWorkload, TlsFiles, Workload, WorkloadErro
 # What a certificate inside the stack is for: a server's, or a client's that verifies them.
 Use = Literal["server", "client"]
 
-__all__ = ["ClusterApi", "Pending", "PlacedWorkload", "Placement"]
+__all__ = ["ClusterApi", "ManagedCertificate", "Pending", "PlacedWorkload", "Placement"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,19 @@ class ClusterApi:
 
 
 @dataclass(frozen=True)
+class ManagedCertificate:
+    """A public certificate that cert-manager keeps current from `issuer` (a ClusterIssuer),
+    as a component asks for it; `setting` is the key that asked, for a platform without one."""
+
+    name: str
+    domain: str
+    issuer: str
+    labels: Mapping[str, str]
+    parent: pulumi.Resource
+    setting: str
+
+
+@dataclass(frozen=True)
 class Pending:
     """A workload placed but not yet created."""
 
@@ -45,7 +58,6 @@ class Pending:
 
 
 class Placement(ABC):
-    platform: str
     stack: str
     # What the platform lets workloads discover and watch; none on one Docker host.
     cluster_api: ClusterApi | None = None
@@ -109,17 +121,8 @@ class Placement(ABC):
         the servers. The files come with the container that sets them as its `tls`."""
 
     @abstractmethod
-    def managed_certificate(
-        self,
-        name: str,
-        domain: str,
-        issuer: str,
-        labels: Mapping[str, str],
-        parent: pulumi.Resource,
-        setting: str,
-    ) -> TlsFiles:
-        """A public certificate that cert-manager keeps current from `issuer` (a
-        ClusterIssuer); `setting` is the key that asked for it, for a platform without one."""
+    def managed_certificate(self, request: ManagedCertificate) -> TlsFiles:
+        """The certificate's files, or a refusal naming `request.setting`."""
 
     @abstractmethod
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:

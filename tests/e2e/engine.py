@@ -130,11 +130,10 @@ class RenderedStack:
         by_urn = {r["urn"]: r["name"] for r in containers}
         for resource in containers:
             name = resource["inputs"]["name"]
-            needs = {by_urn[u] for u in resource["options"]["dependsOn"] if u in by_urn}
-            mode = stack.containers[name].get("networkMode", "")
-            if mode.startswith("container:"):
-                needs.add(mode.removeprefix("container:").removesuffix(MOCK_ID_SUFFIX))
-            stack.after[name] = needs
+            if stack.containers[name].get("networkMode", "").startswith("container:"):
+                # The stack gives every container a namespace of its own (docker/network.py).
+                raise UnknownFieldError(f"{name}: joins another container's network namespace")
+            stack.after[name] = {by_urn[u] for u in resource["options"]["dependsOn"] if u in by_urn}
         return stack
 
     def waves(self) -> list[list[str]]:
@@ -226,9 +225,6 @@ class Engine:
             _known("port", p, PORT_FIELDS)
             key = f"{p['internal']}/{p.get('protocol', 'tcp')}"
             bindings.setdefault(key, []).append((p.get("ip", "0.0.0.0"), int(p["external"])))
-        mode = spec.get("networkMode")
-        if mode and mode.startswith("container:"):
-            mode = "container:" + self.real_id(mode.removeprefix("container:"))
         memory = spec.get("memory")
         host_config = api.create_host_config(
             privileged=bool(spec.get("privileged")),
@@ -250,7 +246,7 @@ class Engine:
                 f"{spec['memoryReservation']}m" if spec.get("memoryReservation") else None
             ),
             nano_cpus=int(float(spec["cpus"]) * 1e9) if spec.get("cpus") else None,
-            network_mode=mode,
+            network_mode=spec.get("networkMode"),
             init=False,
         )
         labels = {k: self.real_id(v) for k, v in labels_of(spec).items()}

@@ -29,8 +29,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform.connections import Connection, ConnectionGraph
-from components.platform.labels import NETWORK_LABEL
 from components.workload import Container, Workload, WorkloadError
+from policies.vocabulary import NETWORK_LABEL
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,6 @@ class StackNetworks:
         """The networks of each of the workload's containers, by container name, and under
         CLIENT those of its release task and scheduled jobs (they reach what its main
         container reaches)."""
-        check_isolation(workload, graph)
         as_client = tuple(
             Attachment(network)
             for network in dict.fromkeys(

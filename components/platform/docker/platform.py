@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,7 +13,7 @@ from components.platform.docker.certificates import InternalCa
 from components.platform.docker.network import StackNetworks
 from components.platform.docker.scope import Scope
 from components.platform.labels import stack_labels
-from components.platform.placement import Pending, Placement, Use
+from components.platform.placement import ManagedCertificate, Pending, Placement, Use
 from components.platform.settings import DockerSettings
 from components.workload import TlsFiles, WorkloadError
 
@@ -47,8 +47,6 @@ class DockerPlatform(pulumi.ComponentResource):
 
 
 class DockerPlacement(Placement):
-    platform = "docker"
-
     def __init__(self, args: DockerPlatformArgs, networks: StackNetworks, ca: InternalCa) -> None:
         super().__init__(args.stack)
         self._ca = ca
@@ -63,17 +61,9 @@ class DockerPlacement(Placement):
             return self._ca.trust()
         return self._ca.server(workload, sorted({self.host_of(workload), "localhost"}))
 
-    def managed_certificate(
-        self,
-        name: str,
-        domain: str,
-        issuer: str,
-        labels: Mapping[str, str],
-        parent: pulumi.Resource,
-        setting: str,
-    ) -> TlsFiles:
+    def managed_certificate(self, request: ManagedCertificate) -> TlsFiles:
         raise WorkloadError(
-            f"{setting}: cert-manager keeps certificates on Kubernetes only; on the docker "
+            f"{request.setting}: cert-manager keeps certificates on Kubernetes only; on the docker "
             "platform use self-signed or supplied"
         )
 
@@ -82,6 +72,7 @@ class DockerPlacement(Placement):
         by_name = {w.name: w for w in workloads}
         self._networks.create_all(workloads, graph)
         for p in pending:
+            network.check_isolation(p.workload, graph)
             scope = Scope(
                 workload=p.workload,
                 stack=self.stack,

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.platform.placement import ManagedCertificate
 from components.workload import TlsFiles
 
 API_VERSION = "cert-manager.io/v1"
@@ -111,30 +112,23 @@ class InternalCa:
         )
 
 
-def public_certificate(
-    name: str,
-    domain: str,
-    issuer: str,
-    namespace: str,
-    labels: Mapping[str, str],
-    parent: pulumi.Resource,
-) -> TlsFiles:
+def public_certificate(request: ManagedCertificate, namespace: str) -> TlsFiles:
     """The edge's certificate from a ClusterIssuer (a public CA's: it staples)."""
     secret = "edge-tls"
     cert_manager_object(
-        f"{name}-certificate",
+        f"{request.name}-certificate",
         "Certificate",
-        name,
+        request.name,
         namespace,
         {
             "secretName": secret,
-            "issuerRef": {"name": issuer, "kind": "ClusterIssuer"},
-            "dnsNames": [domain],
+            "issuerRef": {"name": request.issuer, "kind": "ClusterIssuer"},
+            "dnsNames": [request.domain],
             **DURATION,
             "privateKey": {**KEY, "rotationPolicy": "Always"},
         },
-        pulumi.ResourceOptions(parent=parent),
-        labels,
+        pulumi.ResourceOptions(parent=request.parent),
+        request.labels,
     )
     return TlsFiles(
         cert_file=f"{EDGE_DIR}/tls.crt",

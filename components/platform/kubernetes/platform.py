@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -14,7 +14,13 @@ from components.platform.kubernetes.cert_manager import InternalCa, public_certi
 from components.platform.kubernetes.network import namespace_policies
 from components.platform.kubernetes.scope import Scope
 from components.platform.labels import stack_labels
-from components.platform.placement import ClusterApi, Pending, Placement, Use
+from components.platform.placement import (
+    ClusterApi,
+    ManagedCertificate,
+    Pending,
+    Placement,
+    Use,
+)
 from components.platform.settings import KubernetesSettings
 from components.workload import TlsFiles
 
@@ -55,9 +61,9 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace})
 
 
-class KubernetesPlacement(Placement):
-    platform = "kubernetes"
-    # The API server (443 on managed clusters, 6443 on kubeadm's) and the kubelets.
+class KubernetesPlacement(
+    Placement
+):  # The API server (443 on managed clusters, 6443 on kubeadm's) and the kubelets.
     cluster_api = ClusterApi(ports=(443, 6443), kubelet_port=10250)
 
     def __init__(
@@ -81,16 +87,8 @@ class KubernetesPlacement(Placement):
         )
         return self._ca.certificate(workload, sorted(names), use)
 
-    def managed_certificate(
-        self,
-        name: str,
-        domain: str,
-        issuer: str,
-        labels: Mapping[str, str],
-        parent: pulumi.Resource,
-        setting: str,
-    ) -> TlsFiles:
-        return public_certificate(name, domain, issuer, self._settings.namespace, labels, parent)
+    def managed_certificate(self, request: ManagedCertificate) -> TlsFiles:
+        return public_certificate(request, self._settings.namespace)
 
     def create(self, pending: Sequence[Pending], graph: ConnectionGraph) -> None:
         for p in pending:

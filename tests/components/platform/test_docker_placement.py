@@ -329,6 +329,7 @@ def test_docker_refuses_a_managed_certificate_naming_the_setting() -> None:
     import pytest
 
     from components.platform.docker import DockerPlatform
+    from components.platform.placement import ManagedCertificate
     from components.workload import WorkloadError
 
     refused: list[str] = []
@@ -338,7 +339,9 @@ def test_docker_refuses_a_managed_certificate_naming_the_setting() -> None:
         holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
         with pytest.raises(WorkloadError) as error:
             placement.managed_certificate(
-                "edge-tls", "example.com", "letsencrypt", {}, holder, "edge.certificate.source"
+                ManagedCertificate(
+                    "edge-tls", "example.com", "letsencrypt", {}, holder, "edge.certificate.source"
+                )
             )
         refused.append(str(error.value))
         return {}
