@@ -248,6 +248,9 @@ class Container:
     # Its certificate (a server's) or the CA it verifies servers with (a client's): the
     # placement delivers its files with the container's own.
     tls: TlsFiles | None = None
+    # Its server takes changed config and secret files without a restart (nginx under the
+    # watcher, components/watch.py): a placement need not replace it when they change.
+    reloads_files: bool = False
 
     run_as_user: int = 10001
 

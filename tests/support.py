@@ -111,7 +111,7 @@ DOCKER_CONTAINER = "docker:index/container:Container"
 
 def carrier_name(mounts: list[dict[str, Any]]) -> str:
     """The carrier that delivers a Docker container's files, from the container's mounts: the
-    never-started container named like the files volume mounted at FILES_ROOT
+    never-started container named on the engine like the files volume mounted at FILES_ROOT
     (components/platform/docker/files.py)."""
     from components.platform.docker import FILES_ROOT
 
@@ -120,7 +120,10 @@ def carrier_name(mounts: list[dict[str, Any]]) -> str:
 
 def files_carrier(recording: Recording, container: str) -> RecordedResource:
     spec = one(recording, DOCKER_CONTAINER, container).inputs
-    return one(recording, DOCKER_CONTAINER, carrier_name(spec["mounts"]))
+    name = carrier_name(spec["mounts"])
+    found = [r for r in recording.of_type(DOCKER_CONTAINER) if r.inputs["name"] == name]
+    assert len(found) == 1, f"expected one carrier named {name}, found {len(found)}"
+    return found[0]
 
 
 def uploads_of(recording: Recording, container: str) -> dict[str, dict[str, Any]]:

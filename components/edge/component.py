@@ -26,7 +26,7 @@ from components.edge.settings import EdgeSettings, RequestRate
 from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.images import version_label
 from components.platform.labels import labels_for
-from components.platform.placement import ManagedCertificate, Placement
+from components.platform.placement import ManagedCertificate, NameServer, Placement
 from components.settings import workload_resources, workload_scaling
 from components.tls.certificates import self_signed, supplied
 from components.watch import DELIVERED, watched, watcher_file
@@ -102,7 +102,9 @@ class Edge(pulumi.ComponentResource):
     ) -> None:
         super().__init__("prodstack:index:Edge", name, None, opts)
         tls = self._certificate(name, args, placement)
-        self.endpoint = placement.place(edge_workload(args, tls), parent=self)
+        self.endpoint = placement.place(
+            edge_workload(args, tls, placement.name_server), parent=self
+        )
         self.scrape_targets = (Target(self.endpoint, "edge-metrics"),)
         # Its alerts select the job it is scraped under: its workload's name.
         self.alerts = alerts(self.endpoint.name)
@@ -168,7 +170,7 @@ def frontend_route(args: EdgeArgs) -> FrontendRoute | None:
     )
 
 
-def edge_config(args: EdgeArgs, tls: TlsFiles) -> EdgeConfig:
+def edge_config(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> EdgeConfig:
     s = args.settings
     limits = s.rate_limits
     major, minor = (int(part) for part in s.nginx_version.split("."))
@@ -195,10 +197,11 @@ def edge_config(args: EdgeArgs, tls: TlsFiles) -> EdgeConfig:
         body_timeout=s.client.body_timeout_seconds,
         send_timeout=s.client.send_timeout_seconds,
         keepalive_timeout=s.client.keepalive_timeout_seconds,
-        upstream_keepalive=s.upstream.keepalive,
         proxy_connect_timeout=s.upstream.connect_timeout_seconds,
         proxy_send_timeout=s.upstream.send_timeout_seconds,
         proxy_read_timeout=s.upstream.read_timeout_seconds,
+        resolver=name_server.address,
+        resolver_valid_seconds=name_server.valid_seconds,
         allow=tuple(s.allow),
         deny=tuple(s.deny),
         trusted_proxies=tuple(s.trusted_proxies),
@@ -218,20 +221,21 @@ def upstream_peers(args: EdgeArgs) -> tuple[Peer, ...]:
 
 
 def edge_command(conf: str, tls: TlsFiles, script: str = DELIVERED) -> tuple[str, ...]:
-    """nginx under the watcher: reloaded when its certificate changes (new workers take it,
-    old ones finish their connections, so a renewal drops nothing), once the new
-    configuration passes `nginx -t`; stopped gracefully (quit) on SIGTERM."""
+    """nginx under the watcher: reloaded when its configuration or certificate changes
+    (new workers take them, old ones finish their connections, and the listening sockets
+    stay open, so a change drops nothing), once the new configuration passes `nginx -t`;
+    stopped gracefully (quit) on SIGTERM."""
     nginx = f"nginx -c {conf}"
     return watched(
         ("nginx", "-c", conf, "-g", "daemon off;"),
-        files=(tls.cert_file, tls.key_file),
+        files=(conf, tls.cert_file, tls.key_file),
         reload=f"{nginx} -t -q && {nginx} -s reload",
         stop=f"{nginx} -s quit",
         script=script,
     )
 
 
-def edge_workload(args: EdgeArgs, tls: TlsFiles) -> Workload:
+def edge_workload(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> Workload:
     s = args.settings
     healthy = Probe.loopback_http(STATUS_PORT, "/healthz", period_seconds=5)
 
@@ -246,10 +250,11 @@ def edge_workload(args: EdgeArgs, tls: TlsFiles) -> Workload:
             Port("https", HTTPS_PORT, s.public_ports.https, str(s.public_ports.address)),
         ),
         config_files=(
-            File("nginx.conf", edge_config(args, tls).render()),
+            File("nginx.conf", edge_config(args, tls, name_server).render()),
             watcher_file(),
         ),
         tls=tls,
+        reloads_files=True,
         mounts=(NGINX_STATUS.name,),
         run_as_user=NGINX_UID,
     )

@@ -27,6 +27,8 @@ HTTP_PORT = 8080
 HTTPS_PORT = 8443
 STATUS_PORT = 8081
 WORKER_CONNECTIONS = 4096
+# A name server that does not answer in this time fails the request (502), not hangs it.
+RESOLVER_TIMEOUT_SECONDS = 5
 SCRATCH = "/tmp"
 ACME_ROOT = "/run/prodstack/acme"
 
@@ -130,10 +132,12 @@ class EdgeConfig:
     body_timeout: int
     send_timeout: int
     keepalive_timeout: int
-    upstream_keepalive: int
     proxy_connect_timeout: int
     proxy_send_timeout: int
     proxy_read_timeout: int
+    # Who resolves the upstreams' names, while nginx runs (components/platform/placement.py).
+    resolver: str
+    resolver_valid_seconds: int
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
@@ -217,7 +221,16 @@ class EdgeConfig:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
             *(d("limit_req", f"zone={r.zone}", *r.burst_arguments) for r in rates),
-            d("proxy_pass", f"http://{upstream}"),
+            # A variable in proxy_pass makes nginx resolve the name per request, through the
+            # resolver, and not once at start: it starts while an upstream is missing
+            # (answering 502 for its routes), and follows replicas as they are replaced.
+            # Every address of the name is tried in turn; a refused connection, or a
+            # replica that closed its listener to stop, is retried on the next (the request
+            # was not sent, so a POST is retried too). No keepalive pool: that needs an
+            # upstream block, whose names nginx before 1.27.3 resolves only at start.
+            d("set", upstream_variable(upstream), self.upstream_addresses()[upstream]),
+            d("proxy_pass", f"http://{upstream_variable(upstream)}"),
+            d("proxy_next_upstream", "error", "timeout"),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),
             d("proxy_set_header", "Host", "$host"),
@@ -391,18 +404,9 @@ class EdgeConfig:
             children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
             children += [d("real_ip_header", "X-Forwarded-For"), d("real_ip_recursive", "on")]
         children += [
-            Block(
-                "upstream",
-                ("api",),
-                [
-                    d("server", self.upstream),
-                    d("keepalive", self.upstream_keepalive),
-                ],
-            ),
-            *(
-                Block("upstream", (name,), [d("server", address), d("keepalive", 8)])
-                for name, address in self.other_upstreams()
-            ),
+            Comment("upstream names are resolved while nginx runs (see proxy_pass)"),
+            d("resolver", self.resolver, f"valid={self.resolver_valid_seconds}s", "ipv6=off"),
+            d("resolver_timeout", f"{RESOLVER_TIMEOUT_SECONDS}s"),
             *self.unknown_hosts(),
             self.http_server(),
             self.https_server(),
@@ -410,11 +414,12 @@ class EdgeConfig:
         ]
         return Block("http", children=[*hash_sizes(children, self.server_names), *children])
 
-    def other_upstreams(self) -> list[tuple[str, str]]:
-        """(name, host:port) of everything the edge proxies to besides the API."""
-        found = [(route.name, route.address) for route in self.extra_routes]
+    def upstream_addresses(self) -> dict[str, str]:
+        """host:port of everything the edge proxies to, by name."""
+        found = {"api": self.upstream}
+        found.update((route.name, route.address) for route in self.extra_routes)
         if self.frontend is not None:
-            found.append(("frontend", self.frontend.address))
+            found["frontend"] = self.frontend.address
         return found
 
     def render(self) -> str:
@@ -429,6 +434,11 @@ class EdgeConfig:
             self.http(),
         ]
         return render(top, "components/edge/nginx.py")
+
+
+def upstream_variable(name: str) -> str:
+    """The variable holding an upstream's host:port (nginx names: letters, digits, _)."""
+    return "$upstream_of_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def path_pattern(prefix: str) -> str:

@@ -96,9 +96,6 @@ class ClientLimits(Settings):
 
 
 class Upstream(Settings):
-    keepalive: int = Field(
-        ge=1, le=1024, description="Idle connections kept to the API per worker."
-    )
     connect_timeout_seconds: int = Field(ge=1, le=600, description="proxy_connect_timeout.")
     send_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_send_timeout.")
     read_timeout_seconds: int = Field(ge=1, le=3600, description="proxy_read_timeout.")

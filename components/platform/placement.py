@@ -57,10 +57,22 @@ class Pending:
     after: Sequence[pulumi.Resource]
 
 
+@dataclass(frozen=True)
+class NameServer:
+    """The DNS server that answers for the platform's host names, and how long a proxy may
+    keep an answer: where an address may change under a name (a replica replaced), a proxy
+    resolves the name while it runs, not once when it starts."""
+
+    address: str
+    valid_seconds: int
+
+
 class Placement(ABC):
     stack: str
     # What the platform lets workloads discover and watch; none on one Docker host.
     cluster_api: ClusterApi | None = None
+    # Who resolves host_of() names inside the platform.
+    name_server: NameServer
 
     def __init__(self, stack: str) -> None:
         self.stack = stack

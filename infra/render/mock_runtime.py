@@ -2,7 +2,8 @@
 
 The SDK's MockMonitor sees every RegisterResource request; recording them gives each
 resource's type, name, inputs and options (parent, protect, retainOnDelete, dependsOn,
-ignoreChanges) exactly as the engine would receive them.
+ignoreChanges, deleteBeforeReplace, and which resources each input came from) exactly as the
+engine would receive them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class RecordedResource:
     retain_on_delete: bool
     depends_on: list[str]
     ignore_changes: list[str]
+    # The program's choice of replacement order (None: the provider's), and the resources
+    # each input's value came from: what the engine's plan of an update reads.
+    delete_before_replace: bool | None = None
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     # The inputs with secret values in place. Kept in memory for the writer to pick the
     # non-secret parts of a property the SDK marked secret as a whole; never written.
     unredacted: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -66,6 +71,8 @@ class RecordedResource:
                 "retainOnDelete": self.retain_on_delete,
                 "dependsOn": self.depends_on,
                 "ignoreChanges": self.ignore_changes,
+                "deleteBeforeReplace": self.delete_before_replace,
+                "propertyDependencies": self.property_dependencies,
             },
         }
 
@@ -262,6 +269,16 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 depends_on=sorted(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
+                delete_before_replace=(
+                    bool(request.deleteBeforeReplace)
+                    if request.deleteBeforeReplaceDefined
+                    else None
+                ),
+                property_dependencies={
+                    key: sorted(deps.urns)
+                    for key, deps in request.propertyDependencies.items()
+                    if deps.urns
+                },
                 unredacted=_unwrapped(raw),
                 secret_paths=frozenset(secret_paths(raw)),
             )

@@ -113,9 +113,10 @@ COMMON: Tree = {
             "sendTimeoutSeconds": 10,
             "keepaliveTimeoutSeconds": 65,
         },
-        # The seed plans: upstream keepalive 32, proxy timeouts 60 s.
+        # The seed plans: proxy timeouts 60 s. (Their upstream keepalive 32 is given up:
+        # a keepalive pool needs an upstream block, whose names nginx before 1.27.3
+        # resolves only at start, so the edge could not follow replicas as they change.)
         "upstream": {
-            "keepalive": 32,
             "connectTimeoutSeconds": 60,
             "sendTimeoutSeconds": 60,
             "readTimeoutSeconds": 60,

@@ -3,6 +3,8 @@ health check and published ports."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,10 +14,13 @@ import pulumi_docker as docker
 from components.platform.docker.files import Files
 from components.platform.docker.hardening import restricted_args, serving_args
 from components.platform.docker.scope import Scope
+from components.platform.hardening import restricted
 from components.workload import Container, Probe
 
 # On a workload's containers: the release its release task completed (components/workload.py).
 RELEASE_LABEL = "prodstack.dev/release"
+# On a container: a digest of the fields a change of which the provider would not apply.
+UNAPPLIED_FIELDS_LABEL = "prodstack.dev/unapplied-fields"
 
 
 def container(
@@ -35,25 +40,30 @@ def container(
     w = scope.workload
     suffix = (str(replica),) if main is None else (spec.name, str(replica))
     name = scope.resource_name(*suffix)
-    labels = scope.labels
+    check = healthcheck(spec.checks.readiness, spec.checks.startup)
+    labels = [*scope.labels, unapplied_fields_label(check, spec)]
     if gate is not None:
-        labels = [*labels, docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate)]
+        labels.append(docker.ContainerLabelArgs(label=RELEASE_LABEL, value=gate))
     networks = spec.name if networks is None else networks
+    grace = w.pre_stop_seconds + w.shutdown_grace_seconds
     return docker.Container(
         name,
-        **hardened(scope, spec, name, data_volumes, spec_files, labels),
+        **hardened(scope, spec, scope.physical_name(*suffix), data_volumes, spec_files, labels),
         restart="unless-stopped",
-        healthcheck=healthcheck(spec.checks.readiness, spec.checks.startup),
+        healthcheck=check,
         wait=True,
         wait_timeout=180,
-        stop_timeout=w.pre_stop_seconds + w.shutdown_grace_seconds,
+        stop_timeout=grace,
+        # The provider stops a container it removes with this timeout, and with none kills
+        # it at once: the grace period is what lets in-flight requests finish.
+        destroy_grace_seconds=grace,
         # Every container has a network namespace of its own: a sidecar reaches its main
         # container through the replica's scratch space (a socket), never over loopback.
         network_mode=scope.network_mode(networks),
         networks_advanced=scope.attachments(networks),
         ports=published_ports(spec),
         opts=pulumi.ResourceOptions.merge(
-            scope.opts,
+            scope.replaced_opts,
             pulumi.ResourceOptions(
                 depends_on=[
                     *([main] if main else []),
@@ -64,10 +74,28 @@ def container(
     )
 
 
+def unapplied_fields_label(
+    check: docker.ContainerHealthcheckArgs, spec: Container
+) -> docker.ContainerLabelArgs:
+    """A digest of the fields the provider neither replaces a container for nor updates
+    (healthcheck, tmpfs: neither ForceNew nor applied by resourceDockerContainerUpdate in
+    kreuzwerker/terraform-provider-docker v4.5.0): a change would be recorded in the state
+    and never reach the container. As a label, which forces a replacement, it does."""
+    fields = {
+        "healthcheck": vars(check),
+        "tmpfs": sorted(restricted(spec).writable_paths),
+        "tmpfs_options": restricted(spec).tmpfs_options,
+    }
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return docker.ContainerLabelArgs(
+        label=UNAPPLIED_FIELDS_LABEL, value=hashlib.sha256(text.encode()).hexdigest()[:12]
+    )
+
+
 def hardened(
     scope: Scope,
     spec: Container,
-    name: str,
+    name: pulumi.Input[str],
     data_volumes: dict[str, docker.Volume],
     spec_files: Files | None,
     labels: Sequence[docker.ContainerLabelArgs],
@@ -84,7 +112,8 @@ def hardened(
     ]
     if spec_files is not None:
         mounts.append(spec_files.mount())
-        labels = [*labels, spec_files.label()]
+        if not spec.reloads_files:
+            labels = [*labels, spec_files.label()]
     s = scope.settings
     return {
         "name": name,

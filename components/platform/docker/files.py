@@ -23,7 +23,9 @@ from components.workload import CONFIG_DIR, SECRETS_DIR, Container
 FILES_ROOT = "/run/prodstack"
 assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
 # On a container: the carrier of the files it mounts. The carrier is replaced when a file
-# changes, so its ID changes and the containers that read the files are replaced with it.
+# changes, so its ID changes and the containers that read the files are replaced with it;
+# except a container that reloads its files in place (Container.reloads_files): it reads the
+# new files from the same volume, and keeps serving.
 FILES_LABEL = "prodstack.dev/files"
 
 
@@ -47,11 +49,16 @@ def files(scope: Scope, container: Container) -> Files | None:
     if not (container.delivered_config_files or container.delivered_secret_files):
         return None
     name = scope.resource_name(container.name, "files")
-    volume = docker.Volume(name, name=name, labels=scope.volume_labels("files"), opts=scope.opts)
+    volume = docker.Volume(
+        name,
+        name=scope.physical_name(container.name, "files"),
+        labels=scope.volume_labels("files"),
+        opts=scope.replaced_opts,
+    )
     s = scope.settings
     carrier = docker.Container(
         name,
-        name=name,
+        name=scope.physical_name(container.name, "files"),
         image=container.image,
         # Created, never started: the provider uploads into a created container, and a
         # container that never runs needs no health check, restart policy or network.
@@ -67,11 +74,9 @@ def files(scope: Scope, container: Container) -> Files | None:
         labels=[*scope.labels, docker.ContainerLabelArgs(label=ROLE_LABEL, value="files")],
         mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=FILES_ROOT)],
         uploads=uploads(container),
-        opts=pulumi.ResourceOptions.merge(
-            scope.opts,
-            # Its name is fixed: the old carrier goes before the new one writes.
-            pulumi.ResourceOptions(delete_before_replace=True),
-        ),
+        # Named by the rollout: with a fixed name, the old carrier goes before the new one
+        # writes (into the same volume); with the release in its name, after.
+        opts=scope.replaced_opts,
     )
     return Files(volume, carrier)
 

@@ -11,9 +11,16 @@ from components.platform.connections import ConnectionGraph
 from components.platform.docker import network, workload
 from components.platform.docker.certificates import InternalCa
 from components.platform.docker.network import StackNetworks
+from components.platform.docker.rollout import rollout
 from components.platform.docker.scope import Scope
 from components.platform.labels import stack_labels
-from components.platform.placement import ManagedCertificate, Pending, Placement, Use
+from components.platform.placement import (
+    ManagedCertificate,
+    NameServer,
+    Pending,
+    Placement,
+    Use,
+)
 from components.platform.settings import DockerSettings
 from components.workload import TlsFiles, WorkloadError
 
@@ -47,6 +54,11 @@ class DockerPlatform(pulumi.ComponentResource):
 
 
 class DockerPlacement(Placement):
+    # Docker's embedded DNS on user-defined networks. Its answers follow containers as they
+    # come and go (a release's replicas are new containers at new addresses), so a proxy
+    # keeps one for a second.
+    name_server = NameServer("127.0.0.11", valid_seconds=1)
+
     def __init__(self, args: DockerPlatformArgs, networks: StackNetworks, ca: InternalCa) -> None:
         super().__init__(args.stack)
         self._ca = ca
@@ -73,11 +85,13 @@ class DockerPlacement(Placement):
         self._networks.create_all(workloads, graph)
         for p in pending:
             network.check_isolation(p.workload, graph)
+            attachments = self._networks.attachments(p.workload, by_name, graph)
             scope = Scope(
                 workload=p.workload,
                 stack=self.stack,
                 settings=self._settings,
                 parent=p.parent,
-                networks=self._networks.attachments(p.workload, by_name, graph),
+                networks=attachments,
+                rollout=rollout(p.workload, attachments, self._settings.model_dump(mode="json")),
             )
             workload.create(scope, p.after)

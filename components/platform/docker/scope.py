@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform.docker.network import Attachment
+from components.platform.docker.rollout import Rollout
 from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
 from components.platform.settings import DockerSettings
 from components.workload import Workload
@@ -23,10 +24,22 @@ class Scope:
     # The networks each of its containers joins, by container name (network.CLIENT: its
     # release task and jobs).
     networks: Mapping[str, tuple[Attachment, ...]]
+    # How its containers are replaced (rollout.py): it names what a replica is made of.
+    rollout: Rollout = Rollout(surge=False)
     opts: pulumi.ResourceOptions = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "opts", pulumi.ResourceOptions(parent=self.parent))
+
+    @property
+    def replaced_opts(self) -> pulumi.ResourceOptions:
+        """For what the rollout names: parented, and replaced in the rollout's order."""
+        return pulumi.ResourceOptions.merge(self.opts, self.rollout.options)
+
+    def physical_name(self, *parts: str) -> pulumi.Input[str]:
+        """The name on the engine of what `resource_name(*parts)` names in the program:
+        with the release under a surge rollout."""
+        return self.rollout.name(self.resource_name(*parts))
 
     @property
     def labels(self) -> list[docker.ContainerLabelArgs]:

@@ -60,9 +60,9 @@ def scratch_volume(scope: Scope, scratch: Scratch, replica: int) -> docker.Volum
     )
     return docker.Volume(
         scope.resource_name(scratch.name, str(replica)),
-        name=scope.resource_name(scratch.name, str(replica)),
+        name=scope.physical_name(scratch.name, str(replica)),
         driver="local",
         driver_opts=options,
         labels=scope.volume_labels("scratch"),
-        opts=scope.opts,
+        opts=scope.replaced_opts,
     )

@@ -17,6 +17,7 @@ from components.platform.labels import stack_labels
 from components.platform.placement import (
     ClusterApi,
     ManagedCertificate,
+    NameServer,
     Pending,
     Placement,
     Use,
@@ -65,6 +66,10 @@ class KubernetesPlacement(
     Placement
 ):  # The API server (443 on managed clusters, 6443 on kubeadm's) and the kubelets.
     cluster_api = ClusterApi(ports=(443, 6443), kubelet_port=10250)
+    # The cluster's DNS: CoreDNS keeps the Service name kube-dns for compatibility (kubeadm,
+    # EKS, GKE, AKS, k3s). A Service's address is stable, so answers may be kept a while;
+    # resolving while running lets the edge start before a Service it routes to exists.
+    name_server = NameServer("kube-dns.kube-system.svc.cluster.local", valid_seconds=5)
 
     def __init__(
         self, args: KubernetesPlatformArgs, namespace: pulumi.Output[str], ca: InternalCa

@@ -102,11 +102,8 @@ class Edge:
                 "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
                 "/run/prodstack/acme": str(self.root / "acme"),
                 # the upstream: the API's address on this machine
-                "server api:8080;": f"server {self.upstream};",
-                **{
-                    f"server {ours};": f"server {here};"
-                    for ours, here in self.other_upstreams.items()
-                },
+                " api:8080;": f" {self.upstream};",
+                **{f" {ours};": f" {here};" for ours, here in self.other_upstreams.items()},
             },
         )
         (self.root / "nginx.conf").write_text(conf)

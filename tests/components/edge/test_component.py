@@ -44,19 +44,22 @@ def test_cert_manager_certificate_is_mounted_from_its_secret(prod: Recording) ->
     ]
     assert "ssl_certificate /run/prodstack/tls/tls.crt;" in config
     assert "ssl_stapling on;" in config
-    assert "server api.prodstack-prod.svc.cluster.local:8080;" in config
+    assert "set $upstream_of_api api.prodstack-prod.svc.cluster.local:8080;" in config
+    assert "resolver kube-dns.kube-system.svc.cluster.local valid=5s ipv6=off;" in config
 
 
 def test_edge_runs_unprivileged_through_its_reloader(prod: Recording) -> None:
     pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
     edge = pod["containers"][0]
-    # Under the watcher, which reloads it on a renewed certificate, once a stale status
+    # Under the watcher, which reloads it on a new configuration or a renewed certificate,
+    # once a stale status
     # socket (a killed nginx's) is gone.
     nginx = "nginx -c /run/prodstack/config/nginx.conf"
     assert edge["command"] == [
         *("sh", "-c", 'rm -f "$0" && exec "$@"', "/run/nginx-status/nginx.sock"),
         *("sh", "/run/prodstack/config/watch.sh"),
         *("--reload", f"{nginx} -t -q && {nginx} -s reload", "--stop", f"{nginx} -s quit"),
+        *("--watch", "/run/prodstack/config/nginx.conf"),
         *("--watch", "/run/prodstack/tls/tls.crt", "--watch", "/run/prodstack/tls/tls.key"),
         *("--", "nginx", "-c", "/run/prodstack/config/nginx.conf", "-g", "daemon off;"),
     ]

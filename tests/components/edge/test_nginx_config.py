@@ -35,10 +35,11 @@ BASE = EdgeConfig(
     body_timeout=10,
     send_timeout=10,
     keepalive_timeout=65,
-    upstream_keepalive=32,
     proxy_connect_timeout=60,
     proxy_send_timeout=60,
     proxy_read_timeout=60,
+    resolver="127.0.0.11",
+    resolver_valid_seconds=1,
 )
 
 
@@ -147,8 +148,9 @@ def test_an_extra_route_repeats_every_header_with_its_own_csp() -> None:
         "add_header Content-Security-Policy \"default-src 'self' 'unsafe-inline'\" always;"
         in headers
     )
-    assert "proxy_pass http://grafana;" in block
-    assert "upstream grafana {" in text
+    assert "set $upstream_of_grafana grafana:3000;" in block
+    assert "proxy_pass http://$upstream_of_grafana;" in block
+    assert "upstream grafana {" not in text  # resolved per request, never at start
 
 
 def test_internal_paths_are_refused_at_the_edge_in_any_case() -> None:

@@ -5,6 +5,7 @@ a scraper), placed by the real placements and nothing else of the program."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -143,12 +144,23 @@ def scraper(store_ref: PlacedWorkload, app_ref: PlacedWorkload) -> Workload:
     )
 
 
-def place_doubles(placement: Placement, protect: bool = False, with_job: bool = True) -> None:
+# Changes to a workload's main container, by workload name: {"app": {"image": "app:2"}}.
+Edits = Mapping[str, Mapping[str, Any]]
+
+
+def edited(workload: Workload, edits: Edits) -> Workload:
+    return replace(workload, main=replace(workload.main, **edits.get(workload.name, {})))
+
+
+def place_doubles(
+    placement: Placement, protect: bool = False, with_job: bool = True, edits: Edits | None = None
+) -> None:
     holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
-    store_ref = placement.place(store(protect, with_job), parent=holder)
-    app_ref = placement.place(app(store_ref), parent=holder)
-    placement.place(front(app_ref), parent=holder)
-    placement.place(scraper(store_ref, app_ref), parent=holder)
+    edits = edits or {}
+    store_ref = placement.place(edited(store(protect, with_job), edits), parent=holder)
+    app_ref = placement.place(edited(app(store_ref), edits), parent=holder)
+    placement.place(edited(front(app_ref), edits), parent=holder)
+    placement.place(edited(scraper(store_ref, app_ref), edits), parent=holder)
     placement.finish()
 
 
@@ -159,12 +171,14 @@ def docker_args(stack: str) -> DockerPlatformArgs:
     )
 
 
-def on_docker(protect: bool = False, with_job: bool = True) -> Mapping[str, Any]:
+def on_docker(
+    protect: bool = False, with_job: bool = True, edits: Edits | None = None
+) -> Mapping[str, Any]:
     platform = DockerPlatform(
         "platform",
         docker_args("t"),
     )
-    place_doubles(platform.placement, protect, with_job)
+    place_doubles(platform.placement, protect, with_job, edits)
     return {}
 
 

@@ -7,10 +7,11 @@ from dataclasses import replace
 from typing import Any
 
 from components.platform.docker import FILES_LABEL, FILES_ROOT
+from components.platform.docker.containers import UNAPPLIED_FIELDS_LABEL
 from components.platform.labels import ROLE_LABEL
-from components.workload import CONFIG_DIR, SECRETS_DIR, Port
+from components.workload import CONFIG_DIR, SECRETS_DIR, Checks, Port, Probe
 from infra.render.mock_runtime import Recording
-from tests.components.platform.doubles import docker_args, on_docker
+from tests.components.platform.doubles import CHECKS, docker_args, on_docker
 from tests.support import one, render, uploads_of
 
 CONTAINER = "docker:index/container:Container"
@@ -185,9 +186,10 @@ def test_secrets_are_root_owned_read_only_files_never_env(docker_stack: Recordin
 
 def test_files_reach_read_only_containers_through_a_volume(docker_stack: Recording) -> None:
     app = one(docker_stack, CONTAINER, "t-app-0")
+    volume = one(docker_stack, "docker:index/volume:Volume", "t-app-app-files")
     assert {
         "type": "volume",
-        "source": "t-app-app-files",
+        "source": volume.inputs["name"],
         "target": FILES_ROOT,
         "readOnly": True,
     } in app.inputs["mounts"]
@@ -208,7 +210,9 @@ def test_files_carriers_never_run_and_write_only_into_their_volume(
     for name, spec in found.items():
         assert spec["start"] is False and spec["mustRun"] is False, name
         assert spec["networkMode"] == "none"
-        assert spec["mounts"] == [{"type": "volume", "source": name, "target": FILES_ROOT}]
+        # On the engine, the volume is named like its carrier (with the release under surge).
+        source = spec["name"]
+        assert spec["mounts"] == [{"type": "volume", "source": source, "target": FILES_ROOT}]
         uploaded = one(docker_stack, CONTAINER, name).unredacted["uploads"]
         assert uploaded and all(u["file"].startswith(FILES_ROOT + "/") for u in uploaded)
         assert spec["capabilities"] == {"drops": ["ALL"]} and not spec.get("privileged")
@@ -375,3 +379,60 @@ def test_certificates_inside_the_stack_name_the_hosts_clients_use() -> None:
     assert request.inputs["dnsNames"] == ["localhost", "store"]
     # A client gets the CA alone, as a config file.
     assert (client.cert_file, [f.name for f in client.config_files]) == ("", ["internal-ca.crt"])
+
+
+def test_a_stateless_workload_surges_under_names_of_its_release(docker_stack: Recording) -> None:
+    """The app (no volumes, no host ports): every engine name of a replica carries its
+    release, and the engine is asked to create the replacement first, so a changed app is
+    created beside the old one and the old one deleted after (rollout.py)."""
+    app = one(docker_stack, CONTAINER, "t-app-0")
+    release = app.inputs["name"].removeprefix("t-app-0-")
+    assert len(release) == 10 and int(release, 16) >= 0
+    carrier = one(docker_stack, CONTAINER, "t-app-app-files")
+    volume = one(docker_stack, "docker:index/volume:Volume", "t-app-app-files")
+    for resource in (app, carrier, volume):
+        assert resource.inputs["name"].endswith(f"-{release}"), resource.name
+        assert resource.delete_before_replace is False, resource.name
+
+
+def test_a_release_is_a_digest_of_what_the_replica_runs() -> None:
+    def app_name(recording: Recording) -> str:
+        return str(one(recording, CONTAINER, "t-app-0").inputs["name"])
+
+    again = render("t", program=on_docker)
+    changed = render("t", program=lambda: on_docker(edits={"app": {"image": "app:2"}}))
+    assert app_name(again) == app_name(render("t", program=on_docker))
+    assert app_name(changed) != app_name(again)
+
+
+def test_a_workload_with_data_or_host_ports_is_recreated_under_fixed_names(
+    docker_stack: Recording,
+) -> None:
+    """Two servers on one data directory would corrupt it, and a host port is bound once:
+    the store and the public workload keep their names and are deleted first."""
+    for name in ("t-store-0", "t-front-0", "t-store-store-files"):
+        resource = one(docker_stack, CONTAINER, name)
+        assert resource.inputs["name"] == name
+        assert resource.delete_before_replace is True, name
+
+
+def test_containers_are_stopped_with_their_grace_before_removal(docker_stack: Recording) -> None:
+    """Without destroyGraceSeconds the provider stops a removed container with a timeout of
+    0, a SIGKILL, and in-flight requests die with it."""
+    for name, spec in containers(docker_stack).items():
+        if spec.get("attach"):
+            continue  # a release task runs to its end
+        assert spec["destroyGraceSeconds"] == spec["stopTimeout"] > 0, name
+
+
+def test_a_changed_healthcheck_or_tmpfs_replaces_the_container() -> None:
+    """The provider neither replaces nor updates a container for these; a label digesting
+    them (labels force a replacement) makes the change arrive."""
+
+    def digest(recording: Recording) -> str:
+        return labels(one(recording, CONTAINER, "t-store-0").inputs)[UNAPPLIED_FIELDS_LABEL]
+
+    base = digest(render("t", program=on_docker))
+    faster = Checks(startup=CHECKS.startup, readiness=Probe(("check",), period_seconds=3), liveness=CHECKS.liveness)
+    for edit in ({"checks": faster}, {"tmpfs": ("/tmp", "/run")}):
+        assert digest(render("t", program=lambda: on_docker(edits={"store": edit}))) != base

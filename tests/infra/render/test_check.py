@@ -60,6 +60,8 @@ def test_render_writes_resources_with_options(tmp_path: Path) -> None:
         "retainOnDelete",
         "dependsOn",
         "ignoreChanges",
+        "deleteBeforeReplace",
+        "propertyDependencies",
     }
     assert container["options"]["parent"].endswith("prodstack:index:Api::api")
     assert (tmp_path / "config" / "prodstack-dev-api-api-files" / "api.json").is_file()
