@@ -54,7 +54,11 @@ def dependency(kind: str, port: int, secret_files: dict[str, str] | None = None)
     }
 
 
-def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
+def start_api(
+    tmp_path: Path, dependencies: list[dict[str, Any]], ready_wait_seconds: float = 0
+) -> RunningApi:
+    """The reference API, started; with `ready_wait_seconds`, only spawned (it listens once
+    its dependencies answer, or after that long)."""
     port = free_port()
     secrets = tmp_path / "secrets"
     secrets.mkdir(exist_ok=True)
@@ -77,12 +81,18 @@ def start_api(tmp_path: Path, dependencies: list[dict[str, Any]]) -> RunningApi:
     process = subprocess.Popen(
         [sys.executable, "-m", "refapi", str(config)],
         cwd=API_SOURCE,
-        env={**os.environ, "PYTHONPATH": str(API_SOURCE)},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(API_SOURCE),
+            "REFAPI_READY_WAIT_SECONDS": str(ready_wait_seconds),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     api = RunningApi(process, f"http://127.0.0.1:{port}")
+    if ready_wait_seconds:
+        return api
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

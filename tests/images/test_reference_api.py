@@ -8,6 +8,7 @@ import socketserver
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -109,6 +110,25 @@ def test_readiness_fails_and_names_the_dependency_that_is_down(tmp_path: Path) -
     finally:
         running.process.kill()
         running.process.wait()
+
+
+def test_it_listens_only_once_its_dependencies_answer(tmp_path: Path) -> None:
+    """The edge on Docker sends a request to any replica whose port is open: a replica
+    that cannot serve yet keeps its port closed (the edge tries the next one)."""
+    closed = free_port()
+    running = start_api(tmp_path, [dependency("redis", closed)], ready_wait_seconds=30)
+    try:
+        time.sleep(1.5)
+        with pytest.raises(OSError):
+            running.get("/health/live")
+        running.process.send_signal(signal.SIGTERM)
+        output, _ = running.process.communicate(timeout=10)
+        events = [json.loads(line)["event"] for line in output.splitlines() if "event" in line]
+        assert events[0] == "waiting for dependencies" and "listening" not in events
+        assert events[-1] == "stopped" and running.process.returncode == 0
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
 
 
 def test_readiness_fails_on_a_wrong_redis_password(tmp_path: Path, fakes: Fakes) -> None:

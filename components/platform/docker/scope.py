@@ -25,7 +25,7 @@ class Scope:
     # release task and jobs).
     networks: Mapping[str, tuple[Attachment, ...]]
     # How its containers are replaced (rollout.py): it names what a replica is made of.
-    rollout: Rollout = Rollout(surge=False)
+    rollout: Rollout
     opts: pulumi.ResourceOptions = field(init=False)
 
     def __post_init__(self) -> None:

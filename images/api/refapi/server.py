@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import signal
 import sys
@@ -155,21 +156,53 @@ def log(**fields: Any) -> None:
     sys.stdout.write(json.dumps({"ts": time.time(), **fields}) + "\n")
 
 
+# How long the API waits for its dependencies before it listens anyway (then unready).
+READY_WAIT_SECONDS = float(os.environ.get("REFAPI_READY_WAIT_SECONDS", "30"))
+# How soon the accept loop sees a shutdown: the listener closes this long after SIGTERM.
+ACCEPT_POLL_SECONDS = 0.05
+
+
+def wait_for_dependencies(
+    cfg: config_module.Config, seconds: float, stopping: threading.Event
+) -> None:
+    """Listen only once every dependency answers (or `seconds` passed, or it is told to
+    stop): a proxy that finds replicas by name (the edge on Docker) sends requests as soon
+    as the port is open, so an open port should mean a replica that can serve."""
+    deadline = time.monotonic() + seconds
+    while not stopping.is_set():
+        failures = {d.name: why for d in cfg.dependencies if (why := readiness.check(d))}
+        if not failures or time.monotonic() >= deadline:
+            return
+        log(event="waiting for dependencies", failures=failures)
+        stopping.wait(0.5)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     cfg = config_module.load(args[0] if args else None)
     api = Api(cfg)
-    server = ThreadingHTTPServer(("0.0.0.0", cfg.port), handler_for(api))
-    server.daemon_threads = False  # finish in-flight requests on shutdown
-    server.block_on_close = True
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
         log(event="shutdown", signal=signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        stopping.set()
+        if server is not None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
 
+    server: ThreadingHTTPServer | None = None
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    wait_for_dependencies(cfg, READY_WAIT_SECONDS, stopping)
+    if stopping.is_set():
+        log(event="stopped")
+        return
+    server = ThreadingHTTPServer(("0.0.0.0", cfg.port), handler_for(api))
+    server.daemon_threads = False  # finish in-flight requests on shutdown
+    server.block_on_close = True
     log(event="listening", port=cfg.port, dependencies=[d.name for d in cfg.dependencies])
-    server.serve_forever()
+    # On SIGTERM the accept loop ends within ACCEPT_POLL_SECONDS and the listener closes at
+    # once (server_close), so a new connection is refused (the edge retries it on another
+    # replica) rather than queued and reset; requests in flight finish (block_on_close).
+    server.serve_forever(poll_interval=ACCEPT_POLL_SECONDS)
     server.server_close()
     log(event="stopped")

@@ -433,6 +433,11 @@ def test_a_changed_healthcheck_or_tmpfs_replaces_the_container() -> None:
         return labels(one(recording, CONTAINER, "t-store-0").inputs)[UNAPPLIED_FIELDS_LABEL]
 
     base = digest(render("t", program=on_docker))
-    faster = Checks(startup=CHECKS.startup, readiness=Probe(("check",), period_seconds=3), liveness=CHECKS.liveness)
+    faster = Checks(
+        startup=CHECKS.startup,
+        readiness=Probe(("check",), period_seconds=3),
+        liveness=CHECKS.liveness,
+    )
     for edit in ({"checks": faster}, {"tmpfs": ("/tmp", "/run")}):
-        assert digest(render("t", program=lambda: on_docker(edits={"store": edit}))) != base
+        edits = {"store": edit}
+        assert digest(render("t", program=lambda e=edits: on_docker(edits=e))) != base
