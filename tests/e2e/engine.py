@@ -1,26 +1,34 @@
-"""Test support: create what `prodstack render` writes for a Docker stack on a real engine,
-exactly as the pulumi-docker provider would. Not a deploy path: users run `pulumi up`.
+"""Test support: apply a rendered Docker stack to a real engine, and later renders of it
+as updates, exactly as `pulumi up` with the pulumi-docker provider would: in the order of the
+engine's plan (plan.py), each step done the provider's way. Not a deploy path: users run
+`pulumi up`.
 
-Followed from the provider's source (kreuzwerker/terraform-provider-docker, which
-pulumi-docker bridges: `resourceDockerContainerCreate`):
-- the container is created with its config and host config, disconnected from the default
-  bridge and connected to each of `networksAdvanced` with its aliases;
-- each upload is one tar holding one file (name = the `file` path, mode = `permissions`,
-  owner and group as numeric IDs, modification time now), extracted at `/`
-  (`CopyToContainer(id, "/", ...)`), before the container starts;
-- it is started when `start` is true and, with `wait`, waited healthy for `waitTimeout` s.
+Followed from the provider's source (kreuzwerker/terraform-provider-docker v4.5.0, which
+pulumi-docker bridges; internal/provider/resource_docker_container_funcs.go):
+- create (`resourceDockerContainerCreate`): the container is created with its config and
+  host config, disconnected from the default bridge and connected to each of
+  `networksAdvanced` with its aliases; each upload is one tar holding one file (name = the
+  `file` path, mode = `permissions`, owner and group as numeric IDs, modification time now),
+  extracted at `/` (`CopyToContainer(id, "/", ...)`), before the container starts; it is
+  started when `start` is true and, with `wait`, waited healthy for `waitTimeout` s;
+- update (`resourceDockerContainerUpdate`): restart policy and memory limits, by
+  `ContainerUpdate`; every other changed field is only recorded;
+- delete (`resourceDockerContainerDelete`): unless attached, stopped with a timeout of
+  `destroyGraceSeconds` (0 when unset: SIGTERM and at once SIGKILL), then removed by force.
 A rendered field this module does not know fails the run, so it cannot silently drift from
-what the program renders.
+what the program renders. Every rendered field the engine's API takes is sent, by the raw
+API where docker-py drops it (a healthcheck's StartInterval); one this engine's API
+version ignores is named once in the run's output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +38,13 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
+from infra.render.mock_runtime import Recording
+from infra.render.writer import docker_spec_of
+from tests.e2e.plan import Plan, Resource, Step, plan
+
 CONTAINER_FIELDS = {
-    "attach", "capabilities", "command", "cpus", "entrypoints", "envs", "healthcheck",
+    "attach", "capabilities", "command", "cpus", "destroyGraceSeconds", "entrypoints", "envs",
+    "healthcheck",
     "image", "labels", "logDriver", "logOpts", "logs", "memory", "memoryReservation",
     "memorySwap", "mounts", "mustRun", "name", "networkMode", "networksAdvanced", "ports",
     "privileged", "readOnly", "restart", "securityOpts", "start", "stopTimeout", "tmpfs",
@@ -50,6 +63,10 @@ BUILD_FIELDS = {"args", "context", "dockerfile"}
 DEFAULT_WAIT_SECONDS = 60
 # What the mock runtime gives a resource as its ID (infra/render/mock_runtime.py).
 MOCK_ID_SUFFIX = "-id"
+
+
+# The Docker Engine API version that first honours a healthcheck's StartInterval.
+START_INTERVAL_API = (1, 44)
 
 
 class UnknownFieldError(AssertionError):
@@ -96,73 +113,149 @@ def upload_tar(upload: dict[str, Any]) -> bytes:
 
 @dataclass
 class RenderedStack:
-    """docker/*.json and resources.json of a rendered Docker stack."""
+    """Every resource of a rendered stack, in registration order; Docker ones with their
+    full inputs (secret files in the clear: in memory only)."""
 
-    root: Path
-    images: list[dict[str, Any]] = field(default_factory=list)
-    networks: list[dict[str, Any]] = field(default_factory=list)
-    volumes: list[dict[str, Any]] = field(default_factory=list)
-    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Container name -> names of the containers it depends on (dependsOn and network mode).
-    after: dict[str, set[str]] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, root: Path) -> RenderedStack:
-        stack = cls(root)
-        kinds = {"image": stack.images, "network": stack.networks, "volume": stack.volumes}
-        for path in sorted((root / "docker").glob("*.json")):
-            kind = path.name.split("-", 1)[0]
-            spec = json.loads(path.read_text())
-            if kind == "container":
-                _known("container", spec, CONTAINER_FIELDS)
-                stack.containers[spec["name"]] = spec
-            elif kind in kinds:
-                kinds[kind].append(spec)
-            else:
-                raise UnknownFieldError(
-                    f"{path.name}: a Docker resource kind the mirror cannot create"
-                )
-        containers = [
-            r
-            for r in json.loads((root / "resources.json").read_text())
-            if r["type"] == "docker:index/container:Container"
-        ]
-        by_urn = {r["urn"]: r["name"] for r in containers}
-        for resource in containers:
-            name = resource["inputs"]["name"]
-            if stack.containers[name].get("networkMode", "").startswith("container:"):
-                # The stack gives every container a namespace of its own (docker/network.py).
-                raise UnknownFieldError(f"{name}: joins another container's network namespace")
-            stack.after[name] = {by_urn[u] for u in resource["options"]["dependsOn"] if u in by_urn}
+    def of(cls, recording: Recording) -> RenderedStack:
+        stack = cls()
+        for recorded in recording.resources:
+            entry = recorded.as_json()
+            inputs = docker_spec_of(recorded, reveal_secrets=True)
+            if recorded.type == "docker:index/container:Container":
+                _known("container", inputs, CONTAINER_FIELDS)
+                if str(inputs.get("networkMode", "")).startswith("container:"):
+                    # The stack gives every container a namespace of its own (network.py).
+                    raise UnknownFieldError(f"{recorded.name}: joins another's network namespace")
+            stack.resources[recorded.urn] = Resource.of(entry, inputs)
         return stack
 
-    def waves(self) -> list[list[str]]:
-        """Containers in waves: each wave needs only earlier ones. The engine creates the
-        members of a wave in parallel, so none waits for a sibling it does not depend on
-        (the API waits healthy for a database it reaches but does not depend on)."""
-        done: set[str] = set()
-        waves: list[list[str]] = []
-        pending = dict(self.after)
-        while pending:
-            ready = sorted(n for n, needs in pending.items() if needs <= done)
-            if not ready:
-                raise AssertionError(f"a dependency cycle among {sorted(pending)}")
-            waves.append(ready)
-            done.update(ready)
-            for name in ready:
-                del pending[name]
-        return waves
+    def named(self, name: str) -> Resource:
+        return next(r for r in self.resources.values() if r.name == name)
 
 
 @dataclass
 class Engine:
-    """Creates a rendered stack and remembers what it created, to remove it all again."""
+    """Applies rendered stacks and remembers what it made, to remove it all again."""
 
     client: docker.DockerClient = field(default_factory=docker.from_env)
-    created: dict[str, Container] = field(default_factory=dict)
-    network_names: list[str] = field(default_factory=list)
-    volume_names: list[str] = field(default_factory=list)
+    # What each resource is on the engine: a container, a network's or a volume's name.
+    live: dict[str, Any] = field(default_factory=dict)
+    applied: RenderedStack = field(default_factory=RenderedStack)
     log: list[str] = field(default_factory=list)
+    say: Callable[[str], None] = print
+    _ignored_said: set[str] = field(default_factory=set)
+
+    @property
+    def created(self) -> dict[str, Container]:
+        """The live containers, by their resource name."""
+        return {
+            self.applied.resources[urn].name: obj
+            for urn, obj in self.live.items()
+            if isinstance(obj, Container) and urn in self.applied.resources
+        }
+
+    # -- the whole stack -----------------------------------------------------------------
+
+    def apply(self, stack: RenderedStack) -> Plan:
+        """`pulumi up` from what was applied before (nothing, the first time) to `stack`."""
+        update = plan(self.applied.resources.values(), stack.resources.values())
+        self.say(update.render())
+        condemned = {s.resource.urn: self.live.get(s.resource.urn) for c in update.deletes
+                     for s in c}  # fmt: skip
+        for wave in self.waves(update.changes):
+            started = time.monotonic()
+            waited = []
+            for step in wave:
+                for old in update.deleted_first.get(step.resource.urn, []):
+                    self.delete(old, self.live.pop(old.urn, None))
+                if step.op == "update":
+                    self.update(step)
+                    continue
+                made = self.create(step.resource)
+                spec = step.resource.inputs
+                if isinstance(made, Container) and spec.get("start", True) and spec.get("wait"):
+                    timeout = int(spec.get("waitTimeout", DEFAULT_WAIT_SECONDS))
+                    waited.append((made, timeout))
+            for container, timeout in waited:  # the provider's `wait`, per container
+                self.wait_healthy(container, max(1.0, timeout - (time.monotonic() - started)))
+            self.log.append(f"{len(wave)} changes: {time.monotonic() - started:.1f} s")
+        for chain in update.deletes:  # each antichain in parallel, as the engine does
+            with ThreadPoolExecutor(max_workers=max(1, len(chain))) as pool:
+                for step in chain:
+                    pool.submit(self.delete, step.resource, condemned.get(step.resource.urn))
+            for step in chain:
+                if self.live.get(step.resource.urn) is condemned.get(step.resource.urn):
+                    self.live.pop(step.resource.urn, None)
+        self.applied = stack
+        return update
+
+    def waves(self, steps: list[Step]) -> list[list[Step]]:
+        """The changes in waves: each needs only earlier ones. The engine runs the members
+        of a wave in parallel, so none waits for a sibling it does not depend on (the API
+        waits healthy for a database it reaches but does not depend on)."""
+        pending = {s.resource.urn: s for s in steps}
+        waves: list[list[Step]] = []
+        while pending:
+            ready = [s for s in pending.values() if not s.resource.depends_on & pending.keys()]
+            if not ready:
+                raise AssertionError(f"a dependency cycle among {sorted(pending)}")
+            waves.append(ready)
+            for s in ready:
+                del pending[s.resource.urn]
+        return waves
+
+    # -- one resource --------------------------------------------------------------------
+
+    def create(self, resource: Resource) -> Any:
+        spec = resource.inputs
+        made: Any = None
+        if resource.type == "docker:index/image:Image":
+            self.image(spec)
+        elif resource.type == "docker:index/network:Network":
+            made = self.network(spec)
+        elif resource.type == "docker:index/volume:Volume":
+            made = self.volume(spec)
+        elif resource.type == "docker:index/container:Container":
+            made = self.container(spec)
+        self.live[resource.urn] = made
+        return made
+
+    def update(self, step: Step) -> None:
+        """What the provider's update applies; the rest is only recorded."""
+        if step.unapplied:
+            self.log.append(f"{step.resource.name}: recorded, never applied: {step.unapplied}")
+        if step.resource.type == "docker:index/image:Image":
+            self.image(step.resource.inputs)
+            return
+        container = self.live[step.resource.urn]
+        spec = step.resource.inputs
+        if {"restart", "memory", "memoryReservation", "memorySwap"} & set(step.keys):
+            container.update(
+                restart_policy={"Name": spec.get("restart", "no")},
+                mem_limit=f"{spec['memory']}m" if spec.get("memory") else None,
+                mem_reservation=(
+                    f"{spec['memoryReservation']}m" if spec.get("memoryReservation") else None
+                ),
+                memswap_limit=f"{spec['memorySwap']}m" if spec.get("memorySwap") else None,
+            )
+        if "mustRun" in step.keys and spec.get("mustRun") and spec.get("start", True):
+            container.start()
+
+    def delete(self, resource: Resource, made: Any) -> None:
+        if made is None or resource.retain_on_delete:
+            return
+        with contextlib.suppress(NotFound):
+            if isinstance(made, Container):
+                if not resource.inputs.get("attach"):
+                    made.stop(timeout=int(resource.inputs.get("destroyGraceSeconds") or 0))
+                made.remove(force=True, v=False)
+            elif resource.type == "docker:index/volume:Volume":
+                self.client.volumes.get(made).remove(force=True)
+            elif resource.type == "docker:index/network:Network":
+                self.client.networks.get(made).remove()
 
     # -- images, networks, volumes -------------------------------------------------------
 
@@ -185,7 +278,7 @@ class Engine:
             rm=True,
         )
 
-    def network(self, spec: dict[str, Any]) -> None:
+    def network(self, spec: dict[str, Any]) -> str:
         _known("network", spec, NETWORK_FIELDS)
         self.client.networks.create(
             spec["name"],
@@ -193,9 +286,9 @@ class Engine:
             internal=bool(spec.get("internal")),
             labels=labels_of(spec),
         )
-        self.network_names.append(spec["name"])
+        return str(spec["name"])
 
-    def volume(self, spec: dict[str, Any]) -> None:
+    def volume(self, spec: dict[str, Any]) -> str:
         _known("volume", spec, VOLUME_FIELDS)
         self.client.volumes.create(
             spec["name"],
@@ -203,14 +296,15 @@ class Engine:
             driver_opts=spec.get("driverOpts") or {},
             labels=labels_of(spec),
         )
-        self.volume_names.append(spec["name"])
+        return str(spec["name"])
 
     # -- containers ----------------------------------------------------------------------
 
     def real_id(self, value: str) -> str:
         """A mock ID (`NAME-id`) of a container this engine created, as the engine's ID."""
         name = value.removesuffix(MOCK_ID_SUFFIX)
-        return self.created[name].id if name in self.created else value  # type: ignore[return-value]
+        created = self.created
+        return created[name].id if name in created else value  # type: ignore[return-value]
 
     def container(self, spec: dict[str, Any]) -> Container:
         api = self.client.api
@@ -250,21 +344,23 @@ class Engine:
             init=False,
         )
         labels = {k: self.real_id(v) for k, v in labels_of(spec).items()}
-        created = api.create_container(
+        config = api.create_container_config(
             spec["image"],
             command=spec.get("command"),
             entrypoint=spec.get("entrypoints"),
             user=spec.get("user"),
             environment=spec.get("envs"),
             labels=labels,
-            healthcheck=self.healthcheck(spec.get("healthcheck")),
             ports=[tuple(k.split("/")) for k in bindings] or None,
             stop_timeout=spec.get("stopTimeout"),
             host_config=host_config,
-            name=spec["name"],
         )
+        check = self.healthcheck(spec.get("healthcheck"))
+        if check is not None:
+            # Raw: docker-py's Healthcheck drops StartInterval.
+            config["Healthcheck"] = check
+        created = api.create_container_from_config(config, name=spec["name"])
         container = self.client.containers.get(created["Id"])
-        self.created[spec["name"]] = container
         if spec.get("networksAdvanced"):
             self.client.networks.get("bridge").disconnect(container)
             for attachment in spec["networksAdvanced"]:
@@ -278,12 +374,11 @@ class Engine:
             container.start()
         return container
 
-    @staticmethod
-    def healthcheck(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    def healthcheck(self, spec: dict[str, Any] | None) -> dict[str, Any] | None:
         if spec is None:
             return None
         _known("healthcheck", spec, HEALTHCHECK_FIELDS)
-        check: dict[str, Any] = {"test": spec["tests"]}
+        check: dict[str, Any] = {"Test": spec["tests"]}
         for key, api_key in (
             ("interval", "Interval"),
             ("timeout", "Timeout"),
@@ -294,7 +389,19 @@ class Engine:
                 check[api_key] = int(_seconds(spec[key]) * 1e9)
         if "retries" in spec:
             check["Retries"] = int(spec["retries"])
+        if "StartInterval" in check:
+            self.ignored("healthcheck startInterval", START_INTERVAL_API)
         return check
+
+    def ignored(self, field_name: str, since: tuple[int, int]) -> None:
+        """Name, once per run, a field sent that this engine's API version ignores."""
+        version = tuple(int(x) for x in self.client.api.api_version.split("."))
+        if version < since and field_name not in self._ignored_said:
+            self._ignored_said.add(field_name)
+            self.say(
+                f"note: {field_name} is sent, and ignored by this engine (API "
+                f"{self.client.api.api_version}; honoured from API {since[0]}.{since[1]})"
+            )
 
     def wait_healthy(self, container: Container, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -314,41 +421,23 @@ class Engine:
             + container.logs(tail=60).decode(errors="replace")
         )
 
-    # -- the whole stack -----------------------------------------------------------------
-
-    def apply(self, stack: RenderedStack) -> None:
-        for image in stack.images:
-            self.image(image)
-        for network in stack.networks:
-            self.network(network)
-        for volume in stack.volumes:
-            self.volume(volume)
-        for wave in stack.waves():
-            started = time.monotonic()
-            waited = []
-            for name in wave:
-                spec = stack.containers[name]
-                container = self.container(spec)
-                if spec.get("start", True) and spec.get("wait"):
-                    waited.append((container, int(spec.get("waitTimeout", DEFAULT_WAIT_SECONDS))))
-            for container, timeout in waited:  # the provider's `wait`, per container
-                self.wait_healthy(container, max(1.0, timeout - (time.monotonic() - started)))
-            self.log.append(f"{len(wave)} containers: {time.monotonic() - started:.1f} s")
-
     def destroy(self) -> None:
-        """Remove everything created, containers first; safe to call after a failed apply."""
-        for container in reversed(list(self.created.values())):
+        """Remove everything live, containers first; safe to call after a failed apply."""
+        containers = [(u, o) for u, o in self.live.items() if isinstance(o, Container)]
+        for _, container in reversed(containers):
             with contextlib.suppress(NotFound):
                 container.remove(force=True, v=False)
-        self.created.clear()
-        for name in self.volume_names:
-            with contextlib.suppress(NotFound):
-                self.client.volumes.get(name).remove(force=True)
-        for name in self.network_names:
-            with contextlib.suppress(NotFound):
-                self.client.networks.get(name).remove()
-        self.volume_names.clear()
-        self.network_names.clear()
+        for urn, made in self.live.items():
+            if isinstance(made, str):
+                with contextlib.suppress(NotFound):
+                    if "volume:Volume" in urn:
+                        self.client.volumes.get(made).remove(force=True)
+        for urn, made in self.live.items():
+            if isinstance(made, str) and "network:Network" in urn:
+                with contextlib.suppress(NotFound):
+                    self.client.networks.get(made).remove()
+        self.live.clear()
+        self.applied = RenderedStack()
 
     def running(self) -> Iterator[Container]:
         for container in self.created.values():

@@ -35,13 +35,29 @@ def openssl(*args: str, stdin: str | None = None) -> str:
 
 
 class RealValues(StackMocks):
-    """StackMocks with real generated values; every other resource is echoed as before."""
+    """StackMocks with real generated values; every other resource is echoed as before.
+
+    One instance across the renders of a running stack is its state: a resource registered
+    again with the same inputs keeps the values it was given (the engine's "same": a
+    password is not generated anew on every update); changed inputs make new ones (the
+    provider's replacement)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.keys: dict[str, str] = {}  # private key PEM by public-key stand-in
+        self.state: dict[tuple[str, str], tuple[dict[str, Any], tuple[str | None, dict[str, Any]]]]
+        self.state = {}
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        key = (args.typ, args.name)
+        inputs = dict(_unwrapped(args.inputs))
+        if key in self.state and self.state[key][0] == inputs:
+            return self.state[key][1]
+        made = self.generate(args)
+        self.state[key] = (inputs, made)
+        return made
+
+    def generate(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(_unwrapped(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             length = int(inputs.get("length", 32))

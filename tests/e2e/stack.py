@@ -1,6 +1,7 @@
 """The stack the end-to-end suite runs: an ephemeral stack derived from dev, its images built
 from Debian's packages, its edge published on free ports of 127.0.0.1 only, rendered with
-real secrets and created on the Docker engine by tests/e2e/engine.py."""
+real secrets and applied to the Docker engine by tests/e2e/engine.py; later changes to its
+settings are rendered again and applied as updates, as `pulumi up` would apply them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ import contextlib
 import datetime as dt
 import json
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -24,11 +22,11 @@ from docker.models.containers import Container
 from infra.ops.debian_images import build_all, overrides
 from infra.ops.ephemeral_config import derive
 from infra.program import main as program_main
-from infra.render import writer
 from infra.render.mock_runtime import MockRun
 from infra.render.stack_config import StackConfig, as_config_text, load_stack_config
 from infra.settings.loader import parse_config_text
 from tests.e2e.engine import Engine, RenderedStack
+from tests.e2e.plan import Plan
 from tests.e2e.real_values import RealValues
 from tests.live import free_ports
 from tests.support import ROOT
@@ -69,7 +67,21 @@ class RunningStack:
     ca_pem: str
     outputs: dict[str, Any]
     seconds_to_healthy: float
+    # What it was rendered from, and its state (the values providers gave its resources).
+    config: StackConfig
+    state: RealValues
     receiver: Container | None = None
+
+    def update(self, settings: dict[str, dict[str, Any]]) -> Plan:
+        """Change settings (by group: {"api": {"env": {...}}}, merged key by key into the
+        stack file's), render again with the stack's state, and apply the engine's plan."""
+        for group, values in settings.items():
+            key = f"prodstack:{group}"
+            current = parse_config_text(self.config.values.get(key, "{}")) or {}
+            self.config.values[key] = as_config_text(merged(current, values))
+        recording = MockRun(self.config, mocks=self.state).run(program_main)
+        self.outputs = recording.plain_outputs
+        return self.engine.apply(RenderedStack.of(recording))
 
     def notifications(self) -> list[Notification]:
         """What Alertmanager delivered to the receiver so far."""
@@ -109,6 +121,17 @@ class RunningStack:
         return output
 
 
+def merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """`change` over `base`, mappings merged key by key."""
+    out = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackConfig:
     """dev, derived as `prodstack ephemeral up` derives it, pointed at the Debian images."""
     dev = load_stack_config(ROOT, "dev")
@@ -142,18 +165,13 @@ def running_stack() -> Iterator[RunningStack]:
     name = "e2e-" + secrets.token_hex(3)
     http, https = free_ports(2)
     config = e2e_config(name, tags, http, https)
-    recording = MockRun(config, mocks=RealValues()).run(program_main)
+    state = RealValues()
+    recording = MockRun(config, mocks=state).run(program_main)
     engine = Engine()
-    rendered = Path(tempfile.mkdtemp(prefix="prodstack-e2e-"))
     try:
-        rendered.chmod(0o700)
-        writer.write(recording, rendered, reveal_secrets=True)
-        stack = RenderedStack.load(rendered)
-        shutil.rmtree(rendered)  # the secrets are in the stack's containers from here on
         prefix = json.loads(config.values["prodstack:docker"])["namePrefix"]
-        started = dt.datetime.now()
-        engine.apply(stack)
-        elapsed = (dt.datetime.now() - started).total_seconds()
+        started = time.monotonic()
+        engine.apply(RenderedStack.of(recording))
         running = RunningStack(
             stack=config.stack,
             prefix=prefix,
@@ -162,12 +180,13 @@ def running_stack() -> Iterator[RunningStack]:
             http_port=http,
             ca_pem=str(recording.plain_outputs["caCertPem"]),
             outputs=recording.plain_outputs,
-            seconds_to_healthy=elapsed,
+            seconds_to_healthy=time.monotonic() - started,
+            config=config,
+            state=state,
         )
         running.receiver = start_receiver(engine.client, running)
         yield running
     finally:
-        shutil.rmtree(rendered, ignore_errors=True)
         if "running" in locals():
             running.down()
         engine.destroy()

@@ -1,0 +1,133 @@
+"""The engine's plan of representative changes to the dev stack (tests/e2e/plan.py), pinned:
+what `pulumi up` would replace, in which order, and what it leaves running. Under mocks
+only: no engine needed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from infra.program import main as program_main
+from infra.render.mock_runtime import MockRun
+from infra.render.stack_config import as_config_text, load_stack_config
+from infra.settings.loader import parse_config_text
+from tests.e2e.engine import RenderedStack
+from tests.e2e.plan import Plan, Resource, plan
+from tests.e2e.stack import merged
+from tests.support import ROOT
+
+P = "prodstack-dev"
+
+
+def rendered(settings: dict[str, dict[str, Any]] | None = None) -> RenderedStack:
+    config = load_stack_config(ROOT, "dev")
+    for group, values in (settings or {}).items():
+        key = f"prodstack:{group}"
+        current = parse_config_text(config.values.get(key, "{}")) or {}
+        config.values[key] = as_config_text(merged(current, values))
+    return RenderedStack.of(MockRun(config).run(program_main))
+
+
+@pytest.fixture(scope="module")
+def before() -> RenderedStack:
+    return rendered()
+
+
+def planned(before: RenderedStack, settings: dict[str, dict[str, Any]]) -> Plan:
+    return plan(before.resources.values(), rendered(settings).resources.values())
+
+
+def changed_names(update: Plan) -> set[str]:
+    return {s.resource.name for s in update.changes}
+
+
+def test_the_same_stack_plans_nothing(before: RenderedStack) -> None:
+    update = plan(before.resources.values(), rendered().resources.values())
+    assert update.changes == [] and update.deletes == []
+    assert update.render().endswith("Resources: no changes")
+
+
+def test_an_api_release_creates_the_new_replica_before_deleting_the_old(
+    before: RenderedStack,
+) -> None:
+    """Surge (components/platform/docker/rollout.py): everything of the API's replica is
+    named by its release, so the engine creates it all anew, and deletes the old replica
+    only after every create, while the edge and the data stores are not touched."""
+    update = planned(before, {"api": {"env": {"LOG_LEVEL": "info"}}})
+    api = update.step(f"{P}-api-0")
+    assert api is not None and api.op == "replace" and not api.delete_first
+    assert "envs" in api.keys and "name" in api.keys
+    # The replica, and its files under its release's names (a volume and its carrier).
+    assert changed_names(update) == {f"{P}-api-0", f"{P}-api-api-files"}
+    assert {s.resource.type.rsplit(":", 1)[1] for s in update.changes} == {"Container", "Volume"}
+    assert update.deleted(f"{P}-api-0")  # the old one, after every create
+    assert not update.deleted_first
+    assert update.step(f"{P}-edge-0") is None and update.step(f"{P}-postgres-0") is None
+
+
+def test_an_edge_rate_limit_reaches_the_running_edge_without_replacing_it(
+    before: RenderedStack,
+) -> None:
+    """The edge reloads a changed nginx.conf (Container.reloads_files): only its files
+    carrier is replaced, in place (a fixed name: deleted first), and the edge keeps its
+    published ports and connections."""
+    update = planned(before, {"edge": {"rateLimits": {"api": {"rate": 20}}}})
+    assert changed_names(update) == {f"{P}-edge-edge-files"}
+    carrier = update.step(f"{P}-edge-edge-files")
+    assert carrier is not None and carrier.op == "replace" and carrier.delete_first
+    assert carrier.keys == ("uploads",)
+    # Deleting the carrier first takes nothing with it: the edge reads the volume, not the
+    # carrier's ID.
+    assert [r.name for r in update.deleted_first[carrier.resource.urn]] == [carrier.resource.name]
+
+
+def renewed(stack: RenderedStack, name: str) -> RenderedStack:
+    """The state as `pulumi refresh` leaves it when a certificate entered its early-renewal
+    window: pulumi-tls marks it ready for renewal, and plans its replacement."""
+    old = stack.named(name)
+    inputs = {**old.inputs, "readyForRenewal": True}
+    resources = dict(stack.resources)
+    resources[old.urn] = dataclasses.replace(old, inputs=inputs)
+    return RenderedStack(resources)
+
+
+def test_a_renewed_edge_certificate_reaches_the_edge_by_a_reload(before: RenderedStack) -> None:
+    update = plan(renewed(before, "edge-tls-cert").resources.values(), rendered().resources.values())
+    cert = update.step("edge-tls-cert")
+    assert cert is not None and cert.op == "replace" and not cert.delete_first
+    assert update.step(f"{P}-edge-edge-files") is not None  # the new certificate's files
+    assert update.step(f"{P}-edge-0") is None  # the edge reloads them
+
+
+def test_a_postgres_setting_recreates_postgres_on_its_volume(before: RenderedStack) -> None:
+    """Postgres has data: recreated under its fixed name (deleted first, with the carrier
+    whose ID it carries), never beside a second server on the same data volume."""
+    update = planned(before, {"postgres": {"slowQueryMs": 250}})
+    server = update.step(f"{P}-postgres-0")
+    assert server is not None and server.op == "replace" and server.delete_first
+    carrier = update.step(f"{P}-postgres-postgres-files")
+    assert carrier is not None and carrier.delete_first
+    first = [r.name for r in update.deleted_first[carrier.resource.urn]]
+    assert first.index(f"{P}-postgres-0") < first.index(f"{P}-postgres-postgres-files")
+    assert update.step(f"{P}-postgres-data") is None  # the data volume stays
+
+
+def test_a_change_the_provider_would_not_apply_replaces_the_container(
+    before: RenderedStack,
+) -> None:
+    """A healthcheck change alone would be recorded and never applied; the stack's label of
+    those fields makes it a replacement."""
+    update = planned(before, {"api": {"healthCommand": ["api-healthcheck", "--quiet"]}})
+    api = update.step(f"{P}-api-0")
+    assert api is not None and api.op == "replace"
+    assert not api.unapplied
+
+
+def test_the_plan_names_what_the_provider_only_records() -> None:
+    old = Resource("urn:c", "docker:index/container:Container", "c", True, {"tmpfs": {"/a": ""}})
+    new = dataclasses.replace(old, inputs={"tmpfs": {"/b": ""}})
+    (step,) = plan([old], [new]).changes
+    assert step.op == "update" and step.unapplied == ("tmpfs",)
+    assert "recorded, never applied: tmpfs" in plan([old], [new]).render()
