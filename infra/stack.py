@@ -14,6 +14,7 @@ from components.edge.component import Edge, EdgeArgs, FrontendUpstream
 from components.edge.nginx import Route
 from components.frontend.component import PORT_NAME as FRONTEND_PORT_NAME
 from components.frontend.component import Frontend, FrontendArgs
+from components.frontend.nginx import HASHED_NAME
 from components.monitoring.component import GRAFANA, GRAFANA_PORT, Monitoring, MonitoringArgs
 from components.platform.placement import Placement
 from components.postgres.component import Postgres, PostgresArgs
@@ -192,6 +193,9 @@ def frontend_upstream(
         csp=settings.frontend.content_security_policy,
         api_prefixes=tuple(settings.frontend.api_paths),
         api_exact_paths=(settings.api.readiness_path, settings.api.liveness_path),
+        hashed_name=HASHED_NAME,
+        immutable_prefixes=tuple(settings.frontend.cache.immutable_paths),
+        previous_assets_hours=settings.frontend.cache.previous_assets_hours,
     )
 
 

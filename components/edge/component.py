@@ -61,6 +61,11 @@ class FrontendUpstream:
     csp: str
     api_prefixes: tuple[str, ...]
     api_exact_paths: tuple[str, ...]
+    # Files named by their content (a regular expression, and prefixes), which the edge
+    # keeps serving from its cache for `previous_assets_hours` after their release is gone.
+    hashed_name: str = ""
+    immutable_prefixes: tuple[str, ...] = ()
+    previous_assets_hours: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,9 @@ def frontend_route(args: EdgeArgs) -> FrontendRoute | None:
         rate=_rate("frontend", args.settings.rate_limits.frontend),
         api_prefixes=frontend.api_prefixes,
         api_exact_paths=frontend.api_exact_paths,
+        hashed_name=frontend.hashed_name,
+        immutable_prefixes=frontend.immutable_prefixes,
+        previous_assets_hours=frontend.previous_assets_hours,
     )
 
 

@@ -27,6 +27,9 @@ HTTP_PORT = 8080
 HTTPS_PORT = 8443
 STATUS_PORT = 8081
 WORKER_CONNECTIONS = 4096
+# The edge's cache of earlier frontend releases' hashed files, in its scratch space.
+PREVIOUS_ASSETS_ZONE = "previous_assets"
+PREVIOUS_ASSETS_MIB = 32
 # A name server that does not answer in this time fails the request (502), not hangs it.
 RESOLVER_TIMEOUT_SECONDS = 5
 SCRATCH = "/tmp"
@@ -106,6 +109,16 @@ class FrontendRoute:
     # Where the API answers instead: prefixes (like /api/) and exact paths (its health).
     api_prefixes: tuple[str, ...]
     api_exact_paths: tuple[str, ...] = ()
+    # Files named by their content: a regular expression on the name, and prefixes.
+    hashed_name: str = ""
+    immutable_prefixes: tuple[str, ...] = ()
+    # How long the edge serves a release's hashed files from its cache after the release
+    # is gone (0: not kept).
+    previous_assets_hours: int = 0
+
+    @property
+    def keeps_previous_assets(self) -> bool:
+        return bool(self.previous_assets_hours and (self.hashed_name or self.immutable_prefixes))
 
 
 @dataclass(frozen=True)
@@ -217,7 +230,9 @@ class EdgeConfig:
             rules.append(d("deny", "all"))
         return rules
 
-    def proxy(self, rates: list[Rate], upstream: str = "api") -> list[Directive | Block | Comment]:
+    def proxy(
+        self, rates: list[Rate], upstream: str = "api", next_upstream: tuple[str, ...] = ()
+    ) -> list[Directive | Block | Comment]:
         forwarded_for = "$proxy_add_x_forwarded_for" if self.trusted_proxies else "$remote_addr"
         return [
             *(d("limit_req", f"zone={r.zone}", *r.burst_arguments) for r in rates),
@@ -230,7 +245,7 @@ class EdgeConfig:
             # upstream block, whose names nginx before 1.27.3 resolves only at start.
             d("set", upstream_variable(upstream), self.upstream_addresses()[upstream]),
             d("proxy_pass", f"http://{upstream_variable(upstream)}"),
-            d("proxy_next_upstream", "error", "timeout"),
+            d("proxy_next_upstream", "error", "timeout", *next_upstream),
             d("proxy_http_version", "1.1"),
             d("proxy_set_header", "Connection", ""),
             d("proxy_set_header", "Host", "$host"),
@@ -309,7 +324,46 @@ class EdgeConfig:
                 *self.proxy([frontend.rate], "frontend"),
             ],
         )
-        return [*api, app]
+        return [*api, *self.previous_assets(frontend), app]
+
+    def previous_assets(self, frontend: FrontendRoute) -> list[Block]:
+        """Hashed files, kept through a release: while two releases' replicas serve side by
+        side, a file one of them lacks (404) is asked of the next; and once a file was
+        served, the edge keeps serving it from its cache for previous_assets_hours, after
+        its release is gone. A page loaded before the deploy still loads what it names."""
+        if not frontend.keeps_previous_assets:
+            return []
+        kept = [
+            *self.security_headers(frontend.csp),
+            *self.proxy([frontend.rate], "frontend", next_upstream=("http_404",)),
+            d("proxy_cache", PREVIOUS_ASSETS_ZONE),
+            # The file's own Cache-Control (a year, immutable) is for browsers; the edge
+            # keeps it for the grace period only.
+            d("proxy_ignore_headers", "Cache-Control", "Expires"),
+            d("proxy_cache_valid", 200, f"{frontend.previous_assets_hours}h"),
+            d("proxy_cache_key", "$uri"),
+        ]
+        locations = [Block("location", ("^~", p), kept) for p in frontend.immutable_prefixes]
+        if frontend.hashed_name:
+            locations.append(Block("location", ("~", frontend.hashed_name), kept))
+        return locations
+
+    def cache_paths(self) -> list[Directive | Block | Comment]:
+        frontend = self.frontend
+        if frontend is None or not frontend.keeps_previous_assets:
+            return []
+        return [
+            Comment("hashed files of earlier frontend releases, kept through a deploy"),
+            d(
+                "proxy_cache_path",
+                f"{self.scratch}/{PREVIOUS_ASSETS_ZONE}",
+                "levels=1:2",
+                f"keys_zone={PREVIOUS_ASSETS_ZONE}:1m",
+                f"max_size={PREVIOUS_ASSETS_MIB}m",
+                f"inactive={frontend.previous_assets_hours}h",
+                "use_temp_path=off",
+            ),
+        ]
 
     def https_server(self) -> Block:
         # Regular expressions, case-insensitive, on the normalised path (nginx decodes and
@@ -404,6 +458,7 @@ class EdgeConfig:
             children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
             children += [d("real_ip_header", "X-Forwarded-For"), d("real_ip_recursive", "on")]
         children += [
+            *self.cache_paths(),
             Comment("upstream names are resolved while nginx runs (see proxy_pass)"),
             d("resolver", self.resolver, f"valid={self.resolver_valid_seconds}s", "ipv6=off"),
             d("resolver_timeout", f"{RESOLVER_TIMEOUT_SECONDS}s"),

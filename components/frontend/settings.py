@@ -49,6 +49,15 @@ class FrontendCache(Settings):
             "the page itself would be kept a year."
         )
     )
+    previous_assets_hours: int = Field(
+        ge=0,
+        le=720,
+        description=(
+            "How long the edge keeps serving a release's hashed files after a newer release "
+            "replaced it, from its cache of them: a tab opened before a deploy still loads "
+            "the chunks its page names. 0: not kept."
+        ),
+    )
 
 
 class FrontendSettings(Settings):

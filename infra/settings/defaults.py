@@ -152,7 +152,7 @@ COMMON: Tree = {
             "limits": {"cpu": "500m", "memory": "128Mi"},
         },
         # Entry points revalidate on every use, so a deploy shows at once.
-        "cache": {"entryMaxAgeSeconds": 0, "immutablePaths": []},
+        "cache": {"entryMaxAgeSeconds": 0, "immutablePaths": [], "previousAssetsHours": 24},
     },
     "monitoring": {
         "prometheusImage": "prom/prometheus:v2.55.1",

@@ -94,7 +94,9 @@ def renewed(stack: RenderedStack, name: str) -> RenderedStack:
 
 
 def test_a_renewed_edge_certificate_reaches_the_edge_by_a_reload(before: RenderedStack) -> None:
-    update = plan(renewed(before, "edge-tls-cert").resources.values(), rendered().resources.values())
+    update = plan(
+        renewed(before, "edge-tls-cert").resources.values(), rendered().resources.values()
+    )
     cert = update.step("edge-tls-cert")
     assert cert is not None and cert.op == "replace" and not cert.delete_first
     assert update.step(f"{P}-edge-edge-files") is not None  # the new certificate's files

@@ -57,15 +57,18 @@ def replace_exact(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-def nginx_scratch(root: Path, status_port: int) -> dict[str, str]:
-    """An nginx of the stack's status port, status socket, pid and temporary files, moved
-    into `root`/tmp (replace_exact's replacements)."""
-    return {
+def nginx_scratch(root: Path, status_port: int, conf: str = "") -> dict[str, str]:
+    """An nginx of the stack's status port, status socket, pid, temporary files and (when
+    `conf` has one) its cache, moved into `root`/tmp (replace_exact's replacements)."""
+    moved = {
         "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{status_port};",
         f"listen unix:{NGINX_STATUS.mount_path}/": f"listen unix:{root}/tmp/",
         "pid /tmp/": f"pid {root}/tmp/",
         "_temp_path /tmp/": f"_temp_path {root}/tmp/",
     }
+    if "proxy_cache_path /tmp/" in conf:
+        moved["proxy_cache_path /tmp/"] = f"proxy_cache_path {root}/tmp/"
+    return moved
 
 
 @dataclass
@@ -97,7 +100,7 @@ class Edge:
             {
                 "listen 8080": f"listen 127.0.0.1:{self.http_port}",
                 "listen 8443 ssl": f"listen 127.0.0.1:{self.https_port} ssl",
-                **nginx_scratch(self.root, self.status_port),
+                **nginx_scratch(self.root, self.status_port, self.files["nginx.conf"]),
                 "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),
                 "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
                 "/run/prodstack/acme": str(self.root / "acme"),

@@ -103,7 +103,7 @@ def test_nginx_accepts_each_shipped_stacks_configuration(stack: str, setup: Setu
         {
             "listen 8080": f"listen 127.0.0.1:{http}",
             "listen 8443 ssl": f"listen 127.0.0.1:{https} ssl",
-            **nginx_scratch(setup.root, status),
+            **nginx_scratch(setup.root, status, files["nginx.conf"]),
             **certificate_paths(files["nginx.conf"], setup.edge.cert, setup.edge.key),
             # In-stack addresses (the API, the frontend, Grafana) are resolved per request;
             # the name server itself at start: here one on loopback.

@@ -69,14 +69,14 @@ def test_the_edge_routes_the_api_and_the_app(prod: Recording) -> None:
     conf = one(prod, "kubernetes:core/v1:ConfigMap", "edge-edge-config").inputs["data"][
         "nginx.conf"
     ]
-    assert "server frontend.prodstack-prod.svc.cluster.local:8080;" in conf
+    assert "set $upstream_of_frontend frontend.prodstack-prod.svc.cluster.local:8080;" in conf
     assert "location ~* ^/api/ {" in conf
     assert "location = /health/ready {" in conf
     # The app's pages under the app's CSP, rate limited by its own zone.
     app = conf[conf.index("        location / {") :]
     assert "script-src 'self'" in app
     assert "limit_req zone=frontend burst=99 nodelay;" in app
-    assert "proxy_pass http://frontend;" in app
+    assert "proxy_pass http://$upstream_of_frontend;" in app
 
 
 def test_on_docker_it_is_on_its_own_network_alone_with_the_edge(dev: Recording) -> None:

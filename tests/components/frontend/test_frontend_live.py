@@ -240,3 +240,21 @@ def test_the_smoke_test_checks_the_page_is_revalidated(browser: Browser) -> None
         target = Target(f"https://localhost:{stale.edge.https_port}", ca_file=stale.ca[1])
         failed = check_frontend(target)
     assert not failed.passed and "max-age=3600" in failed.detail, failed
+
+
+def test_the_edge_keeps_serving_a_release_s_assets_after_it_is_gone() -> None:
+    """A tab opened before a deploy names the old release's files: once served, the edge
+    keeps them (for frontend.cache.previousAssetsHours) though no replica has them any
+    more. A file never served is still a 404."""
+    with frontend_behind_edge() as stack:
+        browser = Browser(stack)
+        old = hashed(stack.dist, ".js")
+        first = browser.get(old)
+        assert first.status == 200
+        # The new release: its replicas no longer have the old file.
+        (stack.dist / old.removeprefix("/")).unlink()
+        (stack.dist / (old.removeprefix("/") + ".gz")).unlink()
+        kept = browser.get(old)
+        assert kept.status == 200 and kept.body == first.body
+        assert_security_headers(kept)
+        assert browser.get("/assets/app.0123456789.js").status == 404
