@@ -113,11 +113,14 @@ COMMON: Tree = {
             "sendTimeoutSeconds": 10,
             "keepaliveTimeoutSeconds": 65,
         },
-        # The seed plans: proxy timeouts 60 s. (Their upstream keepalive 32 is given up:
-        # a keepalive pool needs an upstream block, whose names nginx before 1.27.3
-        # resolves only at start, so the edge could not follow replicas as they change.)
+        # The seed plans: proxy send and read timeouts 60 s. Their upstream keepalive 32 is
+        # given up: a keepalive pool needs an upstream block, whose names nginx before 1.27.3
+        # resolves only at start, so the edge could not follow replicas as they change.
+        # A connection inside the stack opens in well under a millisecond; one that does
+        # not within 1 s is to a replica just removed (its address lingers a second in the
+        # edge's DNS cache), and is tried on the next replica instead of hanging the request.
         "upstream": {
-            "connectTimeoutSeconds": 60,
+            "connectTimeoutSeconds": 1,
             "sendTimeoutSeconds": 60,
             "readTimeoutSeconds": 60,
         },

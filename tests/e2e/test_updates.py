@@ -1,0 +1,221 @@
+"""Day 2 on the running stack: releases, a rollback, edge changes and a missing upstream,
+each applied as `pulumi up` would apply it (the engine's plan, tests/e2e/plan.py) under
+steady traffic through the edge (tests/e2e/traffic.py), every request counted. Runs after
+the suite's other tests on the same stack: it changes it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from docker.errors import NotFound
+
+from tests.components.edge.server import assert_security_headers
+from tests.e2e.plan import Plan
+from tests.e2e.procedures import https
+from tests.e2e.stack import RunningStack
+from tests.e2e.traffic import Report, asset_paths, measured
+from tests.support import ROOT
+
+RATE = 20  # requests a second, over four kept-alive connections
+RELEASE_TAGS = ("-r1", "-r2", ":release-2")
+HEALTHY_SECONDS = 120
+
+
+def figures(what: str, report: Report, began: float, ended: float) -> None:
+    steady = report.between(0, began)
+    during = report.between(began, ended)
+    print(
+        f"\n{what}: {ended - began:.1f} s; {report.summary()}; p99 steady "
+        f"{report.p99(steady) * 1000:.0f} ms, during {report.p99(during) * 1000:.0f} ms; "
+        f"unavailable {report.unavailable_seconds():.1f} s"
+    )
+
+
+def update_under_traffic(
+    stack: RunningStack, what: str, settings: dict[str, dict[str, Any]]
+) -> tuple[Plan, Report]:
+    planned: list[Plan] = []
+    report, began, ended, _ = measured(
+        stack.https_port, stack.ca_pem, lambda: planned.append(stack.update(settings)), rate=RATE
+    )
+    figures(what, report, began, ended)
+    return planned[0], report
+
+
+def retag(image: str, suffix: str) -> str:
+    """The same image under another tag: a new image reference, as a registry build gives."""
+    repository, tag = image.rsplit(":", 1)
+    docker.from_env().images.get(image).tag(repository, f"{tag}-{suffix}")
+    return f"{repository}:{tag}-{suffix}"
+
+
+def gone(container: Any) -> bool:
+    try:
+        container.reload()
+    except NotFound:
+        return True
+    return False
+
+
+def wait_healthy(container: Any) -> None:
+    deadline = time.monotonic() + HEALTHY_SECONDS
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{container.name} not healthy in {HEALTHY_SECONDS} s")
+
+
+def test_an_api_release_and_its_rollback_drop_no_request(stack: RunningStack) -> None:
+    """A new image and env: the new replica is created (its names carry its release),
+    passes its health check, and only then is the old one stopped with its grace and
+    removed; the edge follows Docker's DNS. The rollback is the same path back."""
+    first = retag(str(stack.outputs["apiImage"]), "r1")
+    second = retag(str(stack.outputs["apiImage"]), "r2")
+    stack.update({"api": {"image": first, "env": {"RELEASE": "1"}}})  # the release running
+    old = stack.container("api")
+
+    plan, report = update_under_traffic(
+        stack, "API release", {"api": {"image": second, "env": {"RELEASE": "2"}}}
+    )
+    step = plan.step(f"{stack.prefix}-api-0")
+    assert step is not None and step.op == "replace" and not step.delete_first
+    assert plan.deleted(f"{stack.prefix}-api-0")  # the old replica, after every create
+    assert report.failures == [], report.summary()
+    assert len(report.outcomes) >= RATE * 5
+    new = stack.container("api")
+    assert gone(old) and new.attrs["Config"]["Image"] == second
+    assert "RELEASE=2" in new.attrs["Config"]["Env"]
+
+    plan, report = update_under_traffic(
+        stack, "API rollback", {"api": {"image": first, "env": {"RELEASE": "1"}}}
+    )
+    assert report.failures == [], report.summary()
+    assert stack.container("api").attrs["Config"]["Image"] == first
+
+
+def new_frontend_release(image: str) -> str:
+    """The reference frontend with a changed script (new content hashes), built on the
+    running frontend's image: what a new build of the app gives."""
+    work = Path(tempfile.mkdtemp(prefix="prodstack-frontend-"))
+    try:
+        source = work / "src"
+        shutil.copytree(ROOT / "images" / "frontend" / "src", source)
+        with (source / "app.js").open("a") as script:
+            script.write("\n// release 2\n")
+        dist = work / "dist"
+        subprocess.run(["sh", str(source / "build.sh"), str(source), str(dist)], check=True)
+        dockerfile = (
+            f"FROM {image}\nUSER 0\nRUN rm -rf /usr/share/nginx/html/assets\n"
+            "COPY dist /usr/share/nginx/html\nUSER 101:101\n"
+        )
+        (work / "Dockerfile").write_text(dockerfile)
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            tar.add(work / "Dockerfile", "Dockerfile")
+            tar.add(dist, "dist")
+        context.seek(0)
+        repository = image.rsplit(":", 1)[0]
+        tag = f"{repository}:release-2"
+        docker.from_env().images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+        return tag
+    finally:
+        shutil.rmtree(work)
+
+
+def test_a_frontend_release_drops_no_request_and_keeps_the_old_assets(
+    stack: RunningStack,
+) -> None:
+    """Traffic keeps asking for the page and the assets it named before the release:
+    served by the old replicas, by the new ones' neighbours on a 404, then from the
+    edge's cache of them."""
+    old_assets = asset_paths(stack.https_port, stack.ca_pem)
+    image = stack.container("frontend").attrs["Config"]["Image"]
+    plan, report = update_under_traffic(
+        stack, "frontend release", {"frontend": {"image": new_frontend_release(image)}}
+    )
+    step = plan.step(f"{stack.prefix}-frontend-0")
+    assert step is not None and step.op == "replace" and not step.delete_first
+    assert report.failures == [], report.summary()
+    new_assets = asset_paths(stack.https_port, stack.ca_pem)
+    assert set(new_assets) != set(old_assets)
+    for path in old_assets:  # no replica has the old script any more; the edge kept it
+        reply = https(stack, path)
+        assert reply.status == 200, path
+        assert_security_headers(reply)
+
+
+def test_an_edge_change_is_reloaded_without_dropping_a_connection(stack: RunningStack) -> None:
+    """A rate limit: the edge's files are rewritten (its carrier replaced) and nginx
+    reloads them; the edge container, its published ports and its connections stay."""
+    edge = stack.container("edge")
+    started = edge.attrs["State"]["StartedAt"]
+    plan, report = update_under_traffic(
+        stack, "edge change", {"edge": {"rateLimits": {"api": {"rate": 150}}}}
+    )
+    assert [s.resource.name for s in plan.changes] == [f"{stack.prefix}-edge-edge-files"]
+    reloaded = b"prodstack-watch: files changed, reloaded"
+    deadline = time.monotonic() + 30
+    while reloaded not in edge.logs(stdout=False) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert reloaded in edge.logs(stdout=False)  # the watcher's own line, on stderr
+    conf = stack.exec("edge", "cat", "/run/prodstack/config/nginx.conf")
+    assert "rate=150r/s" in conf
+    edge.reload()
+    assert edge.attrs["State"]["StartedAt"] == started and edge.attrs["RestartCount"] == 0
+    assert report.failures == [], report.summary()
+
+
+def test_the_edge_starts_and_answers_while_the_api_is_missing(stack: RunningStack) -> None:
+    api, edge = stack.container("api"), stack.container("edge")
+    api.stop(timeout=30)
+    try:
+        reply = https(stack, "/api/items")
+        assert reply.status == 502
+        assert_security_headers(reply)
+        edge.restart(timeout=30)  # a fresh start, the API still gone
+        wait_healthy(edge)
+        assert https(stack, "/api/items").status == 502
+        assert https(stack, "/").status == 200  # the frontend's routes still serve
+    finally:
+        api.start()
+    wait_healthy(api)
+    deadline = time.monotonic() + 10
+    while https(stack, "/api/items").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert https(stack, "/api/items").status == 200
+
+
+def test_a_changed_healthcheck_reaches_the_running_container(stack: RunningStack) -> None:
+    """The provider would record a healthcheck change and never apply it; the stack's
+    label of such fields makes it a replacement, which reaches the engine."""
+    command = ["python3", "/usr/local/bin/api-healthcheck"]
+    plan = stack.update({"api": {"healthCommand": command}})
+    step = plan.step(f"{stack.prefix}-api-0")
+    assert step is not None and step.op == "replace"
+    test = stack.container("api").attrs["Config"]["Healthcheck"]["Test"]
+    assert test[:3] == ["CMD", *command]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_tags_removed() -> Any:
+    """The tags these releases made, untagged after them (running containers keep their
+    image; the stack is removed after the suite)."""
+    yield
+    client = docker.from_env()
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag.endswith(RELEASE_TAGS):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(tag)
