@@ -1,0 +1,49 @@
+"""Day-2 changes to the running dev stack on this host's Docker engine, under steady traffic
+through the edge (tests/e2e/traffic.py: 20 requests a second over four kept-alive
+connections, reads and writes of notes and the frontend's files), applied as `pulumi up`
+applies them (tests/e2e/plan.py). For each change, in one run on one stack:
+
+- its time, from the start of the update to its end (the engine's plan done);
+- the requests that failed (must be 0) and the reconnects (an idle kept-alive connection the
+  server closed, retried as browsers do);
+- p99 latency during the change, against the steady state before it in the same run;
+- for the edge, the seconds until nginx reloaded the new configuration.
+
+The baseline is the same traffic on the same stack in the seconds before each change.
+
+    python bench/rollout.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tests.e2e.releases import edge_reloaded, retag, update_under_traffic
+from tests.e2e.stack import running_stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=2)
+    rounds = parser.parse_args().rounds
+    with running_stack() as stack:
+        print(f"stack healthy {stack.seconds_to_healthy:.1f} s after its first container")
+        base = str(stack.outputs["apiImage"])
+        releases = [retag(base, f"bench{n}") for n in range(rounds + 1)]
+        stack.update({"api": {"image": releases[0], "env": {"RELEASE": "0"}}})
+        for n in range(1, rounds + 1):
+            update_under_traffic(
+                stack, f"API release {n}", {"api": {"image": releases[n], "env": {"RELEASE": str(n)}}}
+            )
+        update_under_traffic(
+            stack, "API rollback", {"api": {"image": releases[0], "env": {"RELEASE": "0"}}}
+        )
+        for n, rate in enumerate((150, 120), start=1):
+            began = time.monotonic()
+            update_under_traffic(stack, f"edge change {n}", {"edge": {"rateLimits": {"api": {"rate": rate}}}})
+            print(f"  nginx reloaded {edge_reloaded(stack, n) - began:.1f} s after the update began")
+
+
+if __name__ == "__main__":
+    main()
