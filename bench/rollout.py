@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from tests.e2e.releases import edge_reloaded, retag, update_under_traffic
+from tests.e2e.releases import SETTLE_SECONDS, edge_reloaded, retag, update_under_traffic
 from tests.e2e.stack import running_stack
 
 
@@ -33,16 +33,18 @@ def main() -> None:
         releases = [retag(base, f"bench{n}") for n in range(rounds + 1)]
         stack.update({"api": {"image": releases[0], "env": {"RELEASE": "0"}}})
         for n in range(1, rounds + 1):
-            update_under_traffic(
-                stack, f"API release {n}", {"api": {"image": releases[n], "env": {"RELEASE": str(n)}}}
-            )
-        update_under_traffic(
-            stack, "API rollback", {"api": {"image": releases[0], "env": {"RELEASE": "0"}}}
-        )
+            release = {"api": {"image": releases[n], "env": {"RELEASE": str(n)}}}
+            update_under_traffic(stack, f"API release {n}", release)
+        rollback = {"api": {"image": releases[0], "env": {"RELEASE": "0"}}}
+        update_under_traffic(stack, "API rollback", rollback)
         for n, rate in enumerate((150, 120), start=1):
-            began = time.monotonic()
-            update_under_traffic(stack, f"edge change {n}", {"edge": {"rateLimits": {"api": {"rate": rate}}}})
-            print(f"  nginx reloaded {edge_reloaded(stack, n) - began:.1f} s after the update began")
+            change = {"edge": {"rateLimits": {"api": {"rate": rate}}}}
+            # The change itself starts SETTLE_SECONDS into the update's traffic.
+            began = time.time() + SETTLE_SECONDS
+            update_under_traffic(stack, f"edge change {n}", change)
+            print(
+                f"  nginx reloaded {edge_reloaded(stack, n) - began:.1f} s after the change began"
+            )
 
 
 if __name__ == "__main__":

@@ -6,75 +6,27 @@ the suite's other tests on the same stack: it changes it."""
 from __future__ import annotations
 
 import contextlib
-import io
-import shutil
-import subprocess
-import tarfile
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from docker.errors import NotFound
 
 from tests.components.edge.server import assert_security_headers
-from tests.e2e.plan import Plan
 from tests.e2e.procedures import https
+from tests.e2e.releases import (
+    RATE,
+    edge_reloaded,
+    gone,
+    new_frontend_release,
+    retag,
+    update_under_traffic,
+    wait_healthy,
+)
 from tests.e2e.stack import RunningStack
-from tests.e2e.traffic import Report, asset_paths, measured
-from tests.support import ROOT
+from tests.e2e.traffic import asset_paths
 
-RATE = 20  # requests a second, over four kept-alive connections
 RELEASE_TAGS = ("-r1", "-r2", ":release-2")
-HEALTHY_SECONDS = 120
-
-
-def figures(what: str, report: Report, began: float, ended: float) -> None:
-    steady = report.between(0, began)
-    during = report.between(began, ended)
-    print(
-        f"\n{what}: {ended - began:.1f} s; {report.summary()}; p99 steady "
-        f"{report.p99(steady) * 1000:.0f} ms, during {report.p99(during) * 1000:.0f} ms; "
-        f"unavailable {report.unavailable_seconds():.1f} s"
-    )
-
-
-def update_under_traffic(
-    stack: RunningStack, what: str, settings: dict[str, dict[str, Any]]
-) -> tuple[Plan, Report]:
-    planned: list[Plan] = []
-    report, began, ended, _ = measured(
-        stack.https_port, stack.ca_pem, lambda: planned.append(stack.update(settings)), rate=RATE
-    )
-    figures(what, report, began, ended)
-    return planned[0], report
-
-
-def retag(image: str, suffix: str) -> str:
-    """The same image under another tag: a new image reference, as a registry build gives."""
-    repository, tag = image.rsplit(":", 1)
-    docker.from_env().images.get(image).tag(repository, f"{tag}-{suffix}")
-    return f"{repository}:{tag}-{suffix}"
-
-
-def gone(container: Any) -> bool:
-    try:
-        container.reload()
-    except NotFound:
-        return True
-    return False
-
-
-def wait_healthy(container: Any) -> None:
-    deadline = time.monotonic() + HEALTHY_SECONDS
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{container.name} not healthy in {HEALTHY_SECONDS} s")
 
 
 def test_an_api_release_and_its_rollback_drop_no_request(stack: RunningStack) -> None:
@@ -105,35 +57,6 @@ def test_an_api_release_and_its_rollback_drop_no_request(stack: RunningStack) ->
     assert stack.container("api").attrs["Config"]["Image"] == first
 
 
-def new_frontend_release(image: str) -> str:
-    """The reference frontend with a changed script (new content hashes), built on the
-    running frontend's image: what a new build of the app gives."""
-    work = Path(tempfile.mkdtemp(prefix="prodstack-frontend-"))
-    try:
-        source = work / "src"
-        shutil.copytree(ROOT / "images" / "frontend" / "src", source)
-        with (source / "app.js").open("a") as script:
-            script.write("\n// release 2\n")
-        dist = work / "dist"
-        subprocess.run(["sh", str(source / "build.sh"), str(source), str(dist)], check=True)
-        dockerfile = (
-            f"FROM {image}\nUSER 0\nRUN rm -rf /usr/share/nginx/html/assets\n"
-            "COPY dist /usr/share/nginx/html\nUSER 101:101\n"
-        )
-        (work / "Dockerfile").write_text(dockerfile)
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            tar.add(work / "Dockerfile", "Dockerfile")
-            tar.add(dist, "dist")
-        context.seek(0)
-        repository = image.rsplit(":", 1)[0]
-        tag = f"{repository}:release-2"
-        docker.from_env().images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
-        return tag
-    finally:
-        shutil.rmtree(work)
-
-
 def test_a_frontend_release_drops_no_request_and_keeps_the_old_assets(
     stack: RunningStack,
 ) -> None:
@@ -161,15 +84,12 @@ def test_an_edge_change_is_reloaded_without_dropping_a_connection(stack: Running
     reloads them; the edge container, its published ports and its connections stay."""
     edge = stack.container("edge")
     started = edge.attrs["State"]["StartedAt"]
+    began = time.time()
     plan, report = update_under_traffic(
         stack, "edge change", {"edge": {"rateLimits": {"api": {"rate": 150}}}}
     )
     assert [s.resource.name for s in plan.changes] == [f"{stack.prefix}-edge-edge-files"]
-    reloaded = b"prodstack-watch: files changed, reloaded"
-    deadline = time.monotonic() + 30
-    while reloaded not in edge.logs(stdout=False) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert reloaded in edge.logs(stdout=False)  # the watcher's own line, on stderr
+    assert edge_reloaded(stack, 1) >= began  # the watcher's own line, on stderr
     conf = stack.exec("edge", "cat", "/run/prodstack/config/nginx.conf")
     assert "rate=150r/s" in conf
     edge.reload()

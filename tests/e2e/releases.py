@@ -1,0 +1,125 @@
+"""Releases and changes of the running end-to-end stack, measured under steady traffic:
+what tests/e2e/test_updates.py asserts and bench/rollout.py prints."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import NotFound
+
+from tests.e2e.plan import Plan
+from tests.e2e.stack import RunningStack
+from tests.e2e.traffic import Report, measured
+from tests.support import ROOT
+
+RATE = 20  # requests a second, over four kept-alive connections
+HEALTHY_SECONDS = 120
+RELOADED = b"prodstack-watch: files changed, reloaded"
+# Steady traffic before and after each change: the baseline, and the tail.
+SETTLE_SECONDS = 3.0
+
+
+def figures(what: str, report: Report, began: float, ended: float) -> None:
+    steady = report.between(0, began)
+    during = report.between(began, ended)
+    print(
+        f"\n{what}: {ended - began:.1f} s; {report.summary()}; p99 steady "
+        f"{report.p99(steady) * 1000:.0f} ms, during {report.p99(during) * 1000:.0f} ms; "
+        f"unavailable {report.unavailable_seconds():.1f} s"
+    )
+
+
+def update_under_traffic(
+    stack: RunningStack, what: str, settings: dict[str, dict[str, Any]]
+) -> tuple[Plan, Report]:
+    planned: list[Plan] = []
+    report, began, ended, _ = measured(
+        stack.https_port,
+        stack.ca_pem,
+        lambda: planned.append(stack.update(settings)),
+        settle=SETTLE_SECONDS,
+        rate=RATE,
+    )
+    figures(what, report, began, ended)
+    return planned[0], report
+
+
+def retag(image: str, suffix: str) -> str:
+    """The same image under another tag: a new image reference, as a registry build gives."""
+    repository, tag = image.rsplit(":", 1)
+    docker.from_env().images.get(image).tag(repository, f"{tag}-{suffix}")
+    return f"{repository}:{tag}-{suffix}"
+
+
+def gone(container: Any) -> bool:
+    try:
+        container.reload()
+    except NotFound:
+        return True
+    return False
+
+
+def wait_healthy(container: Any) -> None:
+    deadline = time.monotonic() + HEALTHY_SECONDS
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{container.name} not healthy in {HEALTHY_SECONDS} s")
+
+
+def new_frontend_release(image: str) -> str:
+    """The reference frontend with a changed script (new content hashes), built on the
+    running frontend's image: what a new build of the app gives."""
+    work = Path(tempfile.mkdtemp(prefix="prodstack-frontend-"))
+    try:
+        source = work / "src"
+        shutil.copytree(ROOT / "images" / "frontend" / "src", source)
+        with (source / "app.js").open("a") as script:
+            script.write("\n// release 2\n")
+        dist = work / "dist"
+        subprocess.run(["sh", str(source / "build.sh"), str(source), str(dist)], check=True)
+        dockerfile = (
+            f"FROM {image}\nUSER 0\nRUN rm -rf /usr/share/nginx/html/assets\n"
+            "COPY dist /usr/share/nginx/html\nUSER 101:101\n"
+        )
+        (work / "Dockerfile").write_text(dockerfile)
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            tar.add(work / "Dockerfile", "Dockerfile")
+            tar.add(dist, "dist")
+        context.seek(0)
+        repository = image.rsplit(":", 1)[0]
+        tag = f"{repository}:release-2"
+        docker.from_env().images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+        return tag
+    finally:
+        shutil.rmtree(work)
+
+
+def edge_reloaded(stack: RunningStack, count: int, seconds: float = 30) -> float:
+    """When (wall clock) the edge's watcher reloaded nginx for the `count`th time, from its
+    own line on stderr; waits for it up to `seconds`."""
+    edge = stack.container("edge")
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = [
+            line for line in edge.logs(stdout=False, timestamps=True).splitlines()
+            if RELOADED in line
+        ]  # fmt: skip
+        if len(lines) >= count:
+            stamp = lines[count - 1].split(b" ", 1)[0].decode()
+            return datetime.fromisoformat(stamp[:26] + "+00:00").timestamp()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the edge reloaded {len(lines)} times, not {count}")
+        time.sleep(0.5)
