@@ -27,7 +27,7 @@ def exporter_sidecar(
 ) -> Container:
     """An exporter probed on its /metrics. Docker runs `docker_check`, by default wget (in
     images that have it); Kubernetes probes over HTTP."""
-    ready = Probe.http(port, "/metrics", period_seconds=30, command=docker_check)
+    ready = Probe.http(port, "/metrics", period_seconds=10, command=docker_check)
 
     return Container(
         name="exporter",

@@ -203,7 +203,7 @@ def postgres_workload(
     agent_alive = Probe.http(
         AGENT_PORT,
         "/health",
-        period_seconds=30,
+        period_seconds=10,
         command=("python3", "-c", _http_check(AGENT_PORT, "/health")),
     )
 

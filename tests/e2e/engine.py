@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ IMAGE_FIELDS = {"build", "buildOnPreview", "imageName", "skipPush"}
 BUILD_FIELDS = {"args", "context", "dockerfile"}
 # The provider's default wait for a healthy container (resource_docker_container.go).
 DEFAULT_WAIT_SECONDS = 60
+# How many steps run at once: the Pulumi CLI's default `--parallel`, four per CPU
+# (pulumi/pulumi pkg/cmd/pulumi/operations/up.go, defaultParallel).
+PARALLEL_STEPS = 4 * (os.cpu_count() or 1)
 # What the mock runtime gives a resource as its ID (infra/render/mock_runtime.py).
 MOCK_ID_SUFFIX = "-id"
 
@@ -147,15 +152,14 @@ class Engine:
     log: list[str] = field(default_factory=list)
     say: Callable[[str], None] = print
     _ignored_said: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def created(self) -> dict[str, Container]:
-        """The live containers, by their resource name."""
-        return {
-            self.applied.resources[urn].name: obj
-            for urn, obj in self.live.items()
-            if isinstance(obj, Container) and urn in self.applied.resources
-        }
+        """The live containers, by their resource name (the name is the URN's last part)."""
+        with self._lock:
+            live = list(self.live.items())
+        return {urn.rsplit("::", 1)[1]: obj for urn, obj in live if isinstance(obj, Container)}
 
     # -- the whole stack -----------------------------------------------------------------
 
@@ -163,49 +167,61 @@ class Engine:
         """`pulumi up` from what was applied before (nothing, the first time) to `stack`."""
         update = plan(self.applied.resources.values(), stack.resources.values())
         self.say(update.render())
-        condemned = {s.resource.urn: self.live.get(s.resource.urn) for c in update.deletes
-                     for s in c}  # fmt: skip
-        for wave in self.waves(update.changes):
-            started = time.monotonic()
-            waited = []
-            for step in wave:
-                for old in update.deleted_first.get(step.resource.urn, []):
-                    self.delete(old, self.live.pop(old.urn, None))
-                if step.op == "update":
-                    self.update(step)
-                    continue
-                made = self.create(step.resource)
-                spec = step.resource.inputs
-                if isinstance(made, Container) and spec.get("start", True) and spec.get("wait"):
-                    timeout = int(spec.get("waitTimeout", DEFAULT_WAIT_SECONDS))
-                    waited.append((made, timeout))
-            for container, timeout in waited:  # the provider's `wait`, per container
-                self.wait_healthy(container, max(1.0, timeout - (time.monotonic() - started)))
-            self.log.append(f"{len(wave)} changes: {time.monotonic() - started:.1f} s")
+        condemned = {
+            s.resource.urn: self.live.get(s.resource.urn) for c in update.deletes for s in c
+        }
+        self.run_changes(update)
         for chain in update.deletes:  # each antichain in parallel, as the engine does
             with ThreadPoolExecutor(max_workers=max(1, len(chain))) as pool:
+                deleting = [
+                    pool.submit(self.delete, s.resource, condemned.get(s.resource.urn))
+                    for s in chain
+                ]
+            for future in deleting:
+                future.result()  # a failed delete fails the update, as it would the engine's
+            with self._lock:
                 for step in chain:
-                    pool.submit(self.delete, step.resource, condemned.get(step.resource.urn))
-            for step in chain:
-                if self.live.get(step.resource.urn) is condemned.get(step.resource.urn):
-                    self.live.pop(step.resource.urn, None)
+                    if self.live.get(step.resource.urn) is condemned.get(step.resource.urn):
+                        self.live.pop(step.resource.urn, None)
         self.applied = stack
         return update
 
-    def waves(self, steps: list[Step]) -> list[list[Step]]:
-        """The changes in waves: each needs only earlier ones. The engine runs the members
-        of a wave in parallel, so none waits for a sibling it does not depend on (the API
-        waits healthy for a database it reaches but does not depend on)."""
-        pending = {s.resource.urn: s for s in steps}
-        waves: list[list[Step]] = []
-        while pending:
-            ready = [s for s in pending.values() if not s.resource.depends_on & pending.keys()]
-            if not ready:
-                raise AssertionError(f"a dependency cycle among {sorted(pending)}")
-            waves.append(ready)
-            for s in ready:
-                del pending[s.resource.urn]
-        return waves
+    def run_changes(self, update: Plan) -> None:
+        """Every create, update and replacement, each begun as soon as the steps of what it
+        depends on are done (the engine's step executor), and done the provider's way: a
+        container with `wait` is done once healthy. The first failure stops the update."""
+        steps = {s.resource.urn: s for s in update.changes}
+        waiting = dict(steps)
+        done: set[str] = set()
+        running: dict[Future[None], str] = {}
+        with ThreadPoolExecutor(max_workers=PARALLEL_STEPS) as pool:
+            while waiting or running:
+                for urn, step in list(waiting.items()):
+                    if not step.resource.depends_on & (steps.keys() - done):
+                        running[pool.submit(self.change, update, step)] = urn
+                        del waiting[urn]
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    urn = running.pop(future)
+                    future.result()
+                    done.add(urn)
+
+    def change(self, update: Plan, step: Step) -> None:
+        started = time.monotonic()
+        for old in update.deleted_first.get(step.resource.urn, []):
+            with self._lock:
+                made = self.live.pop(old.urn, None)
+            self.delete(old, made)
+        if step.op == "update":
+            self.update(step)
+            return
+        made = self.create(step.resource)
+        spec = step.resource.inputs
+        if isinstance(made, Container) and spec.get("start", True) and spec.get("wait"):
+            # The provider's `wait`: the step ends when the container is healthy.
+            timeout = int(spec.get("waitTimeout", DEFAULT_WAIT_SECONDS))
+            self.wait_healthy(made, max(1.0, timeout - (time.monotonic() - started)))
+            self.log.append(f"{step.resource.name}: {time.monotonic() - started:.1f} s")
 
     # -- one resource --------------------------------------------------------------------
 
@@ -220,7 +236,8 @@ class Engine:
             made = self.volume(spec)
         elif resource.type == "docker:index/container:Container":
             made = self.container(spec)
-        self.live[resource.urn] = made
+        with self._lock:
+            self.live[resource.urn] = made
         return made
 
     def update(self, step: Step) -> None:

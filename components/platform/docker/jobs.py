@@ -86,7 +86,7 @@ def release_gate(
 def scheduler_sidecar(job: ScheduledJob) -> Container:
     """A job as a sidecar that runs it on its schedule, the runner delivered as a file."""
     runner = f"{CONFIG_DIR}/{CRON_RUNNER_FILE}"
-    alive = Probe(command=("python3", runner, "--health"), period_seconds=30)
+    alive = Probe(command=("python3", runner, "--health"), period_seconds=10)
     job_command = (*job.container.command, *job.container.args)
     return replace(
         job.container,
