@@ -7,7 +7,9 @@ applies them (tests/e2e/plan.py). For each change, in one run on one stack:
 - the requests that failed (must be 0) and the reconnects (an idle kept-alive connection the
   server closed, retried as browsers do);
 - p99 latency during the change, against the steady state before it in the same run;
-- for the edge, the seconds until nginx reloaded the new configuration.
+- for the edge, the seconds until nginx reloaded the new configuration;
+- for the changes that still replace a container on Docker (one with data or host ports,
+  recreated under its fixed name), the failed requests and seconds without service.
 
 The baseline is the same traffic on the same stack in the seconds before each change.
 

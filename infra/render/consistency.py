@@ -251,11 +251,55 @@ def _scrape_targets(manifests: Sequence[Manifest]) -> Iterator[tuple[str, Allowe
                                 yield scraper, Allowed(scraper, workload, port.get("containerPort"))
 
 
+RESOLVER = re.compile(r"^\s*resolver\s+\S+\s+valid=(\d+)s", re.MULTILINE)
+UPSTREAM = re.compile(
+    r"^\s*set\s+\$upstream_of_\w+\s+([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+);", re.MULTILINE
+)
+
+
+def _pre_stop_seconds(container: Mapping[str, Any]) -> int:
+    handler = container.get("lifecycle", {}).get("preStop", {})
+    return int(handler.get("sleep", {}).get("seconds", 0))
+
+
+def drains(manifests: Sequence[Manifest]) -> Iterator[str]:
+    """A pod the edge proxies to waits in preStop at least as long as the edge may keep
+    sending to it (its resolver's `valid`): else a rollout stops pods that still get
+    requests."""
+    pods = _pods(manifests)
+    for config_map in _of_kind(manifests, "ConfigMap"):
+        text = config_map.get("data", {}).get("nginx.conf")
+        refresh = RESOLVER.search(text) if isinstance(text, str) else None
+        if text is None or refresh is None:
+            continue
+        seconds = int(refresh.group(1))
+        for host, port in dict.fromkeys(UPSTREAM.findall(text)):
+            for service in _of_kind(manifests, "Service"):
+                if _name(service) != host:
+                    continue
+                selector = service.get("spec", {}).get("selector", {})
+                for p in pods:
+                    if p.controller.get("kind") not in CONTROLLERS:
+                        continue
+                    if not _selects(selector, p.labels):
+                        continue
+                    for container in p.spec.get("containers", []):
+                        served = {q.get("containerPort") for q in container.get("ports", [])}
+                        if int(port) in served and _pre_stop_seconds(container) < seconds:
+                            yield (
+                                f"{_display(p.controller)}: container {container.get('name')} "
+                                f"waits {_pre_stop_seconds(container)} s in preStop, less than "
+                                f"the {seconds} s the edge may keep sending to it ({_name(config_map)}"
+                                f" resolves {host} every {seconds} s); raise its preStopSeconds"
+                            )
+
+
 CHECKS = {
     "consistency-services": services,
     "consistency-references": references,
     "consistency-targets": targets,
     "consistency-connections": connections,
+    "consistency-drains": drains,
 }
 
 
@@ -277,6 +321,6 @@ def section(manifests: Sequence[Manifest]) -> Section:
     return Section(
         "consistency",
         f"{len(manifests)} manifests against each other: Services, references, targets, "
-        "both ends of every connection",
+        "both ends of every connection, drains before stops",
         findings,
     )

@@ -78,15 +78,15 @@ def wait_healthy(container: Any) -> None:
     raise AssertionError(f"{container.name} not healthy in {HEALTHY_SECONDS} s")
 
 
-def new_frontend_release(image: str) -> str:
+def new_frontend_release(image: str, release: str = "release-2") -> str:
     """The reference frontend with a changed script (new content hashes), built on the
-    running frontend's image: what a new build of the app gives."""
+    running frontend's image and tagged `release`: what a new build of the app gives."""
     work = Path(tempfile.mkdtemp(prefix="prodstack-frontend-"))
     try:
         source = work / "src"
         shutil.copytree(ROOT / "images" / "frontend" / "src", source)
         with (source / "app.js").open("a") as script:
-            script.write("\n// release 2\n")
+            script.write(f"\n// {release}\n")
         dist = work / "dist"
         subprocess.run(["sh", str(source / "build.sh"), str(source), str(dist)], check=True)
         dockerfile = (
@@ -100,7 +100,7 @@ def new_frontend_release(image: str) -> str:
             tar.add(dist, "dist")
         context.seek(0)
         repository = image.rsplit(":", 1)[0]
-        tag = f"{repository}:release-2"
+        tag = f"{repository}:{release}"
         docker.from_env().images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
         return tag
     finally:

@@ -6,6 +6,8 @@ the suite's other tests on the same stack: it changes it."""
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
 import time
 from typing import Any
 
@@ -13,6 +15,7 @@ import docker
 import pytest
 
 from tests.components.edge.server import assert_security_headers
+from tests.e2e.browser import chromium
 from tests.e2e.procedures import https
 from tests.e2e.releases import (
     RATE,
@@ -26,7 +29,25 @@ from tests.e2e.releases import (
 from tests.e2e.stack import RunningStack
 from tests.e2e.traffic import asset_paths
 
-RELEASE_TAGS = ("-r1", "-r2", ":release-2")
+# In the open tab: each file it loaded, fetched again past the browser's cache, and a
+# client route followed (the app fetches its item from the API); their statuses.
+PAGE_CHECK = """
+(async () => {
+  const statuses = [];
+  for (const url of ASSETS) {
+    statuses.push((await fetch(url, {cache: "no-store"})).status);
+  }
+  const link = document.querySelector('a[data-route][href^="/items/"]')
+    || document.querySelector('a[data-route][href="/items"]');
+  link.click();
+  await new Promise((done) => setTimeout(done, 300));
+  statuses.push(document.querySelector(".error") ? 500 : 200);
+  history.back();
+  await new Promise((done) => setTimeout(done, 300));
+  return statuses;
+})()
+"""
+RELEASE_TAGS = ("-r1", "-r2", ":release-2", ":release-3")
 
 
 def test_an_api_release_and_its_rollback_drop_no_request(stack: RunningStack) -> None:
@@ -77,6 +98,35 @@ def test_a_frontend_release_drops_no_request_and_keeps_the_old_assets(
         reply = https(stack, path)
         assert reply.status == 200, path
         assert_security_headers(reply)
+
+
+def test_a_tab_opened_before_a_frontend_release_keeps_working(stack: RunningStack) -> None:
+    """Debian's Chromium, headless, through the edge: a page opened before the release
+    keeps loading the files it names (without its HTTP cache) and following its client
+    routes during and after the release; then a reload gets the new release. No failed
+    load, no Content-Security-Policy violation, no error in its console."""
+    with chromium() as browser:
+        browser.open(stack.url + "/items")
+        old = sorted({u for u, _ in browser.seen.responses if "/assets/" in u})
+        assert old and browser.evaluate("document.querySelectorAll('li').length") == 50
+        image = stack.container("frontend").attrs["Config"]["Image"]
+        release = new_frontend_release(image, "release-3")
+        updating = threading.Thread(target=stack.update, args=({"frontend": {"image": release}},))
+        statuses: list[int] = []
+        check = PAGE_CHECK.replace("ASSETS", json.dumps(old))
+        updating.start()
+        while updating.is_alive():
+            statuses += browser.evaluate(check)
+            time.sleep(1)
+        updating.join()
+        statuses += browser.evaluate(check)  # after: the old release is gone
+        assert statuses and set(statuses) == {200}, statuses
+        browser.open(stack.url + "/")
+        new = {u for u, _ in browser.seen.responses if "/assets/" in u} - set(old)
+        assert new, "the reload did not load the new release's files"
+        assert browser.seen.failed_loads == []
+        assert [r for r in browser.seen.responses if r[1] >= 400] == []
+        assert browser.seen.csp_violations == [] and browser.seen.errors == []
 
 
 def test_an_edge_change_is_reloaded_without_dropping_a_connection(stack: RunningStack) -> None:

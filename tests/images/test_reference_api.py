@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import socketserver
 import subprocess
 import sys
@@ -217,3 +218,17 @@ def test_notes_need_text_and_answer_503_when_a_store_refuses(api: RunningApi) ->
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 503
     assert api.get("/api/notes/abc")[0] == 404
+
+
+def test_sigterm_does_not_wait_for_an_idle_kept_alive_connection(api: RunningApi) -> None:
+    """A scraper keeps its connection open between scrapes: the API closes an idle one after
+    KEEPALIVE_SECONDS, so a stop takes that long at most, not the runtime's grace period."""
+    host, port = api.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as idle:
+        idle.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        api.process.send_signal(signal.SIGTERM)
+        api.process.communicate(timeout=15)
+        assert api.process.returncode == 0
+        assert time.monotonic() - started < 8

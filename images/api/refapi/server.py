@@ -30,6 +30,8 @@ NOTE_ROUTE = re.compile(r"^/api/notes/(\d{1,18})$")
 class Api:
     def __init__(self, cfg: config_module.Config) -> None:
         self.cfg = cfg
+        # Set on SIGTERM: every reply from then on closes its connection.
+        self.stopping = threading.Event()
         self.metrics = RequestMetrics()
         self.signing_key = (cfg.secret("signing-key") or "").encode()
         self.notes = Notes(cfg)
@@ -115,6 +117,9 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "refapi"
         sys_version = ""
+        # An idle kept-alive connection (a scraper's) is closed after this long, so a
+        # shutdown waits for requests in flight, not for idle clients.
+        timeout = KEEPALIVE_SECONDS
 
         def handle_method(self) -> None:
             started = time.monotonic()
@@ -134,6 +139,9 @@ def handler_for(api: Api) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             if request_id := self.headers.get("X-Request-ID"):
                 self.send_header("X-Request-ID", request_id)
+            if api.stopping.is_set():
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(data)
             log(
@@ -158,6 +166,8 @@ def log(**fields: Any) -> None:
 
 # How long the API waits for its dependencies before it listens anyway (then unready).
 READY_WAIT_SECONDS = float(os.environ.get("REFAPI_READY_WAIT_SECONDS", "30"))
+# How long an idle kept-alive connection stays open (uvicorn's default).
+KEEPALIVE_SECONDS = 5
 # How soon the accept loop sees a shutdown: the listener closes this long after SIGTERM.
 ACCEPT_POLL_SECONDS = 0.05
 
@@ -186,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     def stop(signum: int, _frame: Any) -> None:
         log(event="shutdown", signal=signum)
         stopping.set()
+        api.stopping.set()
         if server is not None:
             threading.Thread(target=server.shutdown, daemon=True).start()
 

@@ -111,6 +111,13 @@ BUGS: dict[str, tuple[Callable[[Manifests], None], str]] = {
         ),
         "HorizontalPodAutoscaler api scales Deployment apii, which does not exist",
     ),
+    "api-stops-before-the-edge-lets-go": (
+        lambda m: find(m, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0][
+            "lifecycle"
+        ]["preStop"]["sleep"].update(seconds=1),
+        "Deployment api: container api waits 1 s in preStop, less than the 5 s the edge may keep"
+        " sending to it",
+    ),
     "budget-for-nothing": (
         lambda m: find(m, "PodDisruptionBudget", "edge")["spec"]["selector"]["matchLabels"].update(
             {"app.kubernetes.io/instance": "other"}
