@@ -211,9 +211,24 @@ def main(argv: list[str] | None = None) -> None:
     server.daemon_threads = False  # finish in-flight requests on shutdown
     server.block_on_close = True
     log(event="listening", port=cfg.port, dependencies=[d.name for d in cfg.dependencies])
-    # On SIGTERM the accept loop ends within ACCEPT_POLL_SECONDS and the listener closes at
-    # once (server_close), so a new connection is refused (the edge retries it on another
-    # replica) rather than queued and reset; requests in flight finish (block_on_close).
+    # On SIGTERM the accept loop ends within ACCEPT_POLL_SECONDS; what the kernel accepted
+    # meanwhile is served, and the listener closes at once after (server_close), so a new
+    # connection is refused (the edge retries it on another replica) rather than queued and
+    # reset; requests in flight finish (block_on_close).
     server.serve_forever(poll_interval=ACCEPT_POLL_SECONDS)
+    serve_accepted(server)
     server.server_close()
     log(event="stopped")
+
+
+def serve_accepted(server: ThreadingHTTPServer) -> None:
+    """Serve every connection waiting in the listener's queue, up to the moment it is
+    empty: closing the listener would reset them, after their requests were sent."""
+    server.socket.setblocking(False)
+    while True:
+        try:
+            connection, address = server.socket.accept()
+        except BlockingIOError:
+            return
+        connection.setblocking(True)
+        server.process_request(connection, address)
