@@ -110,6 +110,13 @@ class Browser:
         if not self._loaded.wait(REPLY_SECONDS):
             raise TimeoutError(f"{url} did not load")
 
+    def wait_for(self, expression: str, seconds: float = 10) -> Any:
+        """The first truthy value of `expression`, polled (an app renders after load)."""
+        deadline = time.monotonic() + seconds
+        while not (value := self.evaluate(expression)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return value
+
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited)."""
         result = self.send(

@@ -108,7 +108,7 @@ def test_a_tab_opened_before_a_frontend_release_keeps_working(stack: RunningStac
     with chromium() as browser:
         browser.open(stack.url + "/items")
         old = sorted({u for u, _ in browser.seen.responses if "/assets/" in u})
-        assert old and browser.evaluate("document.querySelectorAll('li').length") == 50
+        assert old and browser.wait_for("document.querySelectorAll('li').length") == 50
         image = stack.container("frontend").attrs["Config"]["Image"]
         release = new_frontend_release(image, "release-3")
         updating = threading.Thread(target=stack.update, args=({"frontend": {"image": release}},))
