@@ -153,6 +153,8 @@ class Engine:
     say: Callable[[str], None] = print
     _ignored_said: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Deletes before replacement under way in this update, by URN.
+    _deleting: dict[str, threading.Event] = field(default_factory=dict)
 
     @property
     def created(self) -> dict[str, Container]:
@@ -167,6 +169,7 @@ class Engine:
         """`pulumi up` from what was applied before (nothing, the first time) to `stack`."""
         update = plan(self.applied.resources.values(), stack.resources.values())
         self.say(update.render())
+        self._deleting.clear()
         condemned = {
             s.resource.urn: self.live.get(s.resource.urn) for c in update.deletes for s in c
         }
@@ -209,9 +212,7 @@ class Engine:
     def change(self, update: Plan, step: Step) -> None:
         started = time.monotonic()
         for old in update.deleted_first.get(step.resource.urn, []):
-            with self._lock:
-                made = self.live.pop(old.urn, None)
-            self.delete(old, made)
+            self.delete_once(old)
         if step.op == "update":
             self.update(step)
             return
@@ -260,6 +261,24 @@ class Engine:
             )
         if "mustRun" in step.keys and spec.get("mustRun") and spec.get("start", True):
             container.start()
+
+    def delete_once(self, old: Resource) -> None:
+        """Delete `old` before a replacement, once: two replacements may share a dependent
+        (the edge mounts two volumes that are both replaced), and the second waits for the
+        first's delete of it, so nothing is deleted while something still uses it."""
+        with self._lock:
+            deleting = self._deleting.get(old.urn)
+            mine = deleting is None
+            if deleting is None:
+                deleting = self._deleting[old.urn] = threading.Event()
+                made = self.live.pop(old.urn, None)
+        if not mine:
+            deleting.wait(DEFAULT_WAIT_SECONDS)
+            return
+        try:
+            self.delete(old, made)
+        finally:
+            deleting.set()
 
     def delete(self, resource: Resource, made: Any) -> None:
         if made is None or resource.retain_on_delete:

@@ -29,11 +29,14 @@ SETTLE_SECONDS = 3.0
 
 
 def figures(what: str, report: Report, began: float, ended: float) -> None:
+    """The change's seconds and the traffic's figures: p99 before it (the baseline) against
+    p99 from its start to the end of the traffic (deletes come last, and what they leave
+    behind shows after)."""
     steady = report.between(0, began)
-    during = report.between(began, ended)
+    since = report.between(began, float("inf"))
     print(
-        f"\n{what}: {ended - began:.1f} s; {report.summary()}; p99 steady "
-        f"{report.p99(steady) * 1000:.0f} ms, during {report.p99(during) * 1000:.0f} ms; "
+        f"\n{what}: {ended - began:.1f} s; {report.summary()}; p99 before "
+        f"{report.p99(steady) * 1000:.0f} ms, from its start {report.p99(since) * 1000:.0f} ms; "
         f"unavailable {report.unavailable_seconds():.1f} s"
     )
 

@@ -133,3 +133,18 @@ def test_the_plan_names_what_the_provider_only_records() -> None:
     (step,) = plan([old], [new]).changes
     assert step.op == "update" and step.unapplied == ("tmpfs",)
     assert "recorded, never applied: tmpfs" in plan([old], [new]).render()
+
+
+def test_a_new_edge_image_recreates_the_edge_its_dependents_deleted_first(
+    before: RenderedStack,
+) -> None:
+    """The edge publishes host ports: recreated under fixed names. Its volumes' labels name
+    its version, so they are replaced too, and each takes the containers mounting it down
+    first (calculateDependentReplacements)."""
+    update = planned(before, {"edge": {"image": "registry.example/nginx:1.28.1"}})
+    edge = update.step(f"{P}-edge-0")
+    assert edge is not None and edge.op == "replace" and edge.delete_first
+    status = next(s for s in update.changes if s.resource.name == f"{P}-edge-status-0")
+    first = [r.name for r in update.deleted_first[status.resource.urn]]
+    assert first[-1] == f"{P}-edge-status-0"
+    assert {f"{P}-edge-0", f"{P}-edge-exporter-0"} <= set(first[:-1])
