@@ -25,12 +25,16 @@ def stack_labels(stack: str, expires_at: str | None) -> dict[str, str]:
     return {INSTANCE: stack, **({EXPIRES_LABEL: expires_at} if expires_at else {})}
 
 
+# The one recommended label that changes with a release.
+VERSION_LABEL = "app.kubernetes.io/version"
+
+
 def labels_for(name: str, component: str, version: str, stack: str) -> dict[str, str]:
     return {
         **selector_labels(name, stack),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/version": version,
+        VERSION_LABEL: version,
         "app.kubernetes.io/managed-by": MANAGED_BY,
     }
 

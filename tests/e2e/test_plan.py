@@ -135,16 +135,33 @@ def test_the_plan_names_what_the_provider_only_records() -> None:
     assert "recorded, never applied: tmpfs" in plan([old], [new]).render()
 
 
-def test_a_new_edge_image_recreates_the_edge_its_dependents_deleted_first(
+def test_a_new_edge_image_recreates_the_edge_under_its_fixed_names(
     before: RenderedStack,
 ) -> None:
-    """The edge publishes host ports: recreated under fixed names. Its volumes' labels name
-    its version, so they are replaced too, and each takes the containers mounting it down
-    first (calculateDependentReplacements)."""
+    """The edge publishes host ports, which a second edge could not bind: recreated, each
+    container deleted before its successor is created; its volumes stay."""
     update = planned(before, {"edge": {"image": "registry.example/nginx:1.28.1"}})
-    edge = update.step(f"{P}-edge-0")
-    assert edge is not None and edge.op == "replace" and edge.delete_first
-    status = next(s for s in update.changes if s.resource.name == f"{P}-edge-status-0")
-    first = [r.name for r in update.deleted_first[status.resource.urn]]
-    assert first[-1] == f"{P}-edge-status-0"
-    assert {f"{P}-edge-0", f"{P}-edge-exporter-0"} <= set(first[:-1])
+    for name in (f"{P}-edge-0", f"{P}-edge-exporter-0"):
+        step = update.step(name)
+        assert step is not None and step.op == "replace" and step.delete_first, name
+    assert not [s for s in update.changes if s.resource.type.endswith("volume:Volume")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"redis": {"image": "redis:7.2.12-bookworm"}},
+        {"postgres": {"buildBase": "postgres:17.7-bookworm"}},
+    ],
+    ids=["redis", "postgres"],
+)
+def test_a_data_store_upgrade_keeps_its_data_volume(
+    before: RenderedStack, change: dict[str, dict[str, Any]]
+) -> None:
+    """A volume's labels force its replacement; a version among them would delete a
+    database's data on every image upgrade."""
+    update = planned(before, change)
+    assert update.changes, "the change changed nothing"
+    data = {r.name for r in before.resources.values() if r.name.endswith("-data")}
+    assert data and not {s.resource.name for s in update.changes} & data
+    assert not any(update.deleted(name) for name in data)

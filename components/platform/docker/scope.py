@@ -10,7 +10,7 @@ import pulumi_docker as docker
 
 from components.platform.docker.network import Attachment
 from components.platform.docker.rollout import Rollout
-from components.platform.labels import VOLUME_PURPOSE_LABEL, recommended_labels
+from components.platform.labels import VERSION_LABEL, VOLUME_PURPOSE_LABEL, recommended_labels
 from components.platform.settings import DockerSettings
 from components.workload import Workload
 
@@ -49,10 +49,16 @@ class Scope:
         ]
 
     def volume_labels(self, purpose: str) -> list[docker.VolumeLabelArgs]:
-        """The workload's labels and what the volume holds (data, scratch or files): the
-        policy pack holds data volumes to the protection rules."""
+        """The workload's labels but its version, and what the volume holds (data, scratch
+        or files): the policy pack holds data volumes to the protection rules. A volume's
+        labels are ForceNew, so a version among them would replace (delete) a database's
+        data volume on every upgrade of its image."""
         return [
-            *(docker.VolumeLabelArgs(label=x.label, value=x.value) for x in self.labels),
+            *(
+                docker.VolumeLabelArgs(label=x.label, value=x.value)
+                for x in self.labels
+                if x.label != VERSION_LABEL
+            ),
             docker.VolumeLabelArgs(label=VOLUME_PURPOSE_LABEL, value=purpose),
         ]
 
