@@ -269,7 +269,10 @@ def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
     recording = render("prod", values)
     config = one(recording, "kubernetes:core/v1:ConfigMap", "edge-edge-config").inputs["data"]
     assert "location ^~ /grafana/ {" in config["nginx.conf"]
-    assert "server grafana.prodstack-prod.svc.cluster.local:3000;" in config["nginx.conf"]
+    assert (
+        "set $upstream_of_grafana grafana.prodstack-prod.svc.cluster.local:3000;"
+        in config["nginx.conf"]
+    )
     policy = one(recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "grafana").inputs[
         "spec"
     ]
