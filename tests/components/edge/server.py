@@ -240,15 +240,18 @@ class EdgeAndApi:
 
 
 @contextmanager
-def edge_in_front_of_api(reload_seconds: int = 30) -> Iterator[EdgeAndApi]:
-    """The dev stack's edge on loopback, certified by a fresh test CA, in front of the
-    reference API; both stopped on exit."""
+def edge_in_front_of_api(
+    reload_seconds: int = 30, edge_settings: dict[str, object] | None = None
+) -> Iterator[EdgeAndApi]:
+    """The dev stack's edge (with `edge_settings` over dev's) on loopback, certified by a
+    fresh test CA, in front of the reference API; both stopped on exit."""
     require_nginx()
     with server_root("www-data") as root:
         ca = make_ca(root)
         (root / "api").mkdir()
         api = start_api(root / "api", [])
-        edge = Edge(root / "edge", stack_files(), f"127.0.0.1:{api.base.rsplit(':', 1)[1]}")
+        api_address = f"127.0.0.1:{api.base.rsplit(':', 1)[1]}"
+        edge = Edge(root / "edge", stack_files(edge_settings), api_address)
         (root / "edge").mkdir()
         owned_tempdir(root, "www-data")
         edge.prepare(ca)
