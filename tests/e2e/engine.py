@@ -271,12 +271,15 @@ class Engine:
             mine = deleting is None
             if deleting is None:
                 deleting = self._deleting[old.urn] = threading.Event()
-                made = self.live.pop(old.urn, None)
+                made = self.live.get(old.urn)
         if not mine:
             deleting.wait(DEFAULT_WAIT_SECONDS)
             return
         try:
             self.delete(old, made)
+            with self._lock:  # forgotten only once gone: a failed delete is left to destroy()
+                if self.live.get(old.urn) is made:
+                    self.live.pop(old.urn, None)
         finally:
             deleting.set()
 
