@@ -75,10 +75,7 @@ class RunningStack:
     def update(self, settings: dict[str, dict[str, Any]]) -> Plan:
         """Change settings (by group: {"api": {"env": {...}}}, merged key by key into the
         stack file's), render again with the stack's state, and apply the engine's plan."""
-        for group, values in settings.items():
-            key = f"prodstack:{group}"
-            current = parse_config_text(self.config.values.get(key, "{}")) or {}
-            self.config.values[key] = as_config_text(merged(current, values))
+        change_settings(self.config, settings)
         recording = MockRun(self.config, mocks=self.state).run(program_main)
         self.outputs = recording.plain_outputs
         return self.engine.apply(RenderedStack.of(recording))
@@ -130,6 +127,14 @@ def merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def change_settings(config: StackConfig, settings: dict[str, dict[str, Any]]) -> None:
+    """Settings by group ({"api": {"env": {...}}}) merged key by key into the stack file's."""
+    for group, values in settings.items():
+        key = f"prodstack:{group}"
+        current = parse_config_text(config.values.get(key, "{}")) or {}
+        config.values[key] = as_config_text(merged(current, values))
 
 
 def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackConfig:

@@ -11,11 +11,10 @@ import pytest
 
 from infra.program import main as program_main
 from infra.render.mock_runtime import MockRun
-from infra.render.stack_config import as_config_text, load_stack_config
-from infra.settings.loader import parse_config_text
+from infra.render.stack_config import load_stack_config
 from tests.e2e.engine import RenderedStack
 from tests.e2e.plan import Plan, Resource, plan
-from tests.e2e.stack import merged
+from tests.e2e.stack import change_settings
 from tests.support import ROOT
 
 P = "prodstack-dev"
@@ -23,10 +22,7 @@ P = "prodstack-dev"
 
 def rendered(settings: dict[str, dict[str, Any]] | None = None) -> RenderedStack:
     config = load_stack_config(ROOT, "dev")
-    for group, values in (settings or {}).items():
-        key = f"prodstack:{group}"
-        current = parse_config_text(config.values.get(key, "{}")) or {}
-        config.values[key] = as_config_text(merged(current, values))
+    change_settings(config, settings or {})
     return RenderedStack.of(MockRun(config).run(program_main))
 
 
