@@ -3,13 +3,22 @@ packages): what a real browser loads from the stack, and what it complains about
 
 Chromium reads protocol messages on file descriptor 3 and writes on 4 with
 `--remote-debugging-pipe`, each a JSON object ended by a NUL byte.
+
+It runs in a network namespace of its own, which has only a loopback, and reaches the
+stack through a relay: on the engine's host, every container created or removed adds or
+drops an interface, and Chromium aborts its requests in flight on such a change
+(`net::ERR_NETWORK_CHANGED`). A user's browser, on another machine, never sees them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -21,6 +30,9 @@ from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 REPLY_SECONDS = 30
+CLONE_NEWNET = 0x40000000  # <sched.h>
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1  # <linux/sockios.h>, <net/if.h>
+IFREQ = "16sH22x"  # struct ifreq: the name, then the flags in a 24-byte union
 
 
 @dataclass
@@ -129,9 +141,52 @@ class Browser:
         return result["result"].get("value")
 
 
+def _enter_own_network() -> None:
+    """Move the calling thread (only it: namespaces are per task) into a new network
+    namespace, and bring its loopback up."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET): the e2e suite runs as root")
+    with socket.socket() as probe:
+        flags = struct.unpack(IFREQ, fcntl.ioctl(probe, SIOCGIFFLAGS, struct.pack(IFREQ, b"lo", 0)))
+        fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags[1] | IFF_UP))
+
+
+def _relay(listener: socket.socket, port: int) -> None:
+    """Each connection made to `listener` (in the browser's namespace), joined to the same
+    port on this host's loopback. Ends when the listener is closed."""
+    while True:
+        try:
+            inside, _ = listener.accept()
+        except OSError:
+            return
+        try:
+            outside = socket.create_connection(("127.0.0.1", port), timeout=REPLY_SECONDS)
+        except OSError:
+            inside.close()
+            continue
+        outside.settimeout(None)
+        for source, sink in ((inside, outside), (outside, inside)):
+            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Bytes from `source` to `sink` until `source` ends, then the end passed on; a reset
+    on either side closes both, so the browser sees it as one. (Each socket is closed
+    when the last of its two pumps lets go of it.)"""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        source.close()
+        sink.close()
+
+
 @contextmanager
-def chromium() -> Iterator[Browser]:
-    """A headless Chromium of its own profile; stopped and its profile removed after. It
+def chromium(port: int) -> Iterator[Browser]:
+    """A headless Chromium of its own profile and network, which reaches this host's
+    `port` on loopback at the same address; stopped and its profile removed after. It
     trusts no certificate it cannot verify, except that it is told to accept the stack's
     self-signed one (the test's own CA is not in its store)."""
     profile = tempfile.mkdtemp(prefix="prodstack-chromium-")
@@ -150,26 +205,48 @@ def chromium() -> Iterator[Browser]:
     # ever opens the stack's own pages on 127.0.0.1.
     flags = ["--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu"]
     flags += ["--no-first-run", "--ignore-certificate-errors", f"--user-data-dir={profile}"]
-    process = subprocess.Popen(
-        [CHROMIUM, *flags, "about:blank"],
-        # Descriptors 3 and 4 are made in the child (dup2) after the parent's are inherited:
-        # closing "the others" would close them too.
-        close_fds=False,
-        preexec_fn=descriptors,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    started: dict[str, Any] = {}
+
+    def start_in_own_network() -> None:
+        try:
+            _enter_own_network()
+            started["listener"] = socket.create_server(("127.0.0.1", port))
+            started["process"] = subprocess.Popen(
+                [CHROMIUM, *flags, "about:blank"],
+                # Descriptors 3 and 4 are made in the child (dup2) after the parent's are
+                # inherited: closing "the others" would close them too.
+                close_fds=False,
+                preexec_fn=descriptors,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError as error:
+            started["error"] = error
+
+    # A thread of its own enters the namespace, so the test's threads stay on the host's.
+    starter = threading.Thread(target=start_in_own_network)
+    starter.start()
+    starter.join()
     os.close(to_browser_read)
     os.close(from_browser_write)
+    listener: socket.socket | None = started.get("listener")
+    if listener is not None:
+        threading.Thread(target=_relay, args=(listener, port), daemon=True).start()
+    process: subprocess.Popen[bytes] | None = started.get("process")
     try:
+        if process is None:
+            raise started["error"]
         yield Browser(process, to_browser, from_browser)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if listener is not None:
+            listener.close()
         os.close(to_browser)
         os.close(from_browser)
         shutil.rmtree(profile, ignore_errors=True)

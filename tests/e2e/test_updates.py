@@ -105,7 +105,7 @@ def test_a_tab_opened_before_a_frontend_release_keeps_working(stack: RunningStac
     keeps loading the files it names (without its HTTP cache) and following its client
     routes during and after the release; then a reload gets the new release. No failed
     load, no Content-Security-Policy violation, no error in its console."""
-    with chromium() as browser:
+    with chromium(stack.https_port) as browser:
         browser.open(stack.url + "/items")
         old = sorted({u for u, _ in browser.seen.responses if "/assets/" in u})
         assert old and browser.wait_for("document.querySelectorAll('li').length") == 50
