@@ -57,6 +57,10 @@ class File:
     content: pulumi.Input[str]
     # A subdirectory of CONFIG_DIR, for servers that read a directory layout (Grafana).
     subdir: str = ""
+    # What of the content the server reads only when it starts, when that is not all of it:
+    # a change elsewhere reaches the running server without a restart (a logins keeper
+    # applies a new password: components/logins.py), so a placement need not restart it.
+    restart_view: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if not _FILE_NAME.match(self.name):

@@ -66,7 +66,8 @@ def build(
         "postgres",
         PostgresArgs(
             settings=settings.postgres,
-            app_password=secrets["databasePassword"],
+            app_credential=secrets.credentials["databasePassword"],
+            retire_after_idle_seconds=settings.secrets.retire_after_idle_seconds,
             monitor_password=secrets["databaseMonitorPassword"],
             cipher_pass=secrets["backupCipherPass"],
             protect=settings.protect_data,
@@ -79,7 +80,8 @@ def build(
         "redis",
         RedisArgs(
             settings=settings.redis,
-            app_password=secrets["redisPassword"],
+            app_credential=secrets.credentials["redisPassword"],
+            retire_after_idle_seconds=settings.secrets.retire_after_idle_seconds,
             admin_password=secrets["redisAdminPassword"],
             exporter_password=secrets["redisExporterPassword"],
             protect=settings.protect_data,

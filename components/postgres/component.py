@@ -14,6 +14,7 @@ from components.alerts import Alert
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import image_for
+from components.logins import Credential, app_logins, logins_keeper, password_file
 from components.platform.placement import Placement
 from components.postgres import config as pgconf
 from components.postgres.alerts import alerts
@@ -57,7 +58,9 @@ SOCKET = Scratch("socket", pgconf.SOCKET_DIR, size_mib=1, in_memory=True)
 @dataclass(frozen=True)
 class PostgresArgs:
     settings: PostgresSettings
-    app_password: pulumi.Input[str]
+    app_credential: Credential
+    # How long a login left by a rollover stays valid unused (secrets.retireAfterIdleSeconds).
+    retire_after_idle_seconds: int
     monitor_password: pulumi.Input[str]
     cipher_pass: pulumi.Input[str]
     # Protected volumes survive `pulumi destroy` (prod).
@@ -96,8 +99,8 @@ class Postgres(pulumi.ComponentResource):
             server=placed,
             port_name="postgres",
             database=settings.database,
-            user=settings.app_user,
-            secret_files=(File(f"{name}-password", args.app_password),),
+            user=Credential.login(settings.app_user, args.app_credential.active),
+            secret_files=(File(f"{name}-password", args.app_credential.password),),
             tls=tls is not None,
         )
         self.scrape_targets = (Target(placed, "pg-metrics"), Target(placed, "backup-metrics"))
@@ -149,6 +152,7 @@ def postgres_workload(
         ),
     )
     on_volume = settings.backup.repository.type == "volume"
+    logins = tuple(login for login, _ in app_logins(settings.app_user, args.app_credential))
     env = {
         "PGDATA": pgconf.DATA_DIR,
         "PG_CONFIG_FILE": f"{CONFIG_DIR}/postgresql.conf",
@@ -158,6 +162,7 @@ def postgres_workload(
         "PRODSTACK_SCRATCH": "/var/lib/postgresql/scratch",
         "PRODSTACK_DATABASE": settings.database,
         "PRODSTACK_APP_USER": settings.app_user,
+        "PRODSTACK_APP_LOGINS": ",".join(logins),
         "PRODSTACK_MONITOR_USER": MONITOR_USER,
         "PGBACKREST_CONFIG": f"{CONFIG_DIR}/pgbackrest.conf",
         "PGBACKREST_CONFIG_INCLUDE_PATH": SECRETS_DIR,
@@ -174,9 +179,7 @@ def postgres_workload(
         File("postgresql.conf", server_config.render()),
         File(
             "pg_hba.conf",
-            HbaConfig(
-                settings.database, settings.app_user, MONITOR_USER, tls=tls is not None
-            ).render(),
+            HbaConfig(settings.database, logins, MONITOR_USER, tls=tls is not None).render(),
         ),
         *backrest_files,
     )
@@ -190,7 +193,11 @@ def postgres_workload(
         ports=(Port("postgres", pgconf.PORT),),
         config_files=server_files,
         secret_files=(
-            File("postgres-app-password", args.app_password),
+            # Read at start only; the logins keeper applies a change in place.
+            *(
+                File(password_file(login), password, restart_view="")
+                for login, password in app_logins(settings.app_user, args.app_credential)
+            ),
             File("postgres-monitor-password", args.monitor_password),
             backrest_secret,
         ),
@@ -249,6 +256,16 @@ def postgres_workload(
         run_as_user=EXPORTER_UID,
         socket=SOCKET,
     )
+    keeper = logins_keeper(
+        image,
+        ("python3", "-m", "prodstack_pg.logins"),
+        args.app_credential,
+        settings.app_user,
+        args.retire_after_idle_seconds,
+        SOCKET,
+        POSTGRES_UID,
+        env={k: env[k] for k in ("PG_BIN", "PG_SOCKET_DIR", "PRODSTACK_APP_USER")},
+    )
     volumes = [PersistentVolume("data", DATA_MOUNT, settings.storage_gib, protect=args.protect)]
     if on_volume:
         size = settings.backup.repository.size_gib
@@ -267,7 +284,7 @@ def postgres_workload(
         component="database",
         version=str(settings.version),
         main=server,
-        sidecars=(agent, exporter),
+        sidecars=(agent, exporter, keeper),
         volumes=tuple(volumes),
         scratch=(
             SOCKET,

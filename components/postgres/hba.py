@@ -17,7 +17,8 @@ class HbaRule:
 @dataclass(frozen=True)
 class HbaConfig:
     database: str
-    app_user: str
+    # The app's logins (a credential's two slots): the same rule for each.
+    app_logins: tuple[str, ...]
     monitor_user: str
     # Every TCP client only over TLS (settings: postgres.tls). The exporter beside the server
     # is the monitor user's only client, through the socket.
@@ -31,7 +32,7 @@ class HbaConfig:
             HbaRule("local", "all", "postgres", "", "peer"),
             # Network peers: NetworkPolicies and the server's own network decide who connects;
             # these rules decide which role reaches which database, and only with SCRAM.
-            HbaRule(network, self.database, self.app_user, "all", "scram-sha-256"),
+            HbaRule(network, self.database, ",".join(self.app_logins), "all", "scram-sha-256"),
             HbaRule("local", "postgres", self.monitor_user, "", "scram-sha-256"),
             HbaRule("host", "all", "all", "all", "reject"),
             HbaRule("local", "all", "all", "", "reject"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
@@ -11,9 +12,10 @@ from components.alerts import Alert
 from components.connections import ServiceConnection
 from components.exporters import exporter_sidecar
 from components.images import version_label
+from components.logins import Credential, app_logins, logins_keeper
 from components.platform.placement import Placement
 from components.redis.alerts import alerts
-from components.redis.config import HEALTH_USER, PORT, RedisAcl, RedisConfig
+from components.redis.config import ADMIN_USER, HEALTH_USER, PORT, RedisAcl, RedisConfig
 from components.redis.settings import RedisSettings
 from components.settings import workload_resources
 from components.watch import DELIVERED, watched, watcher_file
@@ -42,12 +44,16 @@ EXPORTER_UID = 59000  # the user the redis_exporter image runs as
 # The server's socket, which the exporter beside it reads (components/exporters.py).
 SOCKET = Scratch("socket", "/run/redis", size_mib=1, in_memory=True)
 UNIX_SOCKET = f"{SOCKET.mount_path}/redis.sock"
+# The logins keeper (components/logins.py) of the app's credential, as Redis runs it.
+LOGINS_SCRIPT = Path(__file__).parents[2] / "images" / "scripts" / "redis_logins.sh"
 
 
 @dataclass(frozen=True)
 class RedisArgs:
     settings: RedisSettings
-    app_password: pulumi.Input[str]
+    app_credential: Credential
+    # How long a login left by a rollover stays valid unused (secrets.retireAfterIdleSeconds).
+    retire_after_idle_seconds: int
     admin_password: pulumi.Input[str]
     exporter_password: pulumi.Input[str]
     protect: bool
@@ -73,14 +79,15 @@ class Redis(pulumi.ComponentResource):
         # Clients must use TLS (redis.tls): a certificate from the stack's CA.
         tls = placement.certificate(name, "server") if args.settings.tls else None
         placed = placement.place(redis_workload(name, args, tls), parent=self)
+        login = Credential.login(APP_USER, args.app_credential.active)
         self.connection = ServiceConnection(
             kind="redis",
             server=placed,
             port_name="redis",
-            user=APP_USER,
+            user=login,
             secret_files=(
-                File(f"{name}-password", args.app_password),
-                File(f"{name}-user", APP_USER),
+                File(f"{name}-password", args.app_credential.password),
+                File(f"{name}-user", login),
             ),
             tls=tls is not None,
         )
@@ -113,9 +120,23 @@ def redis_command(conf: str, tls: TlsFiles | None, script: str = DELIVERED) -> t
 
 def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> Workload:
     settings = args.settings
-    acl = pulumi.Output.all(args.app_password, args.admin_password, args.exporter_password).apply(
-        lambda p: RedisAcl(APP_USER, p[0], p[1], p[2], settings.allow_scripting).render()
-    )
+    logins = app_logins(APP_USER, args.app_credential)
+
+    def acl(with_app_passwords: bool) -> pulumi.Output[str]:
+        return pulumi.Output.all(
+            *(password for _, password in logins), args.admin_password, args.exporter_password
+        ).apply(
+            lambda p: RedisAcl(
+                tuple(
+                    (login, p[i] if with_app_passwords else None)
+                    for i, (login, _) in enumerate(logins)
+                ),
+                p[-2],
+                p[-1],
+                settings.allow_scripting,
+            ).render()
+        )
+
     # Over TLS the check verifies the server's certificate like any client.
     tls_flags = f"--tls --cacert {tls.ca_file} -h localhost " if tls else ""
     ping = Probe(
@@ -140,7 +161,8 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
             File("redis.conf", redis_config(settings, tls).render()),
             *((watcher_file(),) if tls else ()),
         ),
-        secret_files=(File("users.acl", acl),),
+        # Read at start; the logins keeper applies the app's passwords in place.
+        secret_files=(File("users.acl", acl(True), restart_view=acl(False)),),
         tls=tls,
         mounts=("data", SOCKET.name),
         run_as_user=REDIS_UID,
@@ -162,6 +184,18 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
         run_as_user=EXPORTER_UID,
         socket=SOCKET,
     )
+    keeper = logins_keeper(
+        settings.image,
+        ("sh", f"{CONFIG_DIR}/{LOGINS_SCRIPT.name}"),
+        args.app_credential,
+        APP_USER,
+        args.retire_after_idle_seconds,
+        SOCKET,
+        REDIS_UID,
+        env={"REDIS_SOCKET": UNIX_SOCKET, "REDIS_ADMIN_USER": ADMIN_USER},
+        config_files=(File(LOGINS_SCRIPT.name, LOGINS_SCRIPT.read_text()),),
+        secret_files=(File("redis-admin-password", args.admin_password),),
+    )
     return Workload(
         name=name,
         scanner_waivers=(
@@ -173,7 +207,7 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
         component="cache",
         version=version_label(settings.image),
         main=server,
-        sidecars=(exporter,),
+        sidecars=(exporter, keeper),
         volumes=(PersistentVolume("data", "/data", settings.storage_gib, protect=args.protect),),
         scratch=(SOCKET,),
         pre_stop_seconds=0,

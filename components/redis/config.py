@@ -13,6 +13,7 @@ from components.config_values import checked_value
 
 PORT = 6379
 DATA_DIR = "/data"
+ADMIN_USER = "admin"  # the stack's own: the logins keeper (components/logins.py)
 HEALTH_USER = "healthcheck"  # may only PING, needs no password: what the probe uses
 # What redis_exporter needs to read, and nothing else (1.67 to 1.69 call each of these).
 EXPORTER_COMMANDS = (
@@ -106,8 +107,9 @@ def _hash(password: str) -> str:
 
 @dataclass(frozen=True)
 class RedisAcl:
-    app_user: str
-    app_password: str
+    # The app's logins (a credential's two slots) and their passwords; None: left out, for
+    # the view of the file a restart depends on (the logins keeper applies them in place).
+    app_logins: tuple[tuple[str, str | None], ...]
     admin_password: str
     exporter_password: str
     # The app user may run Lua scripts and functions (settings: redis.allowScripting).
@@ -120,8 +122,12 @@ class RedisAcl:
                 # The default user is off and has no password: unauthenticated clients get
                 # nothing, and protected mode stays meaningful.
                 "user default off resetpass -@all",
-                f"user {self.app_user} on {_hash(self.app_password)} ~* &* {app_rights}",
-                f"user admin on {_hash(self.admin_password)} ~* &* +@all",
+                *(
+                    f"user {login} on {_hash(password) if password else 'resetpass'} ~* &* "
+                    f"{app_rights}"
+                    for login, password in self.app_logins
+                ),
+                f"user {ADMIN_USER} on {_hash(self.admin_password)} ~* &* +@all",
                 f"user exporter on {_hash(self.exporter_password)} {EXPORTER_COMMANDS}",
                 f"user {HEALTH_USER} on nopass -@all +ping",
                 "",

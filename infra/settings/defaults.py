@@ -179,7 +179,13 @@ COMMON: Tree = {
             "heartbeat": {"kind": "none"},
         },
     },
-    "secrets": {"rotation": "initial", "rotate": {}, "fromConfig": []},
+    "secrets": {
+        "rotation": "initial",
+        "rotate": {},
+        "rollover": {},
+        "retireAfterIdleSeconds": 60,
+        "fromConfig": [],
+    },
     "kubernetes": {
         "schemaVersion": "1.33",
         "topologyKeys": ["topology.kubernetes.io/zone", "kubernetes.io/hostname"],

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components.platform.docker.files import Files
+from components.platform.docker.files import Files, files_label
 from components.platform.docker.hardening import restricted_args, serving_args
 from components.platform.docker.scope import Scope
 from components.platform.hardening import restricted
@@ -113,7 +113,7 @@ def hardened(
     if spec_files is not None:
         mounts.append(spec_files.mount())
         if not spec.reloads_files:
-            labels = [*labels, spec_files.label()]
+            labels = [*labels, files_label(spec)]
     s = scope.settings
     return {
         "name": name,

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.platform.docker.hardening import restricted_args
+from components.platform.docker.rollout import digest
 from components.platform.docker.scope import Scope
 from components.platform.hardening import CONFIG_FILE_MODE, SECRET_FILE_MODE, restricted
 from components.platform.labels import ROLE_LABEL
@@ -22,10 +23,11 @@ from components.workload import CONFIG_DIR, SECRETS_DIR, Container
 
 FILES_ROOT = "/run/prodstack"
 assert CONFIG_DIR.startswith(FILES_ROOT) and SECRETS_DIR.startswith(FILES_ROOT)
-# On a container: the carrier of the files it mounts. The carrier is replaced when a file
-# changes, so its ID changes and the containers that read the files are replaced with it;
-# except a container that reloads its files in place (Container.reloads_files): it reads the
-# new files from the same volume, and keeps serving.
+# On a container: a digest of the files it mounts, as far as its server reads them only at
+# start (File.restart_view). A change replaces the carrier, which writes the new files, and,
+# through this label, the containers that read them; except a container that reloads its
+# files in place (Container.reloads_files): it reads the new files from the same volume,
+# and keeps serving.
 FILES_LABEL = "prodstack.dev/files"
 
 
@@ -39,8 +41,14 @@ class Files:
             type="volume", source=self.volume.name, target=FILES_ROOT, read_only=True
         )
 
-    def label(self) -> docker.ContainerLabelArgs:
-        return docker.ContainerLabelArgs(label=FILES_LABEL, value=self.carrier.id)
+
+def files_label(container: Container) -> docker.ContainerLabelArgs:
+    """FILES_LABEL for `container`."""
+    views = [
+        f.content if f.restart_view is None else f.restart_view
+        for f in (*container.delivered_config_files, *container.delivered_secret_files)
+    ]
+    return docker.ContainerLabelArgs(label=FILES_LABEL, value=digest(views))
 
 
 def files(scope: Scope, container: Container) -> Files | None:

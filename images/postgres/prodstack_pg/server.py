@@ -15,6 +15,8 @@ from prodstack_pg.environment import Paths
 
 APP_DATABASE = os.environ.get("PRODSTACK_DATABASE", "app")
 APP_USER = os.environ.get("PRODSTACK_APP_USER", "app")
+# The app's logins, its own role first (components/postgres/component.py).
+APP_LOGINS = os.environ.get("PRODSTACK_APP_LOGINS", APP_USER).split(",")
 MONITOR_USER = os.environ.get("PRODSTACK_MONITOR_USER", "monitor")
 
 
@@ -78,10 +80,9 @@ def prepare(paths: Paths, new_cluster: bool) -> None:
     maintenance_server(paths, socket_dir, "start")
     try:
         passwords = sql.roles_sql(
-            APP_USER,
-            paths.secret("postgres-app-password"),
             MONITOR_USER,
             paths.secret("postgres-monitor-password"),
+            {login: paths.secret(f"login-{login}") for login in APP_LOGINS},
         )
         paths.psql(passwords, socket_dir=socket_dir)
         if new_cluster:

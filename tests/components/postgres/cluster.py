@@ -128,7 +128,8 @@ class Cluster:
         self.config.joinpath("pg_hba.conf").write_text(self.files["pg_hba.conf"])
         self.write_pgbackrest(self.repository, self.config / "pgbackrest.conf")
         for name in (
-            "postgres-app-password",
+            "login-app",
+            "login-app_b",
             "postgres-monitor-password",
             "pgbackrest-secrets.conf",
         ):

@@ -12,9 +12,14 @@ STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
 
 
-def test_server_agent_and_exporter_share_one_pod(prod: Recording) -> None:
+def test_server_agent_exporter_and_logins_keeper_share_one_pod(prod: Recording) -> None:
     pod = one(prod, STATEFULSET, "postgres").inputs["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["postgres", "backup-agent", "exporter"]
+    assert [c["name"] for c in pod["containers"]] == [
+        "postgres",
+        "backup-agent",
+        "exporter",
+        "logins",
+    ]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["socket"]["emptyDir"]["medium"] == "Memory"
     for name in ("postgres", "backup-agent"):
@@ -58,7 +63,8 @@ def test_dev_keeps_the_repository_on_its_own_volume(dev: Recording) -> None:
 def test_credentials_reach_containers_only_as_files(prod: Recording) -> None:
     secret = one(prod, "kubernetes:core/v1:Secret", "postgres-postgres-secrets").inputs
     assert set(secret["stringData"]) == {
-        "postgres-app-password",
+        "login-app",
+        "login-app_b",
         "postgres-monitor-password",
         "pgbackrest-secrets.conf",
     }

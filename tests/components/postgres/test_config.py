@@ -69,15 +69,15 @@ def test_newer_settings_are_rendered_only_for_their_major(
 
 
 def test_hba_is_scram_only_and_ends_in_reject() -> None:
-    rules = HbaConfig("app", "app", "monitor").rules()
+    rules = HbaConfig("app", ("app", "app_b"), "monitor").rules()
     network = [r for r in rules if r.kind == "host"]
     assert {r.method for r in network[:-1]} == {"scram-sha-256"}
     assert (network[-1].database, network[-1].user, network[-1].method) == ("all", "all", "reject")
     # The monitor user (the exporter beside the server) comes through the socket only.
-    assert [(r.database, r.user) for r in network[:-1]] == [("app", "app")]
+    assert [(r.database, r.user) for r in network[:-1]] == [("app", "app,app_b")]
     local = [(r.database, r.user, r.method) for r in rules if r.kind == "local"]
     assert ("postgres", "monitor", "scram-sha-256") in local
-    assert "trust" not in HbaConfig("app", "app", "monitor").render()
+    assert "trust" not in HbaConfig("app", ("app", "app_b"), "monitor").render()
 
 
 def parse(text: str) -> configparser.ConfigParser:

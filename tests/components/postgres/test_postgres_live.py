@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from components.logins import LoginsConfig
+from tests.components.logins_support import IDLE_SECONDS, NEW_PASSWORD, deliver, play_rollover
 from tests.components.postgres.cluster import (
     PG_BIN,
     SYSTEM_PYTHON,
@@ -26,7 +28,7 @@ from tests.components.postgres.cluster import (
     require_postgres,
     stack_files,
 )
-from tests.live import as_user, free_port, owned_tempdir, server_root
+from tests.live import as_user, free_port, owned_tempdir, server_root, signal_group
 
 pytestmark = pytest.mark.live
 ARCHIVE_TIMEOUT = 10
@@ -64,7 +66,7 @@ def app_psql(
     password: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Over TCP with a password, as the API connects."""
-    secret = password if password is not None else cluster.files["postgres-app-password"]
+    secret = password if password is not None else cluster.files["login-app"]
     return subprocess.run(
         [
             str(PG_BIN / "psql"),
@@ -296,3 +298,45 @@ def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) 
     assert now - 3600 < archived <= now
     assert samples[("prodstack_restore_drill_success", ())] == 1.0
     assert samples[("prodstack_restore_drill_duration_seconds", ())] > 0
+
+
+def test_a_rollover_keeps_both_logins_valid_then_retires_the_old_one(cluster: Cluster) -> None:
+    """The logins keeper (prodstack_pg.logins) on this cluster: the second login acts as the
+    app's role, and the first is refused only once it has been idle."""
+    files = owned_tempdir(cluster.root, "postgres")
+    old = {"app": cluster.files["login-app"], "app_b": cluster.files["login-app_b"]}
+    deliver(files, LoginsConfig("app", "app_b", IDLE_SECONDS), old)
+    env = cluster.env() | {
+        "PRODSTACK_CONFIG": str(files),
+        "PRODSTACK_SECRETS": str(files),
+        "PRODSTACK_LOGINS_ALIVE": str(files / "alive"),
+    }
+    keeper = subprocess.Popen(
+        as_user("postgres", [SYSTEM_PYTHON, "-m", "prodstack_pg.logins"]),
+        env=env,
+        stdout=open(cluster.root / "tmp" / "logins.log", "a"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def can_log_in(login: str, password: str) -> bool:
+        return app_psql(cluster, "SELECT 1", user=login, password=password).returncode == 0
+
+    def hold(login: str, password: str, seconds: float) -> None:
+        app_psql(cluster, f"SELECT pg_sleep({seconds})", user=login, password=password)
+
+    try:
+        play_rollover(files, old, can_log_in, hold)
+        # The second login creates what the app's role owns.
+        made = app_psql(
+            cluster,
+            "CREATE TABLE made_by_b (x int); SELECT current_user, "
+            "pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'made_by_b'",
+            user="app_b",
+            password=NEW_PASSWORD,
+        )
+        assert made.stdout.split() == ["app|app"], made.stderr
+        assert (files / "alive").exists()
+    finally:
+        signal_group(keeper, signal.SIGTERM)
+        cluster.psql("ALTER ROLE app LOGIN")  # for the module's other tests

@@ -46,7 +46,7 @@ def cluster() -> Iterator[tuple[Cluster, Path]]:
 
 
 def app_password(cluster: Cluster) -> str:
-    return cluster.files["postgres-app-password"].strip()
+    return cluster.files["login-app"].strip()
 
 
 def psql_tcp(

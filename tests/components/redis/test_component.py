@@ -10,7 +10,7 @@ def test_prod_persistence_is_protected(prod: Recording) -> None:
     statefulset = one(prod, "kubernetes:apps/v1:StatefulSet", "redis")
     assert statefulset.protect and statefulset.retain_on_delete
     pod = statefulset.inputs["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["redis", "exporter"]
+    assert [c["name"] for c in pod["containers"]] == ["redis", "exporter", "logins"]
     # Prod speaks TLS only: the watcher restarts redis-server on a renewed certificate.
     assert pod["containers"][0]["command"] == [
         *("sh", "/run/prodstack/config/watch.sh"),

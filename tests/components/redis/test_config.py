@@ -33,12 +33,23 @@ def test_hardened_and_durable_directives() -> None:
 
 def test_acl_disables_default_and_stores_only_hashes() -> None:
     acl = RedisAcl(
-        "app", "app-secret-value", "admin-secret-value", "exporter-secret-value"
+        (("app", "app-secret-value"), ("app_b", "b-secret-value")),
+        "admin-secret-value",
+        "exporter-secret-value",
     ).render()
     lines = {line.split()[1]: line for line in acl.splitlines() if line}
     assert lines["default"].startswith("user default off resetpass")
     assert "-@dangerous -@admin -@scripting" in lines["app"]
-    allowed = RedisAcl("app", "a", "b", "c", app_scripting=True).render()
+    assert (
+        lines["app_b"]
+        .replace("app_b", "app")
+        .replace(
+            hashlib.sha256(b"b-secret-value").hexdigest(),
+            hashlib.sha256(b"app-secret-value").hexdigest(),
+        )
+        == lines["app"]
+    )
+    allowed = RedisAcl((("app", "a"),), "b", "c", app_scripting=True).render()
     assert "-@scripting" not in allowed and "-@dangerous -@admin" in allowed
     assert "#" + hashlib.sha256(b"app-secret-value").hexdigest() in lines["app"]
     assert "secret-value" not in acl

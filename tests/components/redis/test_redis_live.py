@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from components.logins import LoginsConfig
 from infra.render.mock_runtime import stand_in
+from tests.components.logins_support import IDLE_SECONDS, deliver, play_rollover
 from tests.components.redis.server import RedisServer
-from tests.live import owned_tempdir, rendered_files, require, server_root
+from tests.live import owned_tempdir, rendered_files, require, server_root, signal_group
 from tests.support import render
 
 pytestmark = pytest.mark.live
@@ -135,3 +137,46 @@ def test_acknowledged_writes_survive_kill_9(redis: tuple[RedisServer, dict[str, 
         "admin", pw["admin"], "EVAL", "return #redis.call('KEYS', 'durable:*')", "0"
     ).stdout.strip()
     assert count == "2000"
+
+
+def test_a_rollover_keeps_both_logins_valid_then_retires_the_old_one(
+    redis: tuple[RedisServer, dict[str, str]],
+) -> None:
+    """The logins keeper (images/scripts/redis_logins.sh) on this server: passwords applied
+    in place, and the first login turned off only once it has been idle."""
+    server, pw = redis
+    recording = render("dev", {})
+    keeper_files = rendered_files(recording, "prodstack-dev-redis-logins-0")
+    files = server.root / "logins"
+    old = {"app": keeper_files["login-app"], "app_b": keeper_files["login-app_b"]}
+    deliver(files, LoginsConfig("app", "app_b", IDLE_SECONDS), old)
+    (files / "redis-admin-password").write_text(pw["admin"])
+    script = files / "redis_logins.sh"
+    script.write_text(keeper_files["redis_logins.sh"])
+    keeper = subprocess.Popen(
+        ["sh", str(script)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "REDIS_SOCKET": str(server.socket),
+            "REDIS_ADMIN_USER": "admin",
+            "PRODSTACK_CONFIG": str(files),
+            "PRODSTACK_SECRETS": str(files),
+            "PRODSTACK_LOGINS_ALIVE": str(files / "alive"),
+        },
+        stdout=open(server.root / "logins.log", "a"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def can_log_in(login: str, password: str) -> bool:
+        return server.cli(login, password, "PING").stdout.strip() == "PONG"
+
+    def hold(login: str, password: str, seconds: float) -> None:
+        server.cli(login, password, "BLPOP", "never-pushed", str(int(seconds)))
+
+    try:
+        play_rollover(files, old, can_log_in, hold)
+        assert (files / "alive").exists()
+    finally:
+        signal_group(keeper, signal.SIGTERM)
+        server.cli("admin", pw["admin"], "ACL", "SETUSER", "app", "on")

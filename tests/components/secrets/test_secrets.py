@@ -28,7 +28,13 @@ def test_generated_secrets_are_strong() -> None:
 
 def secrets_program() -> dict[str, object]:
     settings = SecretsSettings.model_validate(
-        {"rotation": "1", "rotate": {}, "fromConfig": ["token"]}
+        {
+            "rotation": "1",
+            "rotate": {},
+            "rollover": {},
+            "retireAfterIdleSeconds": 60,
+            "fromConfig": ["token"],
+        }
     )
     secrets = Secrets("secrets", SecretsArgs(settings, {"token": "plain-user-value-123"}))
     return {
@@ -51,7 +57,8 @@ def test_every_output_is_secret() -> None:
     }
     component = one(recording, "prodstack:index:Secrets", "secrets")
     generated = [r for r in recording.resources if r.type.startswith("random:")]
-    assert len(generated) == 8
+    # Eight secrets; the two app credentials have a second login each.
+    assert len(generated) == 10
     assert all(r.parent == component.urn for r in generated)
 
 
@@ -60,7 +67,7 @@ def test_rotation_key_changes_every_keeper_but_the_backup_passphrase() -> None:
     after = by_name(render("dev", {"secrets": {"rotation": "2026-11-breach"}}))
     changed = {name for name in before if before[name]["keepers"] != after[name]["keepers"]}
     assert changed == set(before) - {"secrets-backup-cipher-pass"}
-    assert len(changed) == 7
+    assert len(changed) == 9
 
 
 def test_one_secret_rotates_alone() -> None:
