@@ -105,7 +105,7 @@ def logins_keeper(
         retire_after_idle_seconds=retire_after_idle_seconds,
     )
     alive = Probe(
-        command=("sh", "-c", f"find {ALIVE_FILE} -mmin -1 | grep -q ."), period_seconds=10
+        command=("sh", "-c", f"find {ALIVE_FILE} -mmin -1 | grep -q ."), period_seconds=3
     )
     return Container(
         name="logins",

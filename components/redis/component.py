@@ -121,22 +121,23 @@ def redis_command(conf: str, tls: TlsFiles | None, script: str = DELIVERED) -> t
 def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> Workload:
     settings = args.settings
     logins = app_logins(APP_USER, args.app_credential)
-
-    def acl(with_app_passwords: bool) -> pulumi.Output[str]:
-        return pulumi.Output.all(
-            *(password for _, password in logins), args.admin_password, args.exporter_password
-        ).apply(
-            lambda p: RedisAcl(
-                tuple(
-                    (login, p[i] if with_app_passwords else None)
-                    for i, (login, _) in enumerate(logins)
-                ),
-                p[-2],
-                p[-1],
-                settings.allow_scripting,
-            ).render()
-        )
-
+    acl = pulumi.Output.all(
+        *(password for _, password in logins), args.admin_password, args.exporter_password
+    ).apply(
+        lambda p: RedisAcl(
+            tuple((login, p[i]) for i, (login, _) in enumerate(logins)),
+            p[-2],
+            p[-1],
+            settings.allow_scripting,
+        ).render()
+    )
+    # What a restart depends on: the ACL without the app's passwords, which the logins
+    # keeper applies in place (and which are unknown in a preview of a rollover).
+    restart_view = pulumi.Output.all(args.admin_password, args.exporter_password).apply(
+        lambda p: RedisAcl(
+            tuple((login, None) for login, _ in logins), p[0], p[1], settings.allow_scripting
+        ).render()
+    )
     # Over TLS the check verifies the server's certificate like any client.
     tls_flags = f"--tls --cacert {tls.ca_file} -h localhost " if tls else ""
     ping = Probe(
@@ -162,7 +163,7 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
             *((watcher_file(),) if tls else ()),
         ),
         # Read at start; the logins keeper applies the app's passwords in place.
-        secret_files=(File("users.acl", acl(True), restart_view=acl(False)),),
+        secret_files=(File("users.acl", acl, restart_view=restart_view),),
         tls=tls,
         mounts=("data", SOCKET.name),
         run_as_user=REDIS_UID,

@@ -16,6 +16,8 @@ from typing import Any
 import docker
 from docker.errors import NotFound
 
+from components.postgres.config import SOCKET_DIR
+from components.redis.component import UNIX_SOCKET as REDIS_SOCKET
 from tests.e2e.plan import Plan
 from tests.e2e.stack import RunningStack
 from tests.e2e.traffic import Report, measured
@@ -126,3 +128,50 @@ def edge_reloaded(stack: RunningStack, count: int, seconds: float = 30) -> float
         if time.monotonic() > deadline:
             raise AssertionError(f"the edge reloaded {len(lines)} times, not {count}")
         time.sleep(0.5)
+
+
+# Both app credentials rolled over to their other login (components/logins.py).
+ROLLOVER = {"secrets": {"rollover": {"databasePassword": 1, "redisPassword": 1}}}
+
+
+def old_logins_revoked(stack: RunningStack) -> dict[str, bool]:
+    """Whether the logins the rollover left (the app's own role and ACL user) are revoked,
+    as each server says: Postgres's pg_roles, Redis's ACL."""
+    can_login = stack.exec(
+        "postgres",
+        "psql",
+        "-X",
+        "-qtA",
+        "-h",
+        SOCKET_DIR,
+        "-U",
+        "postgres",
+        "-c",
+        "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app'",
+        user="postgres",
+    ).strip()
+    flags = (
+        stack.container("redis-logins")
+        .exec_run(
+            [
+                "sh",
+                "-c",
+                'REDISCLI_AUTH="$(cat /run/prodstack/secrets/redis-admin-password)" '
+                f"redis-cli --no-auth-warning -s {REDIS_SOCKET} --user admin ACL GETUSER app",
+            ]
+        )
+        .output.decode()
+    )
+    return {"postgres": can_login == "f", "redis": "\noff\n" in f"\n{flags}"}
+
+
+def seconds_until_revoked(stack: RunningStack, limit: float) -> float:
+    """From now until both old logins are revoked (bounded by `limit`)."""
+    began = time.monotonic()
+    while not all(old_logins_revoked(stack).values()):
+        if time.monotonic() - began > limit:
+            raise AssertionError(
+                f"old logins not revoked in {limit} s: {old_logins_revoked(stack)}"
+            )
+        time.sleep(1)
+    return time.monotonic() - began

@@ -137,6 +137,9 @@ def change_settings(config: StackConfig, settings: dict[str, dict[str, Any]]) ->
         config.values[key] = as_config_text(merged(current, values))
 
 
+RETIRE_AFTER_IDLE_SECONDS = 10
+
+
 def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackConfig:
     """dev, derived as `prodstack ephemeral up` derives it, pointed at the Debian images."""
     dev = load_stack_config(ROOT, "dev")
@@ -152,6 +155,8 @@ def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackC
     # Room for the day-2 tests' steady traffic from one address (tests/e2e/traffic.py).
     roomy = {"rate": 200, "per": "second", "burst": 400}
     ours["edge"]["rateLimits"] = {"api": roomy, "frontend": roomy}
+    # A rollover's old logins are retired within the test's patience.
+    ours["secrets"] = {"retireAfterIdleSeconds": RETIRE_AFTER_IDLE_SECONDS}
     # The receiver is found by its container name on the egress network.
     base = f"http://{prefix}-{RECEIVER}:{RECEIVER_PORT}"
     ours["monitoring"]["receivers"] = {

@@ -19,14 +19,16 @@ from tests.e2e.browser import chromium
 from tests.e2e.procedures import https
 from tests.e2e.releases import (
     RATE,
+    ROLLOVER,
     edge_reloaded,
     gone,
     new_frontend_release,
     retag,
+    seconds_until_revoked,
     update_under_traffic,
     wait_healthy,
 )
-from tests.e2e.stack import RunningStack
+from tests.e2e.stack import RETIRE_AFTER_IDLE_SECONDS, RunningStack
 from tests.e2e.traffic import asset_paths
 
 # In the open tab: each file it loaded, fetched again past the browser's cache, and a
@@ -76,6 +78,27 @@ def test_an_api_release_and_its_rollback_drop_no_request(stack: RunningStack) ->
     )
     assert report.failures == [], report.summary()
     assert stack.container("api").attrs["Config"]["Image"] == first
+
+
+def test_a_credential_rollover_drops_no_request_and_retires_the_old_logins(
+    stack: RunningStack,
+) -> None:
+    """Both app credentials rolled over at once: the data stores take the new passwords in
+    place (the same containers serve on), the API's new release logs in with them while the
+    old one still uses the old logins, and the keepers revoke those once nothing uses them."""
+    servers = {name: stack.container(name) for name in ("postgres", "redis")}
+    plan, report = update_under_traffic(stack, "credential rollover", ROLLOVER)
+    assert report.failures == [], report.summary()
+    for name, server in servers.items():
+        unchanged = plan.step(f"{stack.prefix}-{name}-0")
+        assert unchanged is None or unchanged.op == "same", name
+        assert not gone(server) and server.attrs["RestartCount"] == 0, name
+    step = plan.step(f"{stack.prefix}-api-0")
+    assert step is not None and step.op == "replace" and not step.delete_first
+    # The old API replica is gone: its logins fall idle and are revoked.
+    revoked_after = seconds_until_revoked(stack, RETIRE_AFTER_IDLE_SECONDS + 20)
+    print(f"  old logins revoked {revoked_after:.1f} s after the update ended")
+    assert https(stack, "/api/notes", "POST", {"text": "after the rollover"}).status == 201
 
 
 def test_a_frontend_release_drops_no_request_and_keeps_the_old_assets(

@@ -7,6 +7,7 @@ from typing import Any
 
 from refapi import pgwire, resp
 from refapi.config import Config, Dependency
+from refapi.pool import Pool
 
 MAX_TEXT = 1000
 CACHE_SECONDS = 3600
@@ -27,6 +28,8 @@ class Notes:
         self.postgres = _dependency(cfg, "postgres")
         self.redis = _dependency(cfg, "redis")
         self._schema_ready = False
+        self._postgres_pool = Pool(self._postgres)
+        self._redis_pool = Pool(self._redis)
 
     def _postgres(self) -> pgwire.Connection:
         d = self.postgres
@@ -49,14 +52,14 @@ class Notes:
 
     def create(self, text: str) -> dict[str, Any]:
         try:
-            with self._postgres() as db:
+            with self._postgres_pool.connection() as db:
                 if not self._schema_ready:
                     db.execute(SCHEMA)
                     self._schema_ready = True
                 ((note_id, created),) = db.execute(
                     "INSERT INTO notes (text) VALUES ($1) RETURNING id, created", [text]
                 )
-            with self._redis() as cache:
+            with self._redis_pool.connection() as cache:
                 cache.command("SET", f"note:{note_id}", text, "EX", str(CACHE_SECONDS))
         except (OSError, pgwire.PostgresError, resp.RedisError) as error:
             raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
@@ -64,9 +67,9 @@ class Notes:
 
     def read(self, note_id: int) -> dict[str, Any] | None:
         try:
-            with self._postgres() as db:
+            with self._postgres_pool.connection() as db:
                 rows = db.execute("SELECT text, created FROM notes WHERE id = $1", [str(note_id)])
-            with self._redis() as cache:
+            with self._redis_pool.connection() as cache:
                 cached = cache.command("GET", f"note:{note_id}")
         except pgwire.PostgresError as error:
             if "does not exist" in str(error):
