@@ -100,16 +100,31 @@ def test_a_renewed_edge_certificate_reaches_the_edge_by_a_reload(before: Rendere
 
 
 def test_a_postgres_setting_recreates_postgres_on_its_volume(before: RenderedStack) -> None:
-    """Postgres has data: recreated under its fixed name (deleted first, with the carrier
-    whose ID it carries), never beside a second server on the same data volume."""
+    """Postgres has data: recreated under its fixed name (deleted first; its files label
+    digests postgresql.conf), never beside a second server on the same data volume."""
     update = planned(before, {"postgres": {"slowQueryMs": 250}})
     server = update.step(f"{P}-postgres-0")
     assert server is not None and server.op == "replace" and server.delete_first
+    assert "labels" in server.keys
     carrier = update.step(f"{P}-postgres-postgres-files")
     assert carrier is not None and carrier.delete_first
-    first = [r.name for r in update.deleted_first[carrier.resource.urn]]
-    assert first.index(f"{P}-postgres-0") < first.index(f"{P}-postgres-postgres-files")
     assert update.step(f"{P}-postgres-data") is None  # the data volume stays
+
+
+def test_a_rollover_changes_the_passwords_in_place_and_releases_the_api(
+    before: RenderedStack,
+) -> None:
+    """The data stores' carriers write the new passwords and their logins keepers are
+    replaced; the servers are not (what they read only at start is unchanged); the API
+    surges to a release with the new login."""
+    update = planned(before, {"secrets": {"rollover": {"databasePassword": 1, "redisPassword": 1}}})
+    for store in ("postgres", "redis"):
+        assert update.step(f"{P}-{store}-0") is None, store
+        assert update.step(f"{P}-{store}-{store}-files") is not None, store
+        keeper = update.step(f"{P}-{store}-logins-0")
+        assert keeper is not None and keeper.op == "replace", store
+    api = update.step(f"{P}-api-0")
+    assert api is not None and api.op == "replace" and not api.delete_first
 
 
 def test_a_change_the_provider_would_not_apply_replaces_the_container(
