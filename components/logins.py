@@ -2,7 +2,8 @@
 keeps the logins as the stack says. The secrets component makes the credentials
 (components/secrets/component.py); each data store places a keeper.
 
-Every second it reads its files and makes the server agree: both logins have their
+Every second it reads its files and makes the server agree (a file being rewritten, empty for
+an instant, is skipped until the next pass): both logins have their
 passwords, the active one may log in, and the retiring one (left by the last rollover) is
 revoked once no client has used it for `secrets.retireAfterIdleSeconds`. The files are read
 afresh each time, so a change delivered in place (a Kubernetes Secret) counts as much as a
@@ -104,9 +105,7 @@ def logins_keeper(
         retiring=Credential.login(user, credential.retiring),
         retire_after_idle_seconds=retire_after_idle_seconds,
     )
-    alive = Probe(
-        command=("sh", "-c", f"find {ALIVE_FILE} -mmin -1 | grep -q ."), period_seconds=3
-    )
+    alive = Probe(command=("sh", "-c", f"find {ALIVE_FILE} -mmin -1 | grep -q ."), period_seconds=3)
     return Container(
         name="logins",
         image=image,
@@ -114,10 +113,11 @@ def logins_keeper(
         checks=Checks.always(alive),
         command=command,
         env=env or {},
-        config_files=(File(CONFIG_FILE, config.render()), *config_files),
+        # Read afresh every pass: a change reaches the keeper without a restart.
+        config_files=(File(CONFIG_FILE, config.render(), restart_view=""), *config_files),
         secret_files=(
             *(
-                File(password_file(login), password)
+                File(password_file(login), password, restart_view="")
                 for login, password in app_logins(user, credential)
             ),
             *secret_files,

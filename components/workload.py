@@ -269,6 +269,20 @@ class Container:
         return self.secret_files + (self.tls.secret_files if self.tls else ())
 
     @property
+    def restart_files(self) -> tuple[tuple[str, pulumi.Input[str]], ...]:
+        """(path under the files root, what of it the server reads only at start) for each
+        delivered file: when one of these changes, a placement restarts the container (a
+        new container on Docker, a rolled pod on Kubernetes)."""
+        return tuple(
+            (f"{kind}/{f.relative_path}", f.content if f.restart_view is None else f.restart_view)
+            for kind, files in (
+                ("config", self.delivered_config_files),
+                ("secrets", self.delivered_secret_files),
+            )
+            for f in files
+        )
+
+    @property
     def mounted_secrets(self) -> tuple[tuple[str, str], ...]:
         """Secrets someone else keeps current, mounted read-only: (name, directory)."""
         return (self.tls.mounted_secret,) if self.tls and self.tls.mounted_secret else ()

@@ -34,6 +34,10 @@ while :; do
     idle_since=$now
   fi
   for login in $active $retiring; do
+    if [ ! -s "$secrets/login-$login" ]; then
+      ok=""  # being rewritten: the next pass applies it
+      continue
+    fi
     wanted=$(password_hash "$login")
     if ! field "$login" passwords commands | grep -qx "$wanted"; then
       cli ACL SETUSER "$login" resetpass "#$wanted" >/dev/null || ok=""

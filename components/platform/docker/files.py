@@ -44,11 +44,7 @@ class Files:
 
 def files_label(container: Container) -> docker.ContainerLabelArgs:
     """FILES_LABEL for `container`."""
-    views = [
-        f.content if f.restart_view is None else f.restart_view
-        for f in (*container.delivered_config_files, *container.delivered_secret_files)
-    ]
-    return docker.ContainerLabelArgs(label=FILES_LABEL, value=digest(views))
+    return docker.ContainerLabelArgs(label=FILES_LABEL, value=digest(container.restart_files))
 
 
 def files(scope: Scope, container: Container) -> Files | None:

@@ -222,19 +222,15 @@ def probe(spec: Probe) -> core.ProbeArgs:
 
 
 def files_digest(containers: tuple[Container, ...]) -> pulumi.Output[str]:
-    """A digest of every file the pods read, so a changed ConfigMap or Secret rolls them.
+    """A digest of every file the pods read, as far as their servers read it only at start
+    (Container.restart_files), so a changed ConfigMap or Secret rolls them; a change the
+    servers take in place (the kubelet updates mounted files) does not.
 
     It is not secret: a SHA-256 over high-entropy secrets reveals nothing of them, and a
     secret annotation would hide the whole pod template from `pulumi preview` diffs.
     """
-    names = [
-        f"{c.name}/{f.name}"
-        for c in containers
-        for f in c.delivered_config_files + c.delivered_secret_files
-    ]
-    contents = [
-        f.content for c in containers for f in c.delivered_config_files + c.delivered_secret_files
-    ]
+    names = [f"{c.name}/{path}" for c in containers for path, _ in c.restart_files]
+    contents = [view for c in containers for _, view in c.restart_files]
 
     def digest(values: list[str]) -> str:
         hasher = hashlib.sha256()

@@ -55,10 +55,15 @@ class Keeper:
         if config != self.counting_for:
             # A new switch: the retiring login's idle time counts from now.
             self.counting_for, self.idle_since = config, now
+        passwords = {
+            login: self.paths.secret(f"login-{login}") for login in (config.active, config.retiring)
+        }
+        if not all(passwords.values()):
+            raise ValueError("a password file is empty (being rewritten?)")
         statements = [
             sql.login_sql(APP_USER, login, password)
-            for login in (config.active, config.retiring)
-            if (password := self.paths.secret(f"login-{login}")) != self.applied.get(login)
+            for login, password in passwords.items()
+            if password != self.applied.get(login)
         ]
         state = self._state(config)
         if not state.get(config.active, (False, 0))[0]:
@@ -71,12 +76,7 @@ class Keeper:
             statements.append(f"ALTER ROLE {sql.identifier(config.retiring)} NOLOGIN;\n")
         if statements:
             self.paths.psql(sql.QUIET + "".join(statements))
-            self.applied.update(
-                {
-                    login: self.paths.secret(f"login-{login}")
-                    for login in (config.active, config.retiring)
-                }
-            )
+            self.applied.update(passwords)
             log(
                 f"active login {config.active}" + (f"; revoked {config.retiring}" if retire else "")
             )

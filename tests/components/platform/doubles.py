@@ -4,7 +4,7 @@ a scraper), placed by the real placements and nothing else of the program."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -182,7 +182,31 @@ def on_docker(
     return {}
 
 
-def on_kubernetes(protect: bool = False, with_job: bool = True) -> Mapping[str, Any]:
+def store_files(config: str, secret: str, restart_view: str | None) -> Edits:
+    """Edits giving the store a config file and a secret file, the secret with a restart
+    view (File.restart_view) when given."""
+    return {
+        "store": {
+            "config_files": (File("store.conf", config),),
+            "secret_files": (File("password", secret, restart_view=restart_view),),
+        }
+    }
+
+
+def restarts_follow_restart_views(restart_key: Callable[[Edits], str]) -> None:
+    """What a placement restarts the store for (`restart_key` of a render with the edits):
+    any change of a file, except one outside a file's restart view."""
+    base = restart_key(store_files("a = 1", "old", None))
+    assert restart_key(store_files("a = 2", "old", None)) != base
+    assert restart_key(store_files("a = 1", "new", None)) != base
+    in_place = restart_key(store_files("a = 1", "old", ""))
+    assert restart_key(store_files("a = 1", "new", "")) == in_place
+    assert restart_key(store_files("a = 2", "new", "")) != in_place
+
+
+def on_kubernetes(
+    protect: bool = False, with_job: bool = True, edits: Edits | None = None
+) -> Mapping[str, Any]:
     platform = KubernetesPlatform(
         "platform",
         KubernetesPlatformArgs(
@@ -192,5 +216,5 @@ def on_kubernetes(protect: bool = False, with_job: bool = True) -> Mapping[str, 
             ),
         ),
     )
-    place_doubles(platform.placement, protect, with_job)
+    place_doubles(platform.placement, protect, with_job, edits)
     return {}

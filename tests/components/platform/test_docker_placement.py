@@ -9,9 +9,15 @@ from typing import Any
 from components.platform.docker import FILES_LABEL, FILES_ROOT
 from components.platform.docker.containers import UNAPPLIED_FIELDS_LABEL
 from components.platform.labels import ROLE_LABEL
-from components.workload import CONFIG_DIR, SECRETS_DIR, Checks, File, Port, Probe
+from components.workload import CONFIG_DIR, SECRETS_DIR, Checks, Port, Probe
 from infra.render.mock_runtime import Recording
-from tests.components.platform.doubles import CHECKS, docker_args, on_docker
+from tests.components.platform.doubles import (
+    CHECKS,
+    Edits,
+    docker_args,
+    on_docker,
+    restarts_follow_restart_views,
+)
 from tests.support import one, render, uploads_of
 
 CONTAINER = "docker:index/container:Container"
@@ -205,24 +211,11 @@ def test_a_changed_file_replaces_its_server_unless_the_server_applies_it_in_plac
     change there replaces the store (labels force a replacement); a change the server takes
     in place (a password its logins keeper applies) replaces only the carrier."""
 
-    def files_of(config: str, secret: str, view: str | None) -> Any:
-        return {
-            "store": {
-                "config_files": (File("store.conf", config),),
-                "secret_files": (File("password", secret, restart_view=view),),
-            }
-        }
-
-    def label(edits: Any) -> str:
+    def label(edits: Edits) -> str:
         recording = render("t", program=lambda: on_docker(edits=edits))
         return labels(one(recording, CONTAINER, "t-store-0").inputs)[FILES_LABEL]
 
-    base = label(files_of("a = 1", "old", None))
-    assert label(files_of("a = 2", "old", None)) != base
-    assert label(files_of("a = 1", "new", None)) != base
-    in_place = label(files_of("a = 1", "old", ""))
-    assert label(files_of("a = 1", "new", "")) == in_place
-    assert label(files_of("a = 2", "new", "")) != in_place
+    restarts_follow_restart_views(label)
 
 
 def test_files_carriers_never_run_and_write_only_into_their_volume(

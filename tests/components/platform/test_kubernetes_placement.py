@@ -9,7 +9,8 @@ from typing import Any
 from components.platform.kubernetes import FILES_DIGEST_ANNOTATION
 from components.workload import CONFIG_DIR, SECRETS_DIR
 from infra.render.mock_runtime import Recording
-from tests.support import one, pod_specs
+from tests.components.platform.doubles import Edits, on_kubernetes, restarts_follow_restart_views
+from tests.support import one, pod_specs, render
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
@@ -208,6 +209,18 @@ def test_secrets_reach_pods_only_as_read_only_files(kubernetes_stack: Recording)
 def test_changed_files_roll_the_pods(kubernetes_stack: Recording) -> None:
     template = one(kubernetes_stack, DEPLOYMENT, "app").inputs["spec"]["template"]
     assert len(template["metadata"]["annotations"][FILES_DIGEST_ANNOTATION]) == 64
+
+
+def test_files_the_servers_take_in_place_do_not_roll_the_pods() -> None:
+    """The pod template's files digest follows the restart views (File.restart_view): the
+    kubelet updates mounted files in place, and a server that applies them needs no roll."""
+
+    def digest(edits: Edits) -> str:
+        recording = render("t", program=lambda: on_kubernetes(edits=edits))
+        template = one(recording, STATEFULSET, "store").inputs["spec"]["template"]
+        return str(template["metadata"]["annotations"][FILES_DIGEST_ANNOTATION])
+
+    restarts_follow_restart_views(digest)
 
 
 def test_only_the_public_workload_gets_a_load_balancer(kubernetes_stack: Recording) -> None:
