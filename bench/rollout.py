@@ -8,6 +8,9 @@ applies them (tests/e2e/plan.py). For each change, in one run on one stack:
   server closed, retried as browsers do);
 - p99 latency during the change, against the steady state before it in the same run;
 - for the edge, the seconds until nginx reloaded the new configuration;
+- for a rollover of both app credentials (secrets.rollover), the seconds from the end of the
+  update until the data stores' keepers revoked the old logins (the e2e stack retires a login
+  after 10 s idle; the default is 60 s);
 - for the changes that still replace a container on Docker (one with data or host ports,
   recreated under its fixed name), the failed requests and seconds without service.
 
@@ -21,7 +24,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from tests.e2e.releases import SETTLE_SECONDS, edge_reloaded, retag, update_under_traffic
+from tests.e2e.releases import (
+    ROLLOVER,
+    SETTLE_SECONDS,
+    edge_reloaded,
+    retag,
+    seconds_until_revoked,
+    update_under_traffic,
+)
 from tests.e2e.stack import running_stack
 
 
@@ -47,6 +57,9 @@ def main() -> None:
             print(
                 f"  nginx reloaded {edge_reloaded(stack, n) - began:.1f} s after the change began"
             )
+        update_under_traffic(stack, "credential rollover", ROLLOVER)
+        revoked = seconds_until_revoked(stack, limit=120)
+        print(f"  old logins revoked {revoked:.1f} s after the update ended")
         # What still replaces a container on Docker (recreated under its fixed name: data,
         # or a host port), and what that costs under the same traffic.
         edge_image = retag(stack.container("edge").attrs["Config"]["Image"], "bench")

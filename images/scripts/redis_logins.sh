@@ -20,6 +20,9 @@ password_hash() { printf %s "$(cat "$secrets/login-$1")" | sha256sum | cut -d' '
 # ACL GETUSER prints each field's name on a line, then its values: those of $2, up to $3.
 field() { cli ACL GETUSER "$1" | sed -n "/^$2\$/,/^$3\$/p"; }
 
+# The container's first process: without a handler SIGTERM would be ignored, and a stop would
+# wait out the whole grace period.
+trap 'exit 0' TERM INT
 counting=""
 idle_since=$(date +%s)
 while :; do
@@ -59,5 +62,6 @@ while :; do
   if [ -n "$once" ]; then
     [ -n "$ok" ] && exit 0 || exit 1
   fi
-  sleep 1
+  sleep 1 &
+  wait $! || true
 done

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,9 @@ def main() -> None:
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     args = parser.parse_args()
     keeper = Keeper(Paths.from_env(), CONFIG_DIR / "logins.conf")
+    # The container's first process: without a handler SIGTERM would be ignored, and a stop
+    # would wait out the whole grace period.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         try:
             keeper.step(time.monotonic())
