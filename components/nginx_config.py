@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from components.config_values import ConfigValueError, control_character_problem, shown
+from components.workload import Resources
 
 # Parentheses too: an `if` condition is written bare, `if ($a = b)`.
 _BARE = re.compile(r"^[A-Za-z0-9_./:$=@,*+~^()\\-]+$")
@@ -165,3 +166,10 @@ def hash_sizes(
         d("map_hash_bucket_size", bucket_size(max(keys, default=0))),
         d("server_names_hash_bucket_size", bucket_size(max(names, default=0))),
     ]
+
+
+def worker_processes(resources: Resources) -> int:
+    """One worker per CPU of the container's limit, at least one. `auto` would count the
+    host's CPUs: dozens of workers on a large node, throttled under the limit and each with
+    its own memory."""
+    return max(1, -(-resources.cpu_limit_millicores // 1000))

@@ -197,24 +197,32 @@ class Resources(Settings):
         return self
 
 
-class Autoscaling(Settings):
+class CpuAutoscaling(Settings):
+    """Autoscaling on CPU alone: for nginx, whose memory follows its open connections and
+    caches rather than its load, so a memory target would keep replicas it never removes."""
+
     enabled: bool = Field(description="Scale between minReplicas and maxReplicas on load.")
     min_replicas: int = Field(ge=1, le=100, description="Fewest replicas.")
     max_replicas: int = Field(ge=1, le=100, description="Most replicas.")
     target_cpu_percent: int = Field(ge=10, le=95, description="Average CPU use to aim for.")
-    target_memory_percent: int = Field(ge=10, le=95, description="Average memory use to aim for.")
     scale_down_window_seconds: int = Field(
         ge=0, le=3600, description="How long load must stay low before replicas are removed."
     )
 
     @model_validator(mode="after")
-    def _max_not_below_min(self) -> Autoscaling:
+    def _max_not_below_min(self) -> CpuAutoscaling:
         if self.max_replicas < self.min_replicas:
             raise ValueError(
                 f"maxReplicas must be at least minReplicas ({self.min_replicas}), "
                 f"got {self.max_replicas}"
             )
         return self
+
+
+class Autoscaling(CpuAutoscaling):
+    """Autoscaling on CPU and memory."""
+
+    target_memory_percent: int = Field(ge=10, le=95, description="Average memory use to aim for.")
 
 
 def workload_resources(resources: Resources) -> WorkloadResources:
@@ -226,13 +234,15 @@ def workload_resources(resources: Resources) -> WorkloadResources:
     )
 
 
-def workload_scaling(replicas: int, autoscaling: Autoscaling) -> WorkloadScaling:
+def workload_scaling(replicas: int, autoscaling: CpuAutoscaling) -> WorkloadScaling:
     return WorkloadScaling(
         replicas=replicas,
         autoscale=autoscaling.enabled,
         min_replicas=autoscaling.min_replicas,
         max_replicas=autoscaling.max_replicas,
         target_cpu_percent=autoscaling.target_cpu_percent,
-        target_memory_percent=autoscaling.target_memory_percent,
+        target_memory_percent=(
+            autoscaling.target_memory_percent if isinstance(autoscaling, Autoscaling) else None
+        ),
         scale_down_window_seconds=autoscaling.scale_down_window_seconds,
     )

@@ -217,9 +217,12 @@ class Checks:
         startup_period: int = 2,
         liveness_period: int = 20,
         liveness_failures: int = 3,
+        alive: Probe | None = None,
     ) -> Checks:
         """The same check three ways: up to `startup_seconds` to come up, then out of
-        rotation when it fails, and restarted when it keeps failing for longer."""
+        rotation when it fails, and restarted when it keeps failing for longer. A server
+        with a health endpoint of its own besides readiness gives it as `alive`: not ready
+        (replaying its log, reloading) is no reason to restart it."""
         return cls(
             startup=replace(
                 ready,
@@ -228,7 +231,7 @@ class Checks:
             ),
             readiness=ready,
             liveness=replace(
-                ready, period_seconds=liveness_period, failure_threshold=liveness_failures
+                alive or ready, period_seconds=liveness_period, failure_threshold=liveness_failures
             ),
         )
 
@@ -306,7 +309,8 @@ class Scaling:
     min_replicas: int = 1
     max_replicas: int = 1
     target_cpu_percent: int = 70
-    target_memory_percent: int = 80
+    # None: on CPU alone.
+    target_memory_percent: int | None = 80
     scale_down_window_seconds: int = 300
 
     def __post_init__(self) -> None:
@@ -479,6 +483,11 @@ class Workload:
     # Checks of outside scanners (Checkov) this workload fails by design, with why; recorded
     # on its Kubernetes controller in the scanner's own skip annotation.
     scanner_waivers: tuple[ScannerWaiver, ...] = ()
+
+    # The last to go when a node runs short (a data store): on Kubernetes Guaranteed QoS
+    # (every container's requests raised to its limits) and the stack's critical
+    # PriorityClass, so the kubelet evicts it last and the scheduler preempts for it.
+    critical: bool = False
 
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25

@@ -227,7 +227,6 @@ def monitoring_args(
         targets=tuple(t for c in observed for t in c.scrape_targets),
         alerts=tuple(a for c in observed for a in c.alerts),
         probe_url=f"https://{host}{settings.api.readiness_path}",
-        probe_edge=edge.endpoint if docker else None,
         edge=edge.endpoint,
         probe_ca_pem=edge.ca_cert_pem,
         probe_server_name=settings.domain,

@@ -104,6 +104,29 @@ def _nginx_configs(subject: Subject) -> Iterator[str]:
         yield text
 
 
+# Every nginx the stack runs: the edge's and the frontend's configuration files.
+NGINX_CONFIG_FILES = ("nginx.conf", "frontend.conf")
+
+
+@resource_rule(
+    "nginx-worker-count",
+    "Every nginx of the stack (the edge, the frontend) sets worker_processes to a number.",
+    "`auto` counts the host's CPUs, not the container's CPU limit: dozens of workers on a large node, throttled under the limit, each with its own memory.",
+    EVERYWHERE,
+    FILE_CARRIERS,
+    ("nginx docs (worker_processes)", "Kubernetes: CPU limits and runtime CPU counts"),
+)
+def worker_count(subject: Subject, _: Context) -> Iterator[str]:
+    for name in NGINX_CONFIG_FILES:
+        text = files(subject).get(name)
+        if text is None:
+            continue
+        workers = parse(text).first("worker_processes")
+        if workers is None or not (workers.args and workers.args[0].isdigit()):
+            shown = " ".join(workers.args) if workers else "unset"
+            yield f"{name}: worker_processes is {shown}, not a number from the CPU limit"
+
+
 @resource_rule(
     "edge-tls-versions",
     "Every TLS server of the edge allows TLS 1.2 and 1.3 only.",

@@ -106,8 +106,8 @@ def replicas(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
 
 @stack_rule(
     "availability-disruption-budget",
-    "Every Deployment and StatefulSet has a PodDisruptionBudget that allows at least one disruption.",
-    "Without one a node drain may take every replica at once; a budget that allows none blocks drains forever.",
+    "Every Deployment and StatefulSet that can run more than one replica has a PodDisruptionBudget that allows at least one disruption; one that always runs one replica has none.",
+    "Without one a node drain may take every replica at once; a budget that allows none blocks drains forever; on one replica a budget protects nothing (a drain evicts it either way) while it claims to.",
     PROD_ONLY,
     (
         "kube-score pod-disruption-budget",
@@ -125,11 +125,19 @@ def disruption_budget(subjects: Sequence[Subject], _: Context) -> Iterator[Viola
             continue
         labels = pod_labels(subject)
         matching = _selecting(budgets, labels)
+        hpa = autoscalers.get(get(subject.props, "metadata", "name"))
+        count = get(hpa.props, "spec", "minReplicas", default=1) if hpa else _replicas(subject)
+        most = get(hpa.props, "spec", "maxReplicas", default=1) if hpa else count
+        if most == 1:
+            for budget in matching:
+                yield Violation(
+                    f"{budget.display} protects nothing: {subject.display} runs one replica",
+                    subject,
+                )
+            continue
         if not matching:
             yield Violation(f"{subject.display} has no PodDisruptionBudget", subject)
             continue
-        hpa = autoscalers.get(get(subject.props, "metadata", "name"))
-        count = get(hpa.props, "spec", "minReplicas", default=1) if hpa else _replicas(subject)
         for budget in matching:
             max_unavailable = get(budget.props, "spec", "maxUnavailable")
             min_available = get(budget.props, "spec", "minAvailable")

@@ -22,6 +22,7 @@ from policies.view import (
     NAMESPACE,
     POD,
     POD_TEMPLATE_TYPES,
+    SCALABLE_TYPES,
     UNKNOWN,
     WORKLOAD_TYPES,
     Subject,
@@ -33,6 +34,7 @@ from policies.view import (
     pod_labels,
     pod_spec,
 )
+from policies.vocabulary import DATA_STORES
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",
@@ -112,9 +114,34 @@ def memory_limits(subject: Subject, _: Context) -> Iterator[str]:
 
 
 @resource_rule(
+    "k8s-data-store-guaranteed",
+    "Data stores (roles database and cache) run with Guaranteed QoS (every container's requests equal its limits) and a priorityClassName.",
+    "Under memory pressure the kubelet evicts pods by how far they exceed their requests, and the scheduler preempts the lowest priority: a database requesting half its limit, without a priority, is among the first to go.",
+    PROD_ONLY,
+    SCALABLE_TYPES,
+    (
+        "Kubernetes docs: Pod Quality of Service classes",
+        "Kubernetes docs: Pod priority and preemption",
+    ),
+)
+def data_store_guaranteed(subject: Subject, _: Context) -> Iterator[str]:
+    if subject.component not in DATA_STORES:
+        return
+    for c in containers(subject):
+        for resource in ("cpu", "memory"):
+            request = get(c.spec, "resources", "requests", resource)
+            limit = get(c.spec, "resources", "limits", resource)
+            if UNKNOWN in (request, limit) or request == limit:
+                continue
+            yield f"container {c.name} requests {request} {resource} under a limit of {limit}: not Guaranteed"
+    if get(pod_spec(subject), "priorityClassName") is None:
+        yield "has no priorityClassName"
+
+
+@resource_rule(
     "k8s-probes",
-    "Every long-running container has a liveness and a readiness probe.",
-    "Without readiness a replica gets traffic before it can serve; without liveness a hung one is never restarted.",
+    "Every long-running container has a liveness probe; the pod's first (main) container has a readiness probe and its sidecars none.",
+    "Without readiness a replica gets traffic before it can serve; without liveness a hung one is never restarted; a pod is ready only when every container is, so a sidecar's readiness (an exporter, a backup agent) takes the server out of its Service whenever the sidecar is slow.",
     ADVISE_ALL_ENFORCE_PROD,
     WORKLOAD_TYPES - JOB_TYPES,
     (
@@ -125,12 +152,18 @@ def memory_limits(subject: Subject, _: Context) -> Iterator[str]:
     ),
 )
 def probes(subject: Subject, _: Context) -> Iterator[str]:
+    main = True
     for c in containers(subject):
         if c.kind != "containers":
             continue
-        for probe in ("livenessProbe", "readinessProbe"):
-            if get(c.spec, probe) is None:
-                yield f"container {c.name} has no {probe}"
+        if get(c.spec, "livenessProbe") is None:
+            yield f"container {c.name} has no livenessProbe"
+        readiness = get(c.spec, "readinessProbe")
+        if main and readiness is None:
+            yield f"container {c.name} has no readinessProbe"
+        elif not main and readiness is not None:
+            yield f"sidecar {c.name} has a readinessProbe, which gates the pod's readiness"
+        main = False
 
 
 def _window(probe: object) -> float:

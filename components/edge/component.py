@@ -25,6 +25,7 @@ from components.edge.nginx import (
 from components.edge.settings import EdgeSettings, RequestRate
 from components.exporters import NGINX_STATUS, after_stale_socket, nginx_exporter
 from components.images import version_label
+from components.nginx_config import worker_processes
 from components.platform.labels import labels_for
 from components.platform.placement import ManagedCertificate, NameServer, Placement
 from components.settings import workload_resources, workload_scaling
@@ -184,6 +185,7 @@ def edge_config(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> EdgeC
     major, minor = (int(part) for part in s.nginx_version.split("."))
     return EdgeConfig(
         nginx_version=(major, minor),
+        worker_processes=worker_processes(workload_resources(s.resources)),
         server_names=(args.domain,),
         upstream=args.api.address(args.api_port_name),
         cert_file=tls.cert_file,

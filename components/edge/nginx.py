@@ -124,6 +124,8 @@ class FrontendRoute:
 @dataclass(frozen=True)
 class EdgeConfig:
     nginx_version: tuple[int, int]
+    # From the container's CPU limit (nginx_config.worker_processes).
+    worker_processes: int
     server_names: tuple[str, ...]
     upstream: str  # host:port of the API
     cert_file: str
@@ -480,7 +482,7 @@ class EdgeConfig:
     def render(self) -> str:
         top: list[Directive | Block | Comment] = [
             Comment(f"Rendered for nginx {self.nginx_version[0]}.{self.nginx_version[1]}."),
-            d("worker_processes", "auto"),
+            d("worker_processes", self.worker_processes),
             d("pid", f"{self.scratch}/nginx.pid"),
             d("error_log", "/dev/stderr", "warn"),
             # A proxied connection holds two descriptors (client and upstream), plus files.

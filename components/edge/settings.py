@@ -9,8 +9,8 @@ from pydantic import AfterValidator, Field, IPvAnyAddress, model_validator
 from components.config_values import shown
 from components.images import ImageReference
 from components.settings import (
-    Autoscaling,
     ConfigKey,
+    CpuAutoscaling,
     HeaderValue,
     Resources,
     Settings,
@@ -211,7 +211,7 @@ class EdgeSettings(Settings):
     )
     exporter_image: ImageReference = Field(description="nginx-prometheus-exporter image (sidecar).")
     replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
-    autoscaling: Autoscaling
+    autoscaling: CpuAutoscaling
     resources: Resources
     tls_profile: Literal["intermediate", "modern"] = Field(
         description="Mozilla profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only)."

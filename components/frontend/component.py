@@ -17,6 +17,7 @@ from components.frontend.alerts import alerts
 from components.frontend.nginx import PORT, STATUS_PORT, FrontendConfig
 from components.frontend.settings import FrontendSettings
 from components.images import image_for, version_label
+from components.nginx_config import worker_processes
 from components.platform.placement import Placement
 from components.settings import workload_resources, workload_scaling
 from components.workload import (
@@ -77,6 +78,7 @@ class Frontend(pulumi.ComponentResource):
 
 def frontend_config(settings: FrontendSettings) -> FrontendConfig:
     return FrontendConfig(
+        worker_processes=worker_processes(workload_resources(settings.resources)),
         root=settings.root,
         entry_max_age_seconds=settings.cache.entry_max_age_seconds,
         immutable_paths=tuple(settings.cache.immutable_paths),

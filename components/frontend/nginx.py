@@ -65,6 +65,8 @@ def entry_cache_control(max_age_seconds: int) -> str:
 
 @dataclass(frozen=True)
 class FrontendConfig:
+    # From the container's CPU limit (nginx_config.worker_processes).
+    worker_processes: int
     root: str
     entry_max_age_seconds: int = 0
     immutable_paths: tuple[str, ...] = ()
@@ -135,7 +137,7 @@ class FrontendConfig:
         ]
         top: list[Directive | Block | Comment] = [
             d("daemon", "off"),
-            d("worker_processes", 1),
+            d("worker_processes", self.worker_processes),
             d("pid", f"{self.scratch}/nginx.pid"),
             d("error_log", "/dev/stderr", "warn"),
             Block("events", children=[d("worker_connections", 1024)]),

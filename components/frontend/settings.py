@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field
 
 from components.images import REFERENCE_IMAGE, ImageReference
 from components.settings import (
-    Autoscaling,
+    CpuAutoscaling,
     HeaderValue,
     ImageDirectory,
     Resources,
@@ -97,6 +97,6 @@ class FrontendSettings(Settings):
         ),
     )
     replicas: int = Field(ge=1, le=100, description="Replicas when autoscaling is off.")
-    autoscaling: Autoscaling
+    autoscaling: CpuAutoscaling
     resources: Resources
     cache: FrontendCache

@@ -25,10 +25,8 @@ class MonitoringArgs:
     targets: tuple[Target, ...]
     alerts: tuple[Alert, ...]
     probe_url: str
-    # The edge, when the prober reaches it inside the stack (Docker) rather than by its
-    # public address.
-    probe_edge: PlacedWorkload | None
-    # The edge, which publishes Grafana when settings say so.
+    # The edge: the prober reaches its pods (components/monitoring/workloads/blackbox.py), and
+    # it publishes Grafana when settings say so.
     edge: PlacedWorkload
     # The CA and name to check the probed certificate against, for a self-signed edge.
     probe_ca_pem: pulumi.Input[str] | None

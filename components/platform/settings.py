@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from components.settings import Settings, UniqueList, hinted
 
@@ -26,6 +27,43 @@ LabelKey = Annotated[
 ]
 
 
+def _host_address(value: str) -> str:
+    ipaddress.ip_address(value)
+    return value
+
+
+HostAddress = Annotated[str, Field(max_length=45), AfterValidator(_host_address)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ClusterDns(Settings):
+    """Where the cluster's name server runs, for the namespace's one egress rule to it."""
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        key, value = self.pod_label.split("=", 1)
+        return {key: value}
+
+    namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the DNS pods.")
+    pod_label: str = Field(
+        pattern=hinted(
+            r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?=[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+            "a label like k8s-app=kube-dns",
+        ),
+        description="The label of the DNS pods, key=value (CoreDNS: k8s-app=kube-dns).",
+    )
+    ports: UniqueList[Port] = Field(
+        min_length=1,
+        description="Ports the DNS pods listen on (the policy sees the pod's port, after the Service).",
+    )
+    addresses: UniqueList[HostAddress] = Field(
+        description=(
+            "Addresses answered on the node itself: NodeLocal DNSCache's link-local address, "
+            "and in its iptables mode the kube-dns Service's ClusterIP, which it intercepts."
+        )
+    )
+
+
 class KubernetesSettings(Settings):
     namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the stack.")
     schema_version: str = Field(
@@ -35,6 +73,7 @@ class KubernetesSettings(Settings):
     topology_keys: UniqueList[LabelKey] = Field(
         min_length=1, description="Node labels replicas are spread across."
     )
+    dns: ClusterDns
 
 
 class DockerSettings(Settings):

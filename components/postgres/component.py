@@ -292,6 +292,8 @@ def postgres_workload(
         ),
         # WAL and backups leave the pod for an off-site repository, and nothing else does.
         outbound=repository_outbound(settings),
+        # The stack's data: the last to be evicted from a node short of memory.
+        critical=True,
         pre_stop_seconds=0,
         shutdown_grace_seconds=60,
     )

@@ -211,6 +211,8 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
         sidecars=(exporter, keeper),
         volumes=(PersistentVolume("data", "/data", settings.storage_gib, protect=args.protect),),
         scratch=(SOCKET,),
+        # The stack's data: the last to be evicted from a node short of memory.
+        critical=True,
         pre_stop_seconds=0,
         shutdown_grace_seconds=30,
     )

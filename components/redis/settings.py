@@ -14,6 +14,11 @@ EvictionPolicy = Literal[
 ]
 
 
+# With persistence, a save forks Redis; every page written meanwhile is copied, and the copy
+# counts against the container's limit. Half the limit for data leaves the other half for it.
+MAX_MEMORY_PERCENT = 50
+
+
 class RedisSettings(Settings):
     image: ImageReference = Field(description="Redis 7 or 8 image (by digest in prod).")
     tls: bool = Field(
@@ -27,7 +32,13 @@ class RedisSettings(Settings):
     storage_gib: int = Field(ge=1, le=4096, description="Size of the persistence volume.")
     resources: Resources
     maxmemory_percent: int = Field(
-        ge=25, le=90, description="maxmemory as a share of the memory limit (the rest: overhead)."
+        ge=25,
+        le=MAX_MEMORY_PERCENT,
+        description=(
+            "maxmemory as a share of the memory limit. The rest is for the fork that writes "
+            "the append-only file and snapshots: its copy-on-write pages count against the "
+            f"same limit, so above {MAX_MEMORY_PERCENT} % a save under writes can be OOM-killed."
+        ),
     )
     eviction_policy: EvictionPolicy = Field(
         description="noeviction for queues and sessions; allkeys-lru for a pure cache."

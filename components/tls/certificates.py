@@ -116,7 +116,8 @@ def self_signed(name: str, domain: str, stack: str, parent: pulumi.Resource) -> 
 
 
 def supplied(cert_pem: pulumi.Input[str], key_pem: pulumi.Input[str]) -> TlsFiles:
-    """A certificate chain and key given as config secrets (a public CA's: it staples)."""
+    """A certificate chain and key given as config secrets (a public CA's: it staples, the
+    responder's name resolved by the edge's resolver)."""
     return TlsFiles(
         cert_file=f"{SECRETS_DIR}/tls.crt",
         key_file=f"{SECRETS_DIR}/tls.key",

@@ -13,13 +13,13 @@ from infra.settings.model import REFERENCE_IMAGE, Environment
 
 Tree = dict[str, Any]
 
-# Autoscaling off, with the targets it would use once turned on.
+# nginx's autoscaling (on CPU alone: components/settings.py, CpuAutoscaling): off, with the
+# target it would use once turned on.
 FIXED_REPLICAS: Tree = {
     "enabled": False,
     "minReplicas": 1,
     "maxReplicas": 1,
     "targetCpuPercent": 70,
-    "targetMemoryPercent": 80,
     "scaleDownWindowSeconds": 300,
 }
 
@@ -72,7 +72,7 @@ COMMON: Tree = {
         "image": "redis:7.2.11-bookworm",
         "exporterImage": "oliver006/redis_exporter:v1.67.0-alpine",
         "storageGib": 5,
-        "maxmemoryPercent": 75,
+        "maxmemoryPercent": 50,
         "evictionPolicy": "noeviction",
         # The seed plans: memory under 1 GiB for typical use.
         "resources": {
@@ -189,6 +189,13 @@ COMMON: Tree = {
     "kubernetes": {
         "schemaVersion": "1.33",
         "topologyKeys": ["topology.kubernetes.io/zone", "kubernetes.io/hostname"],
+        "dns": {
+            "namespace": "kube-system",
+            "podLabel": "k8s-app=kube-dns",
+            "ports": [53],
+            # NodeLocal DNSCache's default address; harmless where there is none.
+            "addresses": ["169.254.20.10"],
+        },
     },
     "docker": {"logMaxSize": "10m", "logMaxFiles": 3},
 }

@@ -5,6 +5,7 @@ the running containers."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -136,6 +137,20 @@ def test_the_redis_exporter_has_every_permission_it_uses(stack: RunningStack) ->
         + stack.engine.created[f"{stack.prefix}-redis-exporter-0"].logs().decode()
     )
     assert "NOPERM" not in logs and "NOAUTH" not in logs
+
+
+def test_nginx_runs_one_worker_per_cpu_of_its_limit(stack: RunningStack) -> None:
+    """`worker_processes auto` would count the host's CPUs, not the container's limit."""
+    for workload in ("edge", "frontend"):
+        container = stack.container(workload)
+        cpus = container.attrs["HostConfig"]["NanoCpus"] / 1e9
+        workers = stack.exec(
+            workload,
+            "sh",
+            "-c",
+            "cat /proc/[0-9]*/cmdline | tr '\\000' '\\n' | grep -c '^nginx: worker process'",
+        )
+        assert int(workers) == max(1, math.ceil(cpus)), (workload, cpus, workers)
 
 
 def test_readiness_checks_do_not_fill_the_database_log(stack: RunningStack) -> None:

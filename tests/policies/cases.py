@@ -4,6 +4,7 @@ rule tests (test_rules.py) and by the served pack's tests (test_served.py)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,19 @@ def api(r: Resources) -> dict:  # type: ignore[type-arg]
 
 def security(r: Resources, **values: object) -> None:
     api(r)["securityContext"].update(values)
+
+
+def budget_for(name: str) -> Callable[[Resources], None]:
+    """A PodDisruptionBudget like the API's, selecting the workload `name`."""
+
+    def weaken(r: Resources) -> None:
+        api = find(r, ":PodDisruptionBudget", "api")
+        props = copy.deepcopy(api.props)
+        props["metadata"]["name"] = name
+        props["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = name
+        r.append(resource(api.type, name, f"{api.urn}-{name}", props))
+
+    return weaken
 
 
 def edit_config(name: str, file: str, old: str, new: str) -> Callable[[Resources], None]:
@@ -189,7 +203,27 @@ CASES = [
         lambda r: api(r)["resources"]["limits"].pop("memory"),
         "no memory limit",
     ),
+    Case(
+        "k8s-data-store-guaranteed",
+        "prod",
+        lambda r: container(r, S, "postgres")["resources"]["requests"].update(memory="1Gi"),
+        "not Guaranteed",
+    ),
+    Case(
+        "k8s-data-store-guaranteed",
+        "prod",
+        lambda r: pod(r, S, "redis").pop("priorityClassName"),
+        "no priorityClassName",
+    ),
     Case("k8s-probes", "prod", lambda r: api(r).pop("readinessProbe"), "no readinessProbe"),
+    Case(
+        "k8s-probes",
+        "prod",
+        lambda r: container(r, S, "postgres", 2).update(
+            readinessProbe=container(r, S, "postgres", 2)["livenessProbe"]
+        ),
+        "has a readinessProbe, which gates",
+    ),
     Case(
         "k8s-probes-differ",
         "prod",
@@ -358,6 +392,12 @@ CASES = [
         "prod",
         remove(":PodDisruptionBudget", "api"),
         "has no PodDisruptionBudget",
+    ),
+    Case(
+        "availability-disruption-budget",
+        "prod",
+        budget_for("postgres"),
+        "protects nothing",
     ),
     Case(
         "availability-spread",
@@ -576,6 +616,12 @@ CASES = [
             edit_upload("prodstack-dev-redis-0", "redis.conf", "save 3600 1", 'save ""')(r),
         ),
         "persistence off",
+    ),
+    Case(
+        "nginx-worker-count",
+        "prod",
+        edit_config(*EDGE_CONF, "worker_processes 1;", "worker_processes auto;"),
+        "worker_processes is auto",
     ),
     Case(
         "edge-tls-versions",

@@ -57,7 +57,11 @@ def alertmanager(args: MonitoringArgs) -> Workload:
         name="alertmanager",
         image=s.alertmanager_image,
         resources=Resources(50, 64, 500, 256),
-        checks=Checks.around(Probe.http(ALERTMANAGER_PORT, "/-/ready"), startup_seconds=60),
+        checks=Checks.around(
+            Probe.http(ALERTMANAGER_PORT, "/-/ready"),
+            startup_seconds=60,
+            alive=Probe.http(ALERTMANAGER_PORT, "/-/healthy"),
+        ),
         args=(
             f"--config.file={CONFIG_DIR}/alertmanager.yml",
             "--storage.path=/alertmanager",

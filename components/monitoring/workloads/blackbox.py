@@ -43,9 +43,10 @@ def blackbox(args: MonitoringArgs) -> Workload:
         component="monitoring",
         version=version_label(s.blackbox_image),
         main=server,
-        # It probes the public URL as a client would; on Docker, the edge inside the stack.
-        connects_to=(Peer(args.probe_edge, (args.probe_edge.port("https"),)),)
-        if args.probe_edge
-        else (),
+        # It probes the public URL as a client would: on Docker, the edge inside the stack; on
+        # Kubernetes, the load balancer, whose address some clusters route inside (GKE, AKS,
+        # MetalLB), where kube-proxy rewrites it to an edge pod's port before the policy
+        # applies: so the edge's pods too, not only port 443 outside.
+        connects_to=(Peer(args.edge, (args.edge.port("https"),)),),
         outbound=(Outbound((443,)),),
     )

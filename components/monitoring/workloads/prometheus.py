@@ -76,7 +76,11 @@ def prometheus(
         name="prometheus",
         image=s.prometheus_image,
         resources=Resources(200, 512, 1000, 2048),
-        checks=Checks.around(Probe.http(PROMETHEUS_PORT, "/-/ready"), startup_seconds=300),
+        checks=Checks.around(
+            Probe.http(PROMETHEUS_PORT, "/-/ready"),
+            startup_seconds=300,
+            alive=Probe.http(PROMETHEUS_PORT, "/-/healthy"),
+        ),
         args=(
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             "--storage.tsdb.path=/prometheus",

@@ -1,4 +1,5 @@
-"""A workload's HorizontalPodAutoscaler, on CPU and memory: up fast, down slowly."""
+"""A workload's HorizontalPodAutoscaler, on CPU and (unless the workload says not) memory: up
+fast, down slowly."""
 
 from __future__ import annotations
 
@@ -35,7 +36,11 @@ def autoscaler(scope: Scope) -> None:
             max_replicas=s.max_replicas,
             metrics=[
                 utilization("cpu", s.target_cpu_percent),
-                utilization("memory", s.target_memory_percent),
+                *(
+                    [utilization("memory", s.target_memory_percent)]
+                    if s.target_memory_percent is not None
+                    else []
+                ),
             ],
             behavior=hpa.HorizontalPodAutoscalerBehaviorArgs(
                 # Flapping costs more than idle replicas.

@@ -134,5 +134,7 @@ def public_certificate(request: ManagedCertificate, namespace: str) -> TlsFiles:
         cert_file=f"{EDGE_DIR}/tls.crt",
         key_file=f"{EDGE_DIR}/tls.key",
         mounted_secret=(secret, EDGE_DIR),
-        ocsp_stapling=True,
+        # Let's Encrypt, the issuer cert-manager is set up with, ended its OCSP service in
+        # 2025: its certificates name no responder, and nginx would staple nothing.
+        ocsp_stapling=False,
     )

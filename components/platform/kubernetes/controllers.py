@@ -23,6 +23,9 @@ apps = k8s.apps.v1
 CHECKOV_SKIP = "checkov.io/skip"
 # CKV_K8S_38: a service account token only where needed; these workloads need it.
 TOKEN_CHECK = "CKV_K8S_38"
+# Checkov CKV_K8S_9 wants a readiness probe on every container; the placement gives one to
+# the main container only (pods.py), since a pod is ready when all its containers are.
+READINESS_CHECK = "CKV_K8S_9"
 
 
 def controller_metadata(scope: Scope, graph: ConnectionGraph) -> meta.ObjectMetaArgs:
@@ -45,6 +48,15 @@ def controller_metadata(scope: Scope, graph: ConnectionGraph) -> meta.ObjectMeta
     if w.api_access:
         reads = ", ".join(sorted({r for a in w.api_access for r in a.resources}))
         waivers.append((TOKEN_CHECK, f"reads {reads} from the Kubernetes API, read-only"))
+    if w.sidecars:
+        sidecars = ", ".join(c.name for c in w.sidecars)
+        waivers.append(
+            (
+                READINESS_CHECK,
+                f"the sidecars ({sidecars}) have no readiness probe: theirs would take the "
+                "server out of its Service whenever a sidecar is slow",
+            )
+        )
     for number, (check, reason) in enumerate(waivers, start=1):
         annotations[f"{CHECKOV_SKIP}{number}"] = f"{check}={reason}"
     metadata.annotations = annotations or None

@@ -1,6 +1,8 @@
 """A workload's PodDisruptionBudget: voluntary evictions (node drains) one pod at a time.
 
-Even a singleton's budget matters: it lets a drain evict it, one at a time.
+Only for a workload that can run more than one replica: on one, a budget that allows an
+eviction protects nothing (a drain evicts it either way) and one that allows none blocks
+every drain. A singleton's disruption is its recovery story (`Workload.singleton`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ meta = k8s.meta.v1
 
 
 def disruption_budget(scope: Scope) -> None:
+    scaling = scope.workload.scaling
+    most = scaling.max_replicas if scaling.autoscale else scaling.replicas
+    if most < 2:
+        return
     k8s.policy.v1.PodDisruptionBudget(
         scope.workload.name,
         metadata=scope.metadata(),

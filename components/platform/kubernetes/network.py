@@ -10,13 +10,22 @@ import pulumi_kubernetes as k8s
 from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes.scope import Scope
 from components.platform.labels import NAME
+from components.platform.settings import ClusterDns
 
 meta = k8s.meta.v1
 net = k8s.networking.v1
 
 
-def namespace_policies(name: str, namespace: pulumi.Output[str], parent: pulumi.Resource) -> None:
-    """Default deny for every pod, ingress and egress; DNS to the cluster's resolver."""
+def namespace_policies(
+    name: str, namespace: pulumi.Output[str], dns: ClusterDns, parent: pulumi.Resource
+) -> None:
+    """Default deny for every pod, ingress and egress; DNS to the cluster's resolver: its
+    pods on their own ports, and the addresses a node-local cache answers on."""
+    dns_ports = [
+        net.NetworkPolicyPortArgs(protocol=protocol, port=port)
+        for port in dns.ports
+        for protocol in ("UDP", "TCP")
+    ]
     opts = pulumi.ResourceOptions(parent=parent)
     net.NetworkPolicy(
         f"{name}-default-deny",
@@ -37,19 +46,40 @@ def namespace_policies(name: str, namespace: pulumi.Output[str], parent: pulumi.
                     to=[
                         net.NetworkPolicyPeerArgs(
                             namespace_selector=meta.LabelSelectorArgs(
-                                match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                match_labels={"kubernetes.io/metadata.name": dns.namespace}
                             ),
-                            pod_selector=meta.LabelSelectorArgs(
-                                match_labels={"k8s-app": "kube-dns"}
-                            ),
+                            pod_selector=meta.LabelSelectorArgs(match_labels=dict(dns.pod_labels)),
                         )
                     ],
-                    ports=[net.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")],
-                )
+                    ports=dns_ports,
+                ),
+                *(
+                    [
+                        net.NetworkPolicyEgressRuleArgs(
+                            to=[
+                                net.NetworkPolicyPeerArgs(
+                                    ip_block=net.IPBlockArgs(cidr=_single(address))
+                                )
+                                for address in dns.addresses
+                            ],
+                            ports=[
+                                net.NetworkPolicyPortArgs(protocol=protocol, port=53)
+                                for protocol in ("UDP", "TCP")
+                            ],
+                        )
+                    ]
+                    if dns.addresses
+                    else []
+                ),
             ],
         ),
         opts=opts,
     )
+
+
+def _single(address: str) -> str:
+    """The CIDR of one address."""
+    return f"{address}/32" if ":" not in address else f"{address}/128"
 
 
 def pods_named(workload: str) -> list[net.NetworkPolicyPeerArgs]:

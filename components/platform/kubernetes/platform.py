@@ -12,6 +12,7 @@ from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes import workload
 from components.platform.kubernetes.cert_manager import InternalCa, public_certificate
 from components.platform.kubernetes.network import namespace_policies
+from components.platform.kubernetes.pods import critical_priority_class
 from components.platform.kubernetes.scope import Scope
 from components.platform.labels import stack_labels
 from components.platform.placement import (
@@ -56,7 +57,21 @@ class KubernetesPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.name
-        namespace_policies(name, self.namespace, parent=self)
+        namespace_policies(name, self.namespace, args.settings.dns, parent=self)
+        k8s.scheduling.v1.PriorityClass(
+            f"{name}-critical",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=critical_priority_class(args.settings.namespace),
+                labels=stack_labels(args.stack, args.expires_at),
+            ),
+            # Above any workload without a class (0), far below the system's own
+            # (system-cluster-critical is 2000000000).
+            value=1_000_000,
+            global_default=False,
+            preemption_policy="PreemptLowerPriority",
+            description="The stack's data stores (Workload.critical): evicted last.",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         ca = InternalCa(args.stack, args.settings.namespace, parent=self)
         self.placement = KubernetesPlacement(args, self.namespace, ca)
         self.register_outputs({"namespace": self.namespace})

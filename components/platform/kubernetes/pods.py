@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,6 +28,12 @@ core = k8s.core.v1
 meta = k8s.meta.v1
 
 FILES_DIGEST_ANNOTATION = "prodstack.dev/files-sha256"
+
+
+def critical_priority_class(namespace: str) -> str:
+    """The PriorityClass of a stack's critical workloads (Workload.critical), one per
+    namespace (priority classes are cluster-wide)."""
+    return f"{namespace}-critical"
 
 
 def pod_template(scope: Scope) -> core.PodTemplateSpecArgs:
@@ -72,6 +79,9 @@ def pod_spec(
             if name in {v.name for v in w.volumes}
         ]
     return core.PodSpecArgs(
+        priority_class_name=critical_priority_class(scope.settings.namespace)
+        if w.critical
+        else None,
         service_account_name=w.name,
         automount_service_account_token=bool(w.api_access) and restart_policy is None,
         enable_service_links=False,
@@ -171,6 +181,13 @@ def volume_mounts(scope: Scope, container: Container) -> list[core.VolumeMountAr
 
 def container_args(scope: Scope, container: Container, long_running: bool) -> core.ContainerArgs:
     r = container.resources
+    if scope.workload.critical:
+        # Guaranteed QoS: what it may use is what is set aside for it.
+        r = replace(
+            r,
+            cpu_request_millicores=r.cpu_limit_millicores,
+            memory_request_mib=r.memory_limit_mib,
+        )
     pre_stop = scope.workload.pre_stop_seconds
     return core.ContainerArgs(
         name=container.name,
@@ -195,7 +212,13 @@ def container_args(scope: Scope, container: Container, long_running: bool) -> co
             },
         ),
         startup_probe=probe(container.checks.startup) if long_running else None,
-        readiness_probe=probe(container.checks.readiness) if long_running else None,
+        # The main container's readiness is the pod's: a sidecar's (an exporter, a backup
+        # agent) would take the server out of its Service whenever the sidecar is slow.
+        readiness_probe=(
+            probe(container.checks.readiness)
+            if long_running and container is scope.workload.main
+            else None
+        ),
         liveness_probe=probe(container.checks.liveness) if long_running else None,
         lifecycle=core.LifecycleArgs(
             pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=pre_stop))

@@ -14,6 +14,7 @@ from components.nginx_config import MAX_ARGUMENT_BYTES, Block, bucket_size, d, r
 
 BASE = EdgeConfig(
     nginx_version=(1, 28),
+    worker_processes=1,
     server_names=("api.example.com",),
     upstream="api:8080",
     cert_file="/run/prodstack/tls/tls.crt",
@@ -58,6 +59,8 @@ def test_intermediate_and_modern_profiles() -> None:
 
 def test_ocsp_stapling_only_when_the_chain_allows() -> None:
     assert "ssl_stapling on;" in lines(BASE)
+    # The responder's name is resolved by the edge's resolver (no resolver: nothing staples).
+    assert any(line.startswith("resolver ") for line in lines(BASE))
     assert "ssl_stapling on;" not in lines(dataclasses.replace(BASE, ocsp_stapling=False))
 
 

@@ -47,7 +47,7 @@ def test_entry_points_revalidate_unless_a_max_age_is_set() -> None:
 
 
 def test_immutable_prefixes_come_before_the_regex_locations() -> None:
-    conf = FrontendConfig(root="/srv/app", immutable_paths=("/assets/",)).render()
+    conf = FrontendConfig(1, root="/srv/app", immutable_paths=("/assets/",)).render()
     assert "root /srv/app;" in conf
     # A prefix match with ^~ stops nginx from trying the regular expressions after it.
     assert "location ^~ /assets/ {" in conf

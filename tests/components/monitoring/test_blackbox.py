@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from components.edge.nginx import HTTPS_PORT
 from components.monitoring.blackbox import BlackboxConfig
 from tests.live import rendered_files, require
 from tests.support import render_shipped
@@ -51,3 +52,26 @@ def test_the_check_refuses_a_broken_config(tmp_path: Path) -> None:
     broken = BlackboxConfig("example.com").render().replace("fail_if_not_ssl", "fail_if_not_tls")
     result = check(broken, tmp_path / "b.yml")
     assert result.returncode != 0
+
+
+def test_the_prober_reaches_the_edge_pods_where_the_load_balancer_routes_inside() -> None:
+    """GKE, AKS and MetalLB route the load balancer's address inside the cluster, where
+    kube-proxy rewrites it to an edge pod's port before the policy applies: the prober's
+    egress admits the edge's pods on that port, and the edge admits the prober."""
+    recording = render_shipped("prod")
+    policies = {
+        r.name: r.inputs["spec"]
+        for r in recording.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+
+    def named(rules: list[dict], side: str) -> dict[str, list[int]]:  # type: ignore[type-arg]
+        return {
+            rule[side][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: [
+                p["port"] for p in rule.get("ports", [])
+            ]
+            for rule in rules
+            if side in rule and "podSelector" in rule[side][0]
+        }
+
+    assert named(policies["blackbox"]["egress"], "to")["edge"] == [HTTPS_PORT]
+    assert HTTPS_PORT in named(policies["edge"]["ingress"], "from")["blackbox"]

@@ -291,3 +291,15 @@ def test_grafana_is_published_only_through_the_edge_when_asked() -> None:
         for r in recording.of_type("kubernetes:core/v1:Service")
     }
     assert services["grafana"] == "ClusterIP"  # still only the edge is public
+
+
+def test_prometheus_and_alertmanager_are_restarted_on_health_not_readiness(
+    prod: Recording,
+) -> None:
+    """Not ready (replaying the WAL, reloading) is no reason to kill the server: liveness
+    asks /-/healthy, readiness /-/ready."""
+    for name in ("prometheus", "alertmanager"):
+        pod = one(prod, "kubernetes:apps/v1:StatefulSet", name).inputs["spec"]["template"]["spec"]
+        server = next(c for c in pod["containers"] if c["name"] == name)
+        assert server["readinessProbe"]["httpGet"]["path"] == "/-/ready", name
+        assert server["livenessProbe"]["httpGet"]["path"] == "/-/healthy", name

@@ -30,6 +30,7 @@ from components.workload import (
     ScheduledJob,
     Workload,
 )
+from infra.settings.defaults import defaults_for
 
 SMALL = Resources(100, 64, 500, 256)
 CHECKS = Checks(
@@ -211,8 +212,12 @@ def on_kubernetes(
         "platform",
         KubernetesPlatformArgs(
             stack="t",
-            settings=KubernetesSettings(
-                namespace="t", schema_version="1.33", topology_keys=["topology.kubernetes.io/zone"]
+            settings=KubernetesSettings.model_validate(
+                {
+                    **defaults_for("prod", "t")["kubernetes"],
+                    "namespace": "t",
+                    "topologyKeys": ["topology.kubernetes.io/zone"],
+                }
             ),
         ),
     )

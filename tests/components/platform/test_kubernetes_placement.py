@@ -14,6 +14,7 @@ from tests.support import one, pod_specs, render
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RECOMMENDED = (
     "app.kubernetes.io/name",
@@ -55,8 +56,23 @@ def test_namespace_denies_all_traffic_by_default_and_allows_dns(
     assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
     assert "ingress" not in deny and "egress" not in deny
     dns = one(kubernetes_stack, NETWORK_POLICY, "platform-allow-dns").inputs["spec"]
-    ports = dns["egress"][0]["ports"]
-    assert {(p["protocol"], p["port"]) for p in ports} == {("UDP", 53), ("TCP", 53)}
+    pods, node_local = dns["egress"]
+    assert {(p["protocol"], p["port"]) for p in pods["ports"]} == {("UDP", 53), ("TCP", 53)}
+    assert pods["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    # NodeLocal DNSCache answers on the node itself, at a link-local address.
+    assert node_local["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+
+
+def test_dns_egress_follows_the_clusters_name_server() -> None:
+    """DNS pods on another port or label, and a cache on the node: from settings."""
+    from tests.support import PROD
+
+    dns = {"ports": [5353], "podLabel": "app=dns", "addresses": ["10.96.0.10"]}
+    recording = render("prod", {**PROD, "kubernetes": {"dns": dns}})
+    pods, node_local = one(recording, NETWORK_POLICY, "platform-allow-dns").inputs["spec"]["egress"]
+    assert {p["port"] for p in pods["ports"]} == {5353}
+    assert pods["to"][0]["podSelector"]["matchLabels"] == {"app": "dns"}
+    assert node_local["to"] == [{"ipBlock": {"cidr": "10.96.0.10/32"}}]
 
 
 def test_one_declaration_yields_both_sides_of_each_connection(
@@ -113,16 +129,20 @@ def test_every_container_has_requests_and_limits(kubernetes_stack: Recording) ->
             }
 
 
-def test_long_running_containers_have_three_probes_http_where_served(
+def test_long_running_containers_are_probed_and_only_the_main_one_for_readiness(
     kubernetes_stack: Recording,
 ) -> None:
     for resource, spec in pod_specs(kubernetes_stack):
         if resource.type == "kubernetes:batch/v1:CronJob":
             assert all("readinessProbe" not in c for c in spec["containers"])
             continue
+        main, *sidecars = spec["containers"]
         for container in spec["containers"]:
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            for probe in ("startupProbe", "livenessProbe"):
                 assert probe in container, (resource.name, container["name"], probe)
+        # The pod is ready when its server is: a sidecar's readiness would gate it.
+        assert "readinessProbe" in main, resource.name
+        assert all("readinessProbe" not in c for c in sidecars), resource.name
     app = one(kubernetes_stack, DEPLOYMENT, "app").inputs["spec"]["template"]["spec"]
     assert app["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080}
     store = one(kubernetes_stack, STATEFULSET, "store").inputs["spec"]["template"]["spec"]
@@ -175,12 +195,21 @@ def test_autoscaled_workload_has_an_autoscaler_that_owns_its_replicas(
     assert one(kubernetes_stack, DEPLOYMENT, "front").ignore_changes == []
 
 
-def test_every_workload_has_a_budget_that_lets_drains_evict_and_skips_tasks(
+def test_every_workload_that_can_scale_has_a_budget_that_lets_drains_evict_and_skips_tasks(
     kubernetes_stack: Recording,
 ) -> None:
+    """On one replica a budget protects nothing (a drain evicts it either way): only the
+    workloads that can run more than one have one."""
     budgets = kubernetes_stack.of_type("kubernetes:policy/v1:PodDisruptionBudget")
     controllers = kubernetes_stack.of_type(DEPLOYMENT) + kubernetes_stack.of_type(STATEFULSET)
-    assert {b.name for b in budgets} == {c.name for c in controllers}
+    scalable = {
+        c.name
+        for c in controllers
+        if c.inputs["spec"].get("replicas", 1) > 1
+        or any(h.name == c.name for h in kubernetes_stack.of_type(HPA))
+    }
+    assert scalable and scalable != {c.name for c in controllers}
+    assert {b.name for b in budgets} == scalable
     for budget in budgets:
         spec = budget.inputs["spec"]
         assert spec["maxUnavailable"] == 1

@@ -89,7 +89,7 @@ def test_debug_and_module_commands_are_disabled_even_for_admin(
 
 def test_maxmemory_is_in_force(redis: tuple[RedisServer, dict[str, str]]) -> None:
     server, pw = redis
-    expected = LIMIT_MIB * 1024 * 1024 * 75 // 100
+    expected = LIMIT_MIB * 1024 * 1024 * 50 // 100
     assert server.cli("admin", pw["admin"], "CONFIG", "GET", "maxmemory").stdout.split() == [
         "maxmemory",
         str(expected),
