@@ -1,6 +1,6 @@
 """The watcher that reloads or restarts a server when a file it reads only at start changes
 in place (a certificate cert-manager renews): images/scripts/watch.sh, delivered to the
-container as a config file. The edge reloads nginx; Redis is restarted."""
+container as a config file. The edge reloads nginx; Redis reads its certificate again."""
 
 from __future__ import annotations
 

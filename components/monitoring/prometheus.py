@@ -20,6 +20,12 @@ PORT_NAME = "__meta_kubernetes_pod_container_port_name"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Of all a kubelet exports, only what the volume-filling alert needs.
 KUBELET_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
+# Of its cAdvisor's, what shows a container starved by its limits: CPU throttling, CPU and
+# memory in use (the limits' consequences, which no other exporter sees).
+CADVISOR_METRICS = (
+    "container_cpu_cfs_(throttled_)?periods_total|container_cpu_usage_seconds_total"
+    "|container_memory_working_set_bytes"
+)
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,24 @@ class PrometheusConfig:
         ]
 
     def discovered_jobs(self) -> list[dict[str, object]]:
-        return [self.pods_job(), *([self.kubelet_job()] if self.kubelet_metrics != "off" else [])]
+        kubelets = [
+            self.kubelet_job("kubelet", "/metrics", KUBELET_METRICS),
+            self.kubelet_job("cadvisor", "/metrics/cadvisor", CADVISOR_METRICS),
+        ]
+        return [self.pods_job(), *(kubelets if self.kubelet_metrics != "off" else [])]
 
-    def kubelet_job(self) -> dict[str, object]:
-        """The kubelets' volume statistics, for this stack's claims only: the nodes are
-        shared with other tenants, whose volumes are none of this stack's business."""
+    def kubelet_job(self, job: str, path: str, metrics: str) -> dict[str, object]:
+        """What the kubelets serve at `path` (their volume statistics; their cAdvisor's
+        container statistics), `metrics` of it, for this stack's namespace only: the nodes
+        are shared with other tenants, whose workloads are none of this stack's business."""
         tls: dict[str, object] = (
             {"ca_file": f"{SERVICE_ACCOUNT_DIR}/ca.crt"}
             if self.kubelet_metrics == "verify"
             else {"insecure_skip_verify": True}
         )
         return {
-            "job_name": "kubelet",
+            "job_name": job,
+            "metrics_path": path,
             "scheme": "https",
             "authorization": {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"},
             "tls_config": tls,
@@ -70,7 +82,7 @@ class PrometheusConfig:
                 {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "node"}
             ],
             "metric_relabel_configs": [
-                {"source_labels": ["__name__"], "regex": KUBELET_METRICS, "action": "keep"},
+                {"source_labels": ["__name__"], "regex": metrics, "action": "keep"},
                 {"source_labels": ["namespace"], "regex": self.namespace, "action": "keep"},
             ],
         }
@@ -104,7 +116,8 @@ class PrometheusConfig:
     def jobs(self) -> frozenset[str]:
         """The `job` label of every series it scrapes: each target's workload, the probes,
         and the kubelets where it reads them."""
-        kubelets = {"kubelet"} if self.discovers_pods and self.kubelet_metrics != "off" else set()
+        on = self.discovers_pods and self.kubelet_metrics != "off"
+        kubelets = {"kubelet", "cadvisor"} if on else set()
         return frozenset({t.job for t in self.targets} | {"blackbox"} | kubelets)
 
     def document(self) -> dict[str, object]:

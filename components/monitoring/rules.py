@@ -63,6 +63,21 @@ OWN: tuple[Alert, ...] = (
         kubernetes_only=True,
     ),
     Alert(
+        "KubeContainerCpuThrottled",
+        "sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_throttled_periods_total{container!=""}[5m]))'
+        " / sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_periods_total{container!=""}[5m])) > 0.25',
+        "15m",
+        "warning",
+        "kubernetes",
+        "A container is held back by its CPU limit",
+        "{{ $labels.pod }}/{{ $labels.container }} was throttled in more than a quarter of its "
+        "CPU periods for 15 minutes.",
+        "kubernetes.md",
+        kubernetes_only=True,
+    ),
+    Alert(
         "KubeHpaMaxedOut",
         "kube_horizontalpodautoscaler_status_current_replicas"
         " >= kube_horizontalpodautoscaler_spec_max_replicas",

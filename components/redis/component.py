@@ -111,11 +111,40 @@ def redis_config(settings: RedisSettings, tls: TlsFiles | None = None) -> RedisC
     )
 
 
-def redis_command(conf: str, tls: TlsFiles | None, script: str = DELIVERED) -> tuple[str, ...]:
-    """Over TLS, under the watcher, which restarts redis-server when its certificate is
-    renewed in place (Redis reads it only at start)."""
+# The admin's password, which Redis's container needs to tell itself to reload its
+# certificate (tls_reload), and the logins keeper to keep the app's logins.
+ADMIN_PASSWORD_FILE = "redis-admin-password"
+
+
+def tls_reload(tls: TlsFiles, socket: str = UNIX_SOCKET, secrets_dir: str = SECRETS_DIR) -> str:
+    """Redis 7 reads its certificate, key and CA again when told their paths, even the same
+    ones (CONFIG SET of the tls-* files is always applied): a renewal takes effect without
+    a restart, and no client is dropped."""
+    files = f"tls-cert-file {tls.cert_file} tls-key-file {tls.key_file}"
+    if tls.ca_file:
+        files += f" tls-ca-cert-file {tls.ca_file}"
+    return (
+        f'REDISCLI_AUTH="$(cat {secrets_dir}/{ADMIN_PASSWORD_FILE})" redis-cli '
+        f"--no-auth-warning -s {socket} --user {ADMIN_USER} CONFIG SET {files} | grep -qx OK"
+    )
+
+
+def redis_command(
+    conf: str,
+    tls: TlsFiles | None,
+    script: str = DELIVERED,
+    socket: str = UNIX_SOCKET,
+    secrets_dir: str = SECRETS_DIR,
+) -> tuple[str, ...]:
+    """Over TLS, under the watcher, which has redis-server reload its certificate when it is
+    renewed in place (`tls_reload`)."""
     server = ("redis-server", conf)
-    return watched(server, files=(tls.cert_file, tls.key_file), script=script) if tls else server
+    if tls is None:
+        return server
+    watched_files = (tls.cert_file, tls.key_file, *((tls.ca_file,) if tls.ca_file else ()))
+    return watched(
+        server, files=watched_files, reload=tls_reload(tls, socket, secrets_dir), script=script
+    )
 
 
 def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> Workload:
@@ -163,7 +192,10 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
             *((watcher_file(),) if tls else ()),
         ),
         # Read at start; the logins keeper applies the app's passwords in place.
-        secret_files=(File("users.acl", acl, restart_view=restart_view),),
+        secret_files=(
+            File("users.acl", acl, restart_view=restart_view),
+            *((File(ADMIN_PASSWORD_FILE, args.admin_password),) if tls else ()),
+        ),
         tls=tls,
         mounts=("data", SOCKET.name),
         run_as_user=REDIS_UID,
@@ -195,7 +227,7 @@ def redis_workload(name: str, args: RedisArgs, tls: TlsFiles | None = None) -> W
         REDIS_UID,
         env={"REDIS_SOCKET": UNIX_SOCKET, "REDIS_ADMIN_USER": ADMIN_USER},
         config_files=(File(LOGINS_SCRIPT.name, LOGINS_SCRIPT.read_text()),),
-        secret_files=(File("redis-admin-password", args.admin_password),),
+        secret_files=(File(ADMIN_PASSWORD_FILE, args.admin_password),),
     )
     return Workload(
         name=name,

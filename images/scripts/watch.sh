@@ -5,8 +5,8 @@
 # it stops on its own, so does the container, and the runtime restarts it.
 #   sh watch.sh [--reload RELOAD] [--stop STOP] [--watch FILE]... -- SERVER [ARG...]
 # The edge reloads nginx (new workers take the new certificate, old ones finish their
-# connections: a renewal drops nothing); Redis reads its certificate only at start, so it is
-# restarted (SIGTERM: the append-only file is synced first).
+# connections: a renewal drops nothing); Redis is told to read its certificate again (CONFIG
+# SET of its tls-* files). Without RELOAD a server is restarted (SIGTERM).
 set -eu
 reload=""
 stop=""

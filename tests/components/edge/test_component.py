@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from infra.render.mock_runtime import Recording
 from tests.support import one, render, uploads_of
 
@@ -97,3 +99,15 @@ def test_self_signed_chain_is_a_stack_output_and_its_key_a_secret() -> None:
     key = one(recording, "tls:index/privateKey:PrivateKey", "edge-tls-key")
     assert key.inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
     assert any(s.endswith("private-key-pem") for s in recording.secret_values)
+
+
+def test_each_request_to_the_api_opens_its_own_connection(prod: Recording) -> None:
+    """A keepalive pool to the Service's address pins connections to the pods kube-proxy
+    picked when they opened: new pods get little traffic, terminating ones keep getting
+    it. Without one (no upstream block, no keepalive), kube-proxy balances every request."""
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "edge-edge-config").inputs["data"][
+        "nginx.conf"
+    ]
+    assert not re.search(r"^\s*upstream\s", config, re.M)
+    assert not re.search(r"^\s*keepalive\s", config, re.M)
+    assert "proxy_pass http://$upstream_of_api;" in config

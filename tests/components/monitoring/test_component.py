@@ -121,11 +121,13 @@ def test_kubelet_metrics_can_skip_verification_or_be_turned_off(mode: str) -> No
     egress_ports = [p["port"] for p in policy.inputs["spec"]["egress"][-1]["ports"]]
     cluster_roles = recording.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
     if mode == "off":
-        assert "kubelet" not in jobs
+        assert "kubelet" not in jobs and "cadvisor" not in jobs
         assert 10250 not in egress_ports
         assert cluster_roles == []
     else:
-        assert jobs["kubelet"]["tls_config"] == {"insecure_skip_verify": True}
+        for job in ("kubelet", "cadvisor"):
+            assert jobs[job]["tls_config"] == {"insecure_skip_verify": True}
+        assert jobs["cadvisor"]["metrics_path"] == "/metrics/cadvisor"
         assert 10250 in egress_ports
 
 
@@ -257,11 +259,12 @@ def test_prods_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
         assert discovery == {
             "pods": [{"role": "pod", "namespaces": {"names": ["prodstack-prod"]}}],
             "kubelet": [{"role": "node"}],
+            "cadvisor": [{"role": "node"}],
         }
         result = promtool()
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = [job["job_name"] for job in document["scrape_configs"]]
-    assert jobs == ["pods", "kubelet", "blackbox"]
+    assert jobs == ["pods", "kubelet", "cadvisor", "blackbox"]
 
 
 def test_grafana_is_published_only_through_the_edge_when_asked() -> None:

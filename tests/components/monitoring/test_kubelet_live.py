@@ -1,6 +1,6 @@
-"""Prod's kubelet job, run by Debian's Prometheus against a stand-in kubelet on loopback: it
-presents the service account's token, verifies the kubelet's certificate against the cluster
-CA, and keeps only this stack's volume statistics. Adapted: node discovery becomes the stand-in's
+"""Prod's kubelet and cAdvisor jobs, run by Debian's Prometheus against a stand-in kubelet on
+loopback: they present the service account's token, verify the kubelet's certificate against
+the cluster CA, and keep only this stack's volume and container statistics. Adapted: node discovery becomes the stand-in's
 address (Debian's Prometheus has no Kubernetes discovery), and the token and CA paths become the
 test's files; the job is otherwise as rendered."""
 
@@ -39,11 +39,21 @@ kubelet_volume_stats_inodes{{namespace="{NAMESPACE}",persistentvolumeclaim="data
 kubelet_volume_stats_available_bytes{{namespace="another-team",persistentvolumeclaim="cache"}} 1e+09
 kubelet_running_pods 42
 """
+# What its cAdvisor exports, in part: two tenants' containers, and a series the stack leaves.
+CADVISOR_METRICS = f"""\
+container_cpu_cfs_throttled_periods_total{{namespace="{NAMESPACE}",pod="api-1",container="api"}} 40
+container_cpu_cfs_periods_total{{namespace="{NAMESPACE}",pod="api-1",container="api"}} 100
+container_memory_working_set_bytes{{namespace="{NAMESPACE}",pod="api-1",container="api"}} 2e+08
+container_cpu_cfs_throttled_periods_total{{namespace="another-team",pod="x-1",container="x"}} 7
+container_network_receive_bytes_total{{namespace="{NAMESPACE}",pod="api-1"}} 1e+06
+"""
+PATHS = {"/metrics": KUBELET_METRICS, "/metrics/cadvisor": CADVISOR_METRICS}
 
 
 @dataclass
 class Kubelet:
-    """Answers /metrics over TLS, only to a caller presenting the token."""
+    """Answers /metrics and /metrics/cadvisor over TLS, only to a caller presenting the
+    token."""
 
     authorizations: list[str | None] = field(default_factory=list)
 
@@ -57,7 +67,7 @@ class Kubelet:
                     self.send_response(401)
                     self.end_headers()
                     return
-                answer_metrics(self, KUBELET_METRICS)
+                answer_metrics(self, PATHS[self.path])
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -70,12 +80,12 @@ class Kubelet:
         return server
 
 
-def kubelet_job(kubelet_address: str, token: Path, ca: Path) -> dict[str, Any]:
+def kubelet_job(name: str, kubelet_address: str, token: Path, ca: Path) -> dict[str, Any]:
     data = one(
         render_shipped("prod"), "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config"
     ).inputs["data"]
     jobs = {j["job_name"]: j for j in yaml.safe_load(data["prometheus.yml"])["scrape_configs"]}
-    job = jobs["kubelet"]
+    job = jobs[name]
     assert job.pop("kubernetes_sd_configs") == [{"role": "node"}]
     job["static_configs"] = [{"targets": [kubelet_address]}]
     assert job["authorization"] == {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"}
@@ -105,7 +115,8 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Kub
     config = {
         "global": {"scrape_interval": "1s"},
         "scrape_configs": [
-            kubelet_job(f"localhost:{server.server_address[1]}", token, ca[1]),
+            kubelet_job(name, f"localhost:{server.server_address[1]}", token, ca[1])
+            for name in ("kubelet", "cadvisor")
         ],
     }
     (root / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -125,7 +136,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Kub
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if query(prometheus, 'up{job="kubelet"} == 1'):
+                if len(query(prometheus, 'up{job=~"kubelet|cadvisor"} == 1')) == 2:
                     break
             except OSError:
                 pass
@@ -160,3 +171,17 @@ def test_only_this_stacks_volume_statistics_are_kept(scraped: tuple[str, Kubelet
     # What the volume-filling alert reads, with the claim it names in its description.
     available = query(prometheus, "kubelet_volume_stats_available_bytes")
     assert [s["metric"]["persistentvolumeclaim"] for s in available] == ["data-postgres-0"]
+
+
+def test_only_this_stacks_container_limits_are_kept_from_cadvisor(
+    scraped: tuple[str, Kubelet],
+) -> None:
+    """What KubeContainerCpuThrottled reads, for this namespace's containers only."""
+    prometheus, _ = scraped
+    series = query(prometheus, '{job="cadvisor", __name__!~"up|scrape_.*"}')
+    kept = {(s["metric"]["__name__"], s["metric"].get("namespace")) for s in series}
+    assert kept == {
+        ("container_cpu_cfs_throttled_periods_total", NAMESPACE),
+        ("container_cpu_cfs_periods_total", NAMESPACE),
+        ("container_memory_working_set_bytes", NAMESPACE),
+    }

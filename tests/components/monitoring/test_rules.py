@@ -124,6 +124,18 @@ CASES = [
         {'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}': "0x20"},
     ),
     Case(
+        "KubeContainerCpuThrottled",
+        {
+            'container_cpu_cfs_throttled_periods_total{container="api"}': "0+50x30",
+            'container_cpu_cfs_periods_total{container="api"}': "0+100x30",
+        },
+        {
+            'container_cpu_cfs_throttled_periods_total{container="api"}': "0+5x30",
+            'container_cpu_cfs_periods_total{container="api"}': "0+100x30",
+        },
+        eval_time="25m",
+    ),
+    Case(
         "KubeHpaMaxedOut",
         {
             "kube_horizontalpodautoscaler_status_current_replicas": "5x30",

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.redis.component import redis_command
+from components.redis.component import ADMIN_PASSWORD_FILE, redis_command
 from components.workload import TlsFiles
 from tests.certificates import install
 from tests.live import adapt, as_user, free_port, signal_group
@@ -64,6 +64,8 @@ class RedisServer:
         command = ["redis-server", conf]
         if "watch.sh" in self.files:
             (self.root / "watch.sh").write_text(self.files["watch.sh"])
+            # The admin's password, with which the watcher has Redis reload its certificate.
+            (self.root / ADMIN_PASSWORD_FILE).write_text(self.files[ADMIN_PASSWORD_FILE])
             command = [
                 "env",
                 f"PRODSTACK_RELOAD_SECONDS={reload_seconds}",
@@ -71,8 +73,14 @@ class RedisServer:
                 # machine's paths.
                 *redis_command(
                     conf,
-                    TlsFiles(str(self.root / "tls.crt"), str(self.root / "tls.key")),
+                    TlsFiles(
+                        str(self.root / "tls.crt"),
+                        str(self.root / "tls.key"),
+                        ca_file=str(self.root / "ca.crt"),
+                    ),
                     script=str(self.root / "watch.sh"),
+                    socket=str(self.socket),
+                    secrets_dir=str(self.root),
                 ),
             ]
         self.process = subprocess.Popen(

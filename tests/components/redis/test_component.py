@@ -11,18 +11,23 @@ def test_prod_persistence_is_protected(prod: Recording) -> None:
     assert statefulset.protect and statefulset.retain_on_delete
     pod = statefulset.inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["containers"]] == ["redis", "exporter", "logins"]
-    # Prod speaks TLS only: the watcher restarts redis-server on a renewed certificate.
-    assert pod["containers"][0]["command"] == [
-        *("sh", "/run/prodstack/config/watch.sh"),
+    # Prod speaks TLS only: the watcher has redis-server read a renewed certificate again.
+    command = pod["containers"][0]["command"]
+    assert command[:2] == ["sh", "/run/prodstack/config/watch.sh"]
+    reload = command[command.index("--reload") + 1]
+    assert "CONFIG SET tls-cert-file /run/prodstack/internal-tls/tls.crt" in reload
+    assert command[command.index("--watch") :] == [
         *("--watch", "/run/prodstack/internal-tls/tls.crt"),
         *("--watch", "/run/prodstack/internal-tls/tls.key"),
+        *("--watch", "/run/prodstack/internal-tls/ca.crt"),
         *("--", "redis-server", "/run/prodstack/config/redis.conf"),
     ]
 
 
 def test_acl_and_exporter_password_are_secret_files(prod: Recording) -> None:
     secret = one(prod, "kubernetes:core/v1:Secret", "redis-redis-secrets").inputs
-    assert set(secret["stringData"]) == {"users.acl"}
+    # The admin's password: the watcher tells Redis to reload its certificate with it.
+    assert set(secret["stringData"]) == {"users.acl", "redis-admin-password"}
     exporter = one(prod, "kubernetes:core/v1:Secret", "redis-exporter-secrets").inputs
     assert set(exporter["stringData"]) == {"redis-exporter-passwords.json"}
     config = one(prod, "kubernetes:core/v1:ConfigMap", "redis-redis-config").inputs["data"]

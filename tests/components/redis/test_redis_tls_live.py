@@ -1,5 +1,6 @@
 """Redis with redis.tls on, run by Debian's redis-server through the rendered entry point:
-the plain port is closed, clients verify the server, and a renewed certificate is picked up."""
+the plain port is closed, clients verify the server, and a renewed certificate is picked up
+without a restart."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from components.redis.component import ADMIN_PASSWORD_FILE
 from infra.render.mock_runtime import stand_in
 from tests.certificates import issue, make_ca
 from tests.components.redis.server import RedisServer
@@ -44,6 +46,18 @@ def redis() -> Iterator[tuple[RedisServer, str]]:
         finally:
             if server.process and server.process.poll() is None:
                 server.kill(signal.SIGTERM)
+
+
+def info_process_id(server: RedisServer) -> str:
+    """The server's process id, as Redis reports it to the admin."""
+    admin = server.files[ADMIN_PASSWORD_FILE]
+    with resp.Connection("localhost", server.port, "admin", admin, ca_file=str(server.ca)) as conn:
+        info = str(conn.command("INFO", "server"))
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in info.splitlines()
+        if line.startswith("process_id:")
+    )
 
 
 def serial(server: RedisServer) -> str:
@@ -83,10 +97,14 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(
         resp.Connection("localhost", server.port, "app", app, ca_file=str(other))
 
 
-def test_a_renewed_certificate_is_served_after_the_restart(redis: tuple[RedisServer, str]) -> None:
+def test_a_renewed_certificate_is_served_without_a_restart(redis: tuple[RedisServer, str]) -> None:
+    """The watcher has Redis read its files again (CONFIG SET of the tls-* paths): the same
+    process serves the new certificate, and a connection opened before keeps working."""
     server, app = redis
     assert server.ca is not None
     before = serial(server)
+    kept = resp.Connection("localhost", server.port, "app", app, ca_file=str(server.ca))
+    process_id = info_process_id(server)
     ca_key = server.ca.with_name("ca.key")
     server.install_tls(
         *issue(server.root / "certificates", (ca_key, server.ca), "renewed"), server.ca
@@ -100,6 +118,7 @@ def test_a_renewed_certificate_is_served_after_the_restart(redis: tuple[RedisSer
             pass  # restarting
         time.sleep(0.5)
     assert serial(server) != before
-    # Acknowledged writes survive the restart (the append-only file).
-    with resp.Connection("localhost", server.port, "app", app, ca_file=str(server.ca)) as conn:
-        assert conn.command("GET", "tls-check") == "1"
+    assert info_process_id(server) == process_id
+    with kept:
+        assert kept.command("GET", "tls-check") == "1"
+    assert "reloaded" in (server.root / "redis.log").read_text()
