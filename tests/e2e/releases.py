@@ -17,7 +17,9 @@ import docker
 from docker.errors import NotFound
 
 from components.postgres.config import SOCKET_DIR
+from components.redis.component import ADMIN_PASSWORD_FILE
 from components.redis.component import UNIX_SOCKET as REDIS_SOCKET
+from components.workload import SECRETS_DIR
 from tests.e2e.plan import Plan
 from tests.e2e.stack import RunningStack
 from tests.e2e.traffic import Report, measured
@@ -156,7 +158,7 @@ def old_logins_revoked(stack: RunningStack) -> dict[str, bool]:
             [
                 "sh",
                 "-c",
-                'REDISCLI_AUTH="$(cat /run/prodstack/secrets/redis-admin-password)" '
+                f'REDISCLI_AUTH="$(cat {SECRETS_DIR}/{ADMIN_PASSWORD_FILE})" '
                 f"redis-cli --no-auth-warning -s {REDIS_SOCKET} --user admin ACL GETUSER app",
             ]
         )

@@ -159,11 +159,15 @@ def test_the_kubelet_is_scraped_with_the_token_over_verified_tls(
     assert set(kubelet.authorizations) == {f"Bearer {TOKEN}"}
 
 
+def kept_series(prometheus: str, job: str) -> set[tuple[str, str | None]]:
+    """(metric name, namespace) of every series the job stored, Prometheus's own aside."""
+    series = query(prometheus, f'{{job="{job}", __name__!~"up|scrape_.*"}}')
+    return {(s["metric"]["__name__"], s["metric"].get("namespace")) for s in series}
+
+
 def test_only_this_stacks_volume_statistics_are_kept(scraped: tuple[str, Kubelet]) -> None:
     prometheus, _ = scraped
-    series = query(prometheus, '{job="kubelet", __name__!~"up|scrape_.*"}')
-    kept = {(s["metric"]["__name__"], s["metric"].get("namespace")) for s in series}
-    assert kept == {
+    assert kept_series(prometheus, "kubelet") == {
         ("kubelet_volume_stats_available_bytes", NAMESPACE),
         ("kubelet_volume_stats_capacity_bytes", NAMESPACE),
         ("kubelet_volume_stats_used_bytes", NAMESPACE),
@@ -178,9 +182,7 @@ def test_only_this_stacks_container_limits_are_kept_from_cadvisor(
 ) -> None:
     """What KubeContainerCpuThrottled reads, for this namespace's containers only."""
     prometheus, _ = scraped
-    series = query(prometheus, '{job="cadvisor", __name__!~"up|scrape_.*"}')
-    kept = {(s["metric"]["__name__"], s["metric"].get("namespace")) for s in series}
-    assert kept == {
+    assert kept_series(prometheus, "cadvisor") == {
         ("container_cpu_cfs_throttled_periods_total", NAMESPACE),
         ("container_cpu_cfs_periods_total", NAMESPACE),
         ("container_memory_working_set_bytes", NAMESPACE),
