@@ -475,6 +475,10 @@ class Workload:
     outbound: tuple[Outbound, ...] = ()
     # Only workloads that declare access get a service account token (Kubernetes).
     api_access: tuple[ApiAccess, ...] = ()
+    # A cloud role (an AWS IAM role ARN) its pods take on by web identity: bound to the
+    # workload's own identity (its ServiceAccount, IRSA), never the node's, so no other pod on
+    # the node shares it. A platform without per-workload identities (Docker) refuses it.
+    cloud_role: str | None = None
 
     # Why the workload runs one replica by design (one Postgres primary); recorded with it
     # as a waiver of the policy pack's replicas rule. Empty: it scales like any other.

@@ -7,6 +7,7 @@ literal given to a variable or key whose name says it holds a credential.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 
@@ -14,6 +15,7 @@ from policies.rule import EVERYWHERE, Context, Violation, resource_rule, stack_r
 from policies.view import (
     CONFIG_MAP,
     DOCKER_CONTAINER,
+    NETWORK_POLICY,
     SECRET,
     STACK,
     WORKLOAD_TYPES,
@@ -159,3 +161,43 @@ def outputs_marked(subjects: Sequence[Subject], _: Context) -> Iterator[Violatio
                 yield Violation(
                     f"stack output {name} carries a credential and is not a secret", stack
                 )
+
+
+# The instance metadata services of the clouds (AWS's IPv4 and IPv6, which GCP and Azure
+# share at the IPv4 address): whoever reaches them gets the node's cloud credentials.
+INSTANCE_METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+
+
+def _reaches_metadata(peer: object, ports: list[object]) -> str | None:
+    cidr = get(peer, "ipBlock", "cidr")
+    if not isinstance(cidr, str):
+        return None
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+        excepted = [ipaddress.ip_network(e, strict=False) for e in items(peer, "ipBlock", "except")]
+    except ValueError:
+        return None
+    # The services answer on port 80: egress limited to other ports does not reach them.
+    if ports and not any(get(p, "port") in (80, "80", "http") for p in ports):
+        return None
+    for address in INSTANCE_METADATA:
+        if address in network and not any(address in e for e in excepted):
+            return f"egress to {cidr} reaches the instance metadata service {address}"
+    return None
+
+
+@resource_rule(
+    "no-node-credentials",
+    "No NetworkPolicy lets pods reach the cloud's instance metadata service (169.254.169.254 on port 80): workloads get cloud access by an identity of their own (a role by web identity on their ServiceAccount).",
+    "The metadata service hands out the node's credentials: every pod on the node would hold them (and could write to or delete the backup bucket), and hardened nodes (IMDSv2 with a hop limit of 1) refuse pods anyway, so backups that rely on it stop and WAL fills the disk.",
+    EVERYWHERE,
+    {NETWORK_POLICY},
+    ("AWS EKS best practices: restrict access to the instance metadata", "Checkov CKV_AWS_79"),
+)
+def no_node_credentials(subject: Subject, _: Context) -> Iterator[str]:
+    for rule in items(subject.props, "spec", "egress"):
+        ports = items(rule, "ports")
+        for peer in items(rule, "to"):
+            problem = _reaches_metadata(peer, ports)
+            if problem:
+                yield f"{subject.display}: {problem}"

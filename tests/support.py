@@ -81,7 +81,8 @@ PROD = {
                     "region": "eu-west-1",
                     "path": "/prodstack",
                     "uriStyle": "path",
-                    "keyType": "auto",
+                    "keyType": "web-id",
+                    "roleArn": "arn:aws:iam::123456789012:role/prodstack-backups",
                 },
             }
         },

@@ -292,6 +292,7 @@ def postgres_workload(
         ),
         # WAL and backups leave the pod for an off-site repository, and nothing else does.
         outbound=repository_outbound(settings),
+        cloud_role=repository_role(settings),
         # The stack's data: the last to be evicted from a node short of memory.
         critical=True,
         pre_stop_seconds=0,
@@ -299,7 +300,8 @@ def postgres_workload(
     )
 
 
-# The cloud's instance metadata service, where keyType auto finds its credentials.
+# The cloud's instance metadata service, where keyType auto finds the host's credentials
+# (Docker on a cloud VM; refused on Kubernetes, where the node's identity is every pod's).
 INSTANCE_METADATA = Outbound((80,), "169.254.169.254/32")
 
 
@@ -308,6 +310,14 @@ def repository_outbound(settings: PostgresSettings) -> tuple[Outbound, ...]:
     if settings.backup.repository.type != "s3" or s3 is None:
         return ()
     return (Outbound((443,)), *((INSTANCE_METADATA,) if s3.key_type == "auto" else ()))
+
+
+def repository_role(settings: PostgresSettings) -> str | None:
+    """The role the backups take on by web identity (keyType web-id), if any."""
+    s3 = settings.backup.repository.s3
+    if settings.backup.repository.type != "s3" or s3 is None:
+        return None
+    return s3.role_arn
 
 
 def _http_check(port: int, path: str) -> str:

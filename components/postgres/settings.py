@@ -71,6 +71,15 @@ Bucket = Annotated[
     ),
     AfterValidator(_bucket),
 ]
+RoleArn = Annotated[
+    str,
+    Field(
+        pattern=hinted(
+            r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$",
+            "an IAM role ARN like arn:aws:iam::123456789012:role/prodstack-backups",
+        )
+    ),
+]
 Region = Annotated[
     str,
     Field(pattern=hinted(r"^[a-z0-9][a-z0-9-]{0,31}$", "a region code like eu-west-1")),
@@ -92,8 +101,17 @@ class S3Repository(Settings):
         description="Path in the bucket.",
     )
     uri_style: Literal["host", "path"] = Field(description="host for AWS, path for most others.")
-    key_type: Literal["shared", "auto"] = Field(
-        description="shared: keys from config secrets; auto: the node's or pod's cloud identity."
+    key_type: Literal["shared", "web-id", "auto"] = Field(
+        description=(
+            "shared: keys from config secrets; web-id: the role `roleArn`, taken on by the "
+            "database's own Kubernetes identity (IRSA); auto: the host's cloud identity from "
+            "the instance metadata service (Docker on a cloud VM only: on Kubernetes every pod "
+            "of the node would share it)."
+        )
+    )
+    role_arn: RoleArn | None = Field(
+        default=None,
+        description="The IAM role the database's ServiceAccount takes on (keyType web-id).",
     )
     key_config: ConfigKey | None = Field(
         default=None, description="Secret config key holding the access key (keyType shared)."
@@ -115,6 +133,8 @@ class S3Repository(Settings):
     def _shared_keys_named(self) -> S3Repository:
         if self.key_type == "shared" and not (self.key_config and self.secret_config):
             raise ValueError("keyType shared needs keyConfig and secretConfig (secret config keys)")
+        if (self.key_type == "web-id") != (self.role_arn is not None):
+            raise ValueError("keyType web-id needs roleArn, and roleArn only goes with web-id")
         return self
 
 

@@ -147,7 +147,7 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"name the proxies, at most a /{widest} (IPv{network.version})"
             )
     problems += _frontend_rules(settings) + _cors_rules(settings)
-    problems += _plaintext_rules(settings)
+    problems += _plaintext_rules(settings) + _backup_identity_rules(settings)
     release = redis_release(settings.redis.image)
     if prod and release is None:
         problems.append(
@@ -180,6 +180,29 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 "needs platform docker; on kubernetes give a registry image"
             )
     return problems
+
+
+def _backup_identity_rules(settings: StackSettings) -> list[str]:
+    """Backups write with the database's own identity: a role by web identity on Kubernetes,
+    never the node's (every pod on the node would hold it, and hardened nodes refuse pods the
+    metadata service); on Docker the host's, or keys."""
+    repository = settings.postgres.backup.repository
+    if repository.type != "s3" or repository.s3 is None:
+        return []
+    key = key_path(["postgres", "backup", "repository", "s3", "keyType"])
+    key_type = repository.s3.key_type
+    if settings.platform == "kubernetes" and key_type == "auto":
+        return [
+            f"{key}: auto reads the node's cloud identity, which every pod on the node shares "
+            "and which hardened nodes (IMDSv2, hop limit 1) do not give pods at all; on "
+            "kubernetes use web-id with roleArn (or shared)"
+        ]
+    if settings.platform == "docker" and key_type == "web-id":
+        return [
+            f"{key}: web-id takes on a role with a Kubernetes ServiceAccount's token; on docker "
+            "use auto (the host's role) or shared"
+        ]
+    return []
 
 
 def _plaintext_rules(settings: StackSettings) -> list[str]:

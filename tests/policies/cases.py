@@ -438,6 +438,23 @@ CASES = [
         "lets grafana reach postgres on 5432",
     ),
     Case(
+        "no-node-credentials",
+        "prod",
+        # What keyType auto needed: the node's credentials from the metadata service.
+        lambda r: props(r, ":NetworkPolicy", "postgres")["spec"]["egress"].append(
+            {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80}]}
+        ),
+        "reaches the instance metadata service 169.254.169.254",
+    ),
+    Case(
+        "no-node-credentials",
+        "prod",
+        lambda r: props(r, ":NetworkPolicy", "postgres")["spec"]["egress"].append(
+            {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}
+        ),
+        "egress to 0.0.0.0/0 reaches",
+    ),
+    Case(
         "docker-not-privileged",
         "dev",
         lambda r: docker(r, DOCKER_API).update(privileged=True),

@@ -85,6 +85,12 @@ class DockerPlacement(Placement):
         self._networks.create_all(workloads, graph)
         for p in pending:
             network.check_isolation(p.workload, graph)
+            if p.workload.cloud_role is not None:
+                # Every container on the host shares the host's identity: none is its own.
+                raise WorkloadError(
+                    f"workload {p.workload.name}: a cloud role by web identity needs "
+                    "per-workload identities (Kubernetes); on Docker give the credentials"
+                )
             attachments = self._networks.attachments(p.workload, by_name, graph)
             scope = Scope(
                 workload=p.workload,

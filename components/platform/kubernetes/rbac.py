@@ -15,11 +15,20 @@ meta = k8s.meta.v1
 rbac = k8s.rbac.v1
 
 
+# The annotation EKS's pod identity webhook reads: it gives the pods of the ServiceAccount
+# a projected token and AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE, which AWS clients (and
+# pgBackRest's repo1-s3-key-type=web-id) use to take on the role.
+WEB_IDENTITY_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
 def service_account(scope: Scope) -> None:
     w = scope.workload
+    metadata = scope.metadata()
+    if w.cloud_role is not None:
+        metadata.annotations = {WEB_IDENTITY_ROLE_ANNOTATION: w.cloud_role}
     core.ServiceAccount(
         w.name,
-        metadata=scope.metadata(),
+        metadata=metadata,
         automount_service_account_token=bool(w.api_access),
         opts=scope.opts,
     )

@@ -302,6 +302,35 @@ def test_a_workload_is_placed_once_and_never_after_the_placement_finished() -> N
     ]
 
 
+def test_a_cloud_role_by_web_identity_is_refused_not_dropped() -> None:
+    """Every container on a Docker host shares the host's identity: a workload that asks for
+    one of its own (Workload.cloud_role) must not run with the host's instead."""
+    import pulumi
+    import pytest
+
+    from components.platform.docker import DockerPlatform
+    from components.workload import WorkloadError
+    from tests.components.platform.doubles import store
+
+    errors: list[str] = []
+
+    def program() -> dict[str, Any]:
+        placement = DockerPlatform("p", docker_args("t")).placement
+        holder = pulumi.ComponentResource("prodstack:test:Doubles", "doubles", None)
+        role = "arn:aws:iam::123456789012:role/backups"
+        placement.place(replace(store(False, False), cloud_role=role), parent=holder)
+        with pytest.raises(WorkloadError) as error:
+            placement.finish()
+        errors.append(str(error.value))
+        return {}
+
+    render("t", program=program)
+    assert errors == [
+        "workload store: a cloud role by web identity needs per-workload identities "
+        "(Kubernetes); on Docker give the credentials"
+    ]
+
+
 def test_a_forward_reference_is_checked_against_the_workload_finally_placed() -> None:
     """A reference made before its workload is placed (the edge routing to Grafana) names a
     workload that must be placed, with the ports its main container serves."""

@@ -41,6 +41,27 @@ def test_prod_data_is_protected_and_backed_up_off_site(prod: Recording) -> None:
     assert "cipher-pass" not in config["pgbackrest.conf"]
 
 
+def test_prod_backups_write_with_the_databases_own_role_not_the_nodes(prod: Recording) -> None:
+    config = one(prod, "kubernetes:core/v1:ConfigMap", "postgres-postgres-config").inputs["data"]
+    backrest = configparser.ConfigParser()
+    backrest.read_string(config["pgbackrest.conf"])
+    assert backrest["global"]["repo1-s3-key-type"] == "web-id"
+    account = one(prod, "kubernetes:core/v1:ServiceAccount", "postgres").inputs
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prodstack-backups"
+    }
+    # No other workload takes on a role, and nothing may ask the metadata service.
+    others = [a for a in prod.of_type("kubernetes:core/v1:ServiceAccount") if a.name != "postgres"]
+    assert all(not a.inputs["metadata"].get("annotations") for a in others)
+    egress = json.dumps(
+        [
+            p.inputs["spec"].get("egress")
+            for p in prod.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        ]
+    )
+    assert "169.254.169.254" not in egress
+
+
 def test_ephemeral_stacks_protect_nothing() -> None:
     recording = render("pr-3", {"environment": "ephemeral"})
     volumes = recording.of_type("docker:index/volume:Volume")

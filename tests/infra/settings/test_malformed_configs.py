@@ -432,6 +432,35 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:postgres.backup.repository.s3.region: must be a region code like eu-west-1",
     ),
     (
+        "s3-web-id-without-a-role",
+        "dev",
+        s3_backups(keyType="web-id"),
+        {},
+        "prodstack:postgres.backup.repository.s3: keyType web-id needs roleArn",
+    ),
+    (
+        "s3-web-id-on-docker",
+        "dev",
+        s3_backups(keyType="web-id", roleArn="arn:aws:iam::123456789012:role/backups"),
+        {},
+        "prodstack:postgres.backup.repository.s3.keyType: web-id takes on a role with a "
+        "Kubernetes ServiceAccount's token; on docker use auto",
+    ),
+    (
+        "s3-node-identity-on-kubernetes",
+        "prod",
+        {**PROD, "postgres": {**PROD["postgres"], **s3_backups()["postgres"]}},
+        {},
+        "prodstack:postgres.backup.repository.s3.keyType: auto reads the node's cloud identity",
+    ),
+    (
+        "s3-role-not-an-arn",
+        "dev",
+        s3_backups(keyType="web-id", roleArn="prodstack-backups"),
+        {},
+        "prodstack:postgres.backup.repository.s3.roleArn: must be an IAM role ARN",
+    ),
+    (
         "s3-dotted-bucket-host-style",
         "dev",
         s3_backups(bucket="db.backups", uriStyle="host"),
