@@ -393,6 +393,16 @@ class Outbound:
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """The load balancer in front of a public workload: what its controller is told (on
+    Kubernetes, the LoadBalancer Service's annotations) and how long it goes on sending new
+    connections to a replica that has begun to stop."""
+
+    deregistration_seconds: int = 0
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ScannerWaiver:
     check: str  # the scanner's check id, like CKV_K8S_40
     reason: str
@@ -493,6 +503,9 @@ class Workload:
     # PriorityClass, so the kubelet evicts it last and the scheduler preempts for it.
     critical: bool = False
 
+    # A public workload's load balancer (Workload.public).
+    load_balancer: LoadBalancer = LoadBalancer()
+
     pre_stop_seconds: int = 5
     shutdown_grace_seconds: int = 25
     jobs: tuple[ScheduledJob, ...] = ()
@@ -525,6 +538,12 @@ class Workload:
         ):
             if len(values) != len(set(values)):
                 raise WorkloadError(f"workload {self.name}: duplicate {kind} {values}")
+        if self.public and self.pre_stop_seconds < self.load_balancer.deregistration_seconds:
+            raise WorkloadError(
+                f"workload {self.name}: stops serving {self.pre_stop_seconds} s after it is told "
+                f"to stop, while its load balancer sends it new connections for "
+                f"{self.load_balancer.deregistration_seconds} s"
+            )
         if self.volumes and self.scaling.baseline > 1:
             raise WorkloadError(f"workload {self.name}: a workload with volumes runs one replica")
 

@@ -153,7 +153,7 @@ def tls_versions(subject: Subject, _: Context) -> Iterator[str]:
 
 @resource_rule(
     "edge-http-redirects",
-    "Plain-HTTP servers of the edge only redirect to HTTPS (301 or 308), except ACME challenges.",
+    "Plain-HTTP servers of the edge only redirect to HTTPS (301 or 308).",
     "Anything served over plain HTTP can be read and altered on the way; a redirect is all HTTP should ever say.",
     EVERYWHERE,
     FILE_CARRIERS,
@@ -165,8 +165,6 @@ def http_redirects(subject: Subject, _: Context) -> Iterator[str]:
             if _is_tls(server) or _is_status(server):
                 continue
             for location in server.all("location"):
-                if "/.well-known/acme-challenge/" in location.args:
-                    continue
                 ret = location.first("return")
                 if (
                     ret is None

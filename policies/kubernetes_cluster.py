@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.rule import EVERYWHERE, PROD_ONLY, Context, Violation, resource_rule, stack_rule
+from policies.rule import (
+    ADVISE_ALL_ENFORCE_PROD,
+    EVERYWHERE,
+    PROD_ONLY,
+    Context,
+    Violation,
+    resource_rule,
+    stack_rule,
+)
 from policies.view import (
     HPA,
     NAME_LABEL,
@@ -284,6 +292,72 @@ def public_services(subject: Subject, _: Context) -> Iterator[str]:
         yield f"{subject.display} is a LoadBalancer but not the edge"
     if items(subject.props, "spec", "externalIPs"):
         yield f"{subject.display} has external IPs"
+
+
+# Written by the program on the edge's Service (components/platform/kubernetes/service.py).
+DEREGISTRATION_ANNOTATION = "prodstack.dev/deregistration-seconds"
+
+
+def _pre_stop_sleep(spec: Any) -> int | None:
+    """The preStop sleep of a pod's first (main) container, the server (0 without one);
+    None while unknown."""
+    seconds = get(spec, "containers", 0, "lifecycle", "preStop", "sleep", "seconds", default=0)
+    if seconds is UNKNOWN:
+        return None
+    # Numbers reach the pack as floats (protobuf's); a sleep is whole seconds.
+    return int(seconds) if isinstance(seconds, int | float) else 0
+
+
+@stack_rule(
+    "edge-drains-before-stop",
+    "The edge's pods go on serving (preStop) at least as long as its load balancer goes on sending them new connections (the Service's prodstack.dev/deregistration-seconds, or the pack config's minimum), and their grace period leaves time after it.",
+    "Under externalTrafficPolicy Local a cloud load balancer stops sending to a node only once its health checks fail it (20-60 s): an edge pod that stops sooner resets every new connection on each rollout, scale-in and node drain.",
+    ADVISE_ALL_ENFORCE_PROD,
+    (
+        "Kubernetes docs: Pod termination",
+        "AWS Load Balancer Controller: pod readiness and deregistration",
+    ),
+    config={
+        "minimumSeconds": {
+            "type": "integer",
+            "default": 0,
+            "description": "The shortest preStop for the edge, whatever its Service declares.",
+        }
+    },
+)
+def edge_drains_before_stop(subjects: Sequence[Subject], context: Context) -> Iterator[Violation]:
+    minimum = int(context.config.get("minimumSeconds") or 0)
+    declared = {
+        get(s.props, "metadata", "name"): get(
+            s.props, "metadata", "annotations", DEREGISTRATION_ANNOTATION
+        )
+        for s in subjects
+        if s.type == SERVICE and get(s.props, "spec", "type") == "LoadBalancer"
+    }
+    for subject in subjects:
+        if subject.type not in SCALABLE_TYPES or subject.component != EDGE:
+            continue
+        spec = pod_spec(subject)
+        needed = minimum
+        value = declared.get(get(subject.props, "metadata", "name"))
+        if isinstance(value, str) and value.isdigit():  # annotations are strings
+            needed = max(needed, int(value))
+        sleep = _pre_stop_sleep(spec)
+        if sleep is None:
+            continue
+        if sleep < needed:
+            yield Violation(
+                f"{subject.display} stops serving {sleep} s after it is told to stop, while its "
+                f"load balancer sends it new connections for {needed} s",
+                subject,
+            )
+        grace = get(spec, "terminationGracePeriodSeconds", default=30)
+        if isinstance(grace, int | float) and grace <= sleep:
+            yield Violation(
+                f"{subject.display} is killed after {int(grace)} s, before its {sleep} s preStop "
+                "has ended and nginx has drained",
+                subject,
+            )
 
 
 @stack_rule(

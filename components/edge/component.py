@@ -36,6 +36,7 @@ from components.workload import (
     Checks,
     Container,
     File,
+    LoadBalancer,
     Peer,
     PlacedWorkload,
     Port,
@@ -215,6 +216,7 @@ def edge_config(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> EdgeC
         allow=tuple(s.allow),
         deny=tuple(s.deny),
         trusted_proxies=tuple(s.trusted_proxies),
+        proxy_protocol_sources=tuple(s.load_balancer.proxy_sources),
         extra_routes=args.extra_routes,
         frontend=frontend_route(args),
         cors=cors_policy(args),
@@ -243,6 +245,11 @@ def edge_command(conf: str, tls: TlsFiles, script: str = DELIVERED) -> tuple[str
         stop=f"{nginx} -s quit",
         script=script,
     )
+
+
+# How long the platform's own routing (kube-proxy, the edge's Service endpoints) takes to
+# leave a stopping replica, with no load balancer to wait for.
+MIN_PRE_STOP_SECONDS = 5
 
 
 def edge_workload(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> Workload:
@@ -279,6 +286,14 @@ def edge_workload(args: EdgeArgs, tls: TlsFiles, name_server: NameServer) -> Wor
         scaling=workload_scaling(s.replicas, s.autoscaling),
         # Routed services (Grafana) admit the edge themselves: they are placed after it.
         connects_to=upstream_peers(args),
-        pre_stop_seconds=5,
-        shutdown_grace_seconds=30,
+        load_balancer=LoadBalancer(
+            deregistration_seconds=s.load_balancer.deregistration_seconds,
+            annotations=dict(s.load_balancer.annotations),
+        ),
+        # A stopping replica serves on until its load balancer has stopped sending to it (and
+        # at least as long as the platform takes to route around it); then nginx quits
+        # gracefully: it closes its listeners and idle keep-alive connections, answers the
+        # requests in flight with Connection: close, and waits for the slowest upstream reply.
+        pre_stop_seconds=max(MIN_PRE_STOP_SECONDS, s.load_balancer.deregistration_seconds),
+        shutdown_grace_seconds=s.upstream.read_timeout_seconds + 5,
     )

@@ -33,7 +33,6 @@ PREVIOUS_ASSETS_MIB = 32
 # A name server that does not answer in this time fails the request (502), not hangs it.
 RESOLVER_TIMEOUT_SECONDS = 5
 SCRATCH = "/tmp"
-ACME_ROOT = "/run/prodstack/acme"
 
 # Mozilla Server Side TLS, "intermediate" (v5.7) without the DHE suites (no dhparam file).
 INTERMEDIATE_CIPHERS = ":".join(
@@ -156,6 +155,8 @@ class EdgeConfig:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    # The load balancer's networks, when it sends the client's address by PROXY protocol.
+    proxy_protocol_sources: tuple[str, ...] = ()
     extra_routes: tuple[Route, ...] = ()
     frontend: FrontendRoute | None = None
     cors: CorsPolicy | None = None
@@ -276,11 +277,20 @@ class EdgeConfig:
                 "server",
                 children=[*listen, d("server_name", "_"), d("return", 421)],
             )
-            for listen in ([d("listen", self.http_port, "default_server")], https)
+            for listen in (
+                [d("listen", self.http_port, *self.listen_flags, "default_server")],
+                https,
+            )
         ]
 
+    @property
+    def listen_flags(self) -> tuple[str, ...]:
+        """Every connection to a public port starts with the load balancer's PROXY protocol
+        header when it sends one: nginx reads the client's address from it."""
+        return ("proxy_protocol",) if self.proxy_protocol_sources else ()
+
     def https_listen(self, default: bool = False) -> list[Directive | Block | Comment]:
-        flags = ("default_server",) if default else ()
+        flags = (*self.listen_flags, *(("default_server",) if default else ()))
         if self.since(1, 25):
             return [d("listen", self.https_port, "ssl", *flags), d("http2", "on")]
         return [d("listen", self.https_port, "ssl", "http2", *flags)]
@@ -289,13 +299,10 @@ class EdgeConfig:
         return Block(
             "server",
             children=[
-                d("listen", self.http_port),
+                d("listen", self.http_port, *self.listen_flags),
                 d("server_name", *self.server_names),
-                Block(
-                    "location",
-                    ("^~", "/.well-known/acme-challenge/"),
-                    [d("root", ACME_ROOT), d("try_files", "$uri", "=404")],
-                ),
+                # No ACME HTTP-01 answers: cert-manager issues the edge's certificate by DNS-01
+                # (README, "What prod assumes of its cluster").
                 Comment("plain HTTP only redirects, permanently, to HTTPS"),
                 Block("location", ("/",), [d("return", 308, "https://$host$request_uri")]),
             ],
@@ -456,7 +463,12 @@ class EdgeConfig:
         ]
         if self.cors is not None:
             children += self.cors.maps()
-        if self.trusted_proxies:
+        if self.proxy_protocol_sources:
+            # The address the rate limits count by is the client's, as the balancer saw it;
+            # a header from anyone else is refused with the connection (nginx: broken header).
+            children += [d("set_real_ip_from", cidr) for cidr in self.proxy_protocol_sources]
+            children += [d("real_ip_header", "proxy_protocol")]
+        elif self.trusted_proxies:
             children += [d("set_real_ip_from", cidr) for cidr in self.trusted_proxies]
             children += [d("real_ip_header", "X-Forwarded-For"), d("real_ip_recursive", "on")]
         children += [

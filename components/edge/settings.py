@@ -203,6 +203,64 @@ class PublicPorts(Settings):
         return self
 
 
+# A Kubernetes annotation key: an optional DNS prefix, then a name.
+_ANNOTATION_KEY = hinted(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    "an annotation key like service.beta.kubernetes.io/aws-load-balancer-type",
+)
+AnnotationKey = Annotated[str, Field(pattern=_ANNOTATION_KEY)]
+AnnotationValue = Annotated[str, Field(max_length=4096)]
+
+
+class LoadBalancerSettings(Settings):
+    """The load balancer in front of the edge: on Kubernetes the cloud's, for the edge's
+    LoadBalancer Service; on Docker whatever the host sits behind, if anything."""
+
+    deregistration_seconds: int = Field(
+        ge=0,
+        le=600,
+        description=(
+            "How long the load balancer goes on sending new connections to an edge replica "
+            "that has begun to stop: under externalTrafficPolicy Local, until its health "
+            "checks fail the node (interval x unhealthy threshold, 20-60 s on the clouds). "
+            "A stopping replica keeps serving that long (preStop) before nginx drains."
+        ),
+    )
+    client_address: Literal["preserved", "proxy-protocol"] = Field(
+        description=(
+            "How the edge learns a client's address, which rate limits count by. preserved: "
+            "the load balancer keeps it as the connection's source (an NLB with instance "
+            "targets, GKE and AKS with Local); proxy-protocol: the load balancer sends it in "
+            "a PROXY protocol header (an NLB with IP targets; a Classic ELB), trusted only "
+            "from `proxySources`. Under neither, every client shares the balancer's few "
+            "addresses and their rate limits."
+        )
+    )
+    proxy_sources: UniqueList[Cidr] = Field(
+        description=(
+            "With proxy-protocol: the networks the load balancer connects from (its subnets); "
+            "only they may state a client's address."
+        )
+    )
+    annotations: dict[AnnotationKey, AnnotationValue] = Field(
+        description=(
+            "Kubernetes: annotations of the edge's LoadBalancer Service, which the cloud's "
+            "controller reads (its type, targets, PROXY protocol, health checks)."
+        )
+    )
+
+    @model_validator(mode="after")
+    def _sources_with_proxy_protocol(self) -> LoadBalancerSettings:
+        if self.client_address == "proxy-protocol" and not self.proxy_sources:
+            raise ValueError(
+                "clientAddress proxy-protocol needs proxySources: the networks the load "
+                "balancer connects from (otherwise anyone could state any address)"
+            )
+        if self.client_address == "preserved" and self.proxy_sources:
+            raise ValueError("proxySources only go with clientAddress proxy-protocol")
+        return self
+
+
 class EdgeSettings(Settings):
     image: ImageReference = Field(description="Unprivileged nginx image (by digest in prod).")
     nginx_version: str = Field(
@@ -236,6 +294,17 @@ class EdgeSettings(Settings):
     )
     cors: Cors = Field(description="Which browser origins may call the API (answered at the edge).")
     certificate: Certificate
+    load_balancer: LoadBalancerSettings
+
+    @model_validator(mode="after")
+    def _one_source_of_client_addresses(self) -> EdgeSettings:
+        if self.load_balancer.client_address == "proxy-protocol" and self.trusted_proxies:
+            raise ValueError(
+                "trustedProxies (X-Forwarded-For) and loadBalancer.clientAddress proxy-protocol "
+                "both name the client's address; nginx takes it from one: choose one"
+            )
+        return self
+
     public_ports: PublicPorts = Field(
         description=(
             "Ports the Docker host publishes (or the LoadBalancer serves): 80 and 443, or "

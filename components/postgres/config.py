@@ -25,6 +25,14 @@ class Setting:
     why: str = ""
 
 
+# Postgres keeps these settings in an int of their unit: their largest values, in MiB
+# (guc_tables.c: effective_cache_size INT_MAX 8 kB pages, shared_buffers INT_MAX / 2 pages,
+# work_mem MAX_KILOBYTES). A memory limit beyond them (terabytes) is capped, not refused.
+PAGES_MAX_MIB = (2**31 - 1) * 8 // 1024
+SHARED_BUFFERS_MAX_MIB = (2**30 - 1) * 8 // 1024
+KILOBYTES_MAX_MIB = (2**31 - 1) // 1024
+
+
 @dataclass(frozen=True)
 class PostgresConfig:
     major: int
@@ -44,11 +52,11 @@ class PostgresConfig:
 
     @property
     def shared_buffers_mib(self) -> int:
-        return max(16, self.memory_limit_mib // 4)
+        return min(SHARED_BUFFERS_MAX_MIB, max(16, self.memory_limit_mib // 4))
 
     @property
     def effective_cache_size_mib(self) -> int:
-        return max(32, self.memory_limit_mib * 3 // 4)
+        return min(PAGES_MAX_MIB, max(32, self.memory_limit_mib * 3 // 4))
 
     @property
     def maintenance_work_mem_mib(self) -> int:
@@ -58,7 +66,7 @@ class PostgresConfig:
     def work_mem_mib(self) -> int:
         # What is left after shared buffers, shared by every connection's sorts and hashes.
         spare = self.memory_limit_mib - self.shared_buffers_mib
-        return max(1, spare // (self.max_connections * 3))
+        return min(KILOBYTES_MAX_MIB, max(1, spare // (self.max_connections * 3)))
 
     # -- the file ----------------------------------------------------------------------------
 

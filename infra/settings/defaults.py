@@ -137,6 +137,13 @@ COMMON: Tree = {
         },
         "certificate": {"source": "self-signed"},
         "publicPorts": {"http": 80, "https": 443, "address": "0.0.0.0"},
+        # One host has no load balancer to wait for.
+        "loadBalancer": {
+            "deregistrationSeconds": 0,
+            "clientAddress": "preserved",
+            "proxySources": [],
+            "annotations": {},
+        },
     },
     "frontend": {
         "enabled": False,
@@ -258,6 +265,9 @@ BY_ENVIRONMENT: dict[Environment, Tree] = {
             "replicas": 2,
             "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
             "certificate": {"source": "cert-manager", "issuer": "letsencrypt-prod"},
+            # Cloud load balancers stop sending to a node 20-60 s after its health checks
+            # start failing: a stopping edge replica serves that long.
+            "loadBalancer": {"deregistrationSeconds": 45},
         },
         "frontend": {
             "replicas": 2,

@@ -132,6 +132,18 @@ def _environment_rules(settings: StackSettings) -> list[str]:
             f"{key_path(['edge', 'certificate', 'source'])}: cert-manager needs platform "
             "kubernetes; on docker use supplied"
         )
+    balancer = settings.edge.load_balancer
+    if settings.platform == "docker" and balancer.annotations:
+        problems.append(
+            f"{key_path(['edge', 'loadBalancer', 'annotations'])}: annotations are for the "
+            "LoadBalancer Service on kubernetes; on docker the host publishes the ports itself"
+        )
+    if settings.platform == "docker" and balancer.client_address == "proxy-protocol":
+        problems.append(
+            f"{key_path(['edge', 'loadBalancer', 'clientAddress'])}: on docker the stack's own "
+            "prober reaches the edge without a load balancer, and would be refused without a "
+            "PROXY header; use preserved, or trustedProxies behind a proxy"
+        )
     if prod and certificate.source == "self-signed":
         problems.append(
             f"{key_path(['edge', 'certificate', 'source'])}: must be cert-manager or supplied "

@@ -455,6 +455,19 @@ CASES = [
         "egress to 0.0.0.0/0 reaches",
     ),
     Case(
+        "edge-drains-before-stop",
+        "prod",
+        # The old render: a 5 s preStop before a balancer that sends for 45 s.
+        lambda r: container(r, D, "edge")["lifecycle"]["preStop"]["sleep"].update(seconds=5),
+        "stops serving 5 s after it is told to stop, while its load balancer sends it new connections for 45 s",
+    ),
+    Case(
+        "edge-drains-before-stop",
+        "prod",
+        lambda r: pod(r, D, "edge").update(terminationGracePeriodSeconds=45),
+        "is killed after 45 s, before its 45 s preStop",
+    ),
+    Case(
         "docker-not-privileged",
         "dev",
         lambda r: docker(r, DOCKER_API).update(privileged=True),

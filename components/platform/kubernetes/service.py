@@ -9,12 +9,23 @@ from components.platform.kubernetes.scope import Scope
 core = k8s.core.v1
 
 
+# On the edge's Service: how long its load balancer goes on sending to a stopping pod, which
+# the pods' preStop must cover (the pack's edge-drains-before-stop reads both).
+DEREGISTRATION_ANNOTATION = "prodstack.dev/deregistration-seconds"
+
+
 def service(scope: Scope) -> None:
     w = scope.workload
     public = w.public
+    metadata = scope.metadata()
+    if public:
+        metadata.annotations = {
+            **w.load_balancer.annotations,
+            DEREGISTRATION_ANNOTATION: str(w.load_balancer.deregistration_seconds),
+        }
     core.Service(
         w.name,
-        metadata=scope.metadata(),
+        metadata=metadata,
         spec=core.ServiceSpecArgs(
             # LoadBalancer with Local keeps the client address for the edge's rate limits.
             type="LoadBalancer" if public else "ClusterIP",

@@ -103,7 +103,6 @@ class Edge:
                 **nginx_scratch(self.root, self.status_port, self.files["nginx.conf"]),
                 "/run/prodstack/secrets/tls.crt": str(self.root / "tls.crt"),
                 "/run/prodstack/secrets/tls.key": str(self.root / "tls.key"),
-                "/run/prodstack/acme": str(self.root / "acme"),
                 # the upstream: the API's address on this machine
                 " api:8080;": f" {self.upstream};",
                 **{f" {ours};": f" {here};" for ours, here in self.other_upstreams.items()},
@@ -241,17 +240,20 @@ class EdgeAndApi:
 
 @contextmanager
 def edge_in_front_of_api(
-    reload_seconds: int = 30, edge_settings: dict[str, object] | None = None
+    reload_seconds: int = 30,
+    edge_settings: dict[str, object] | None = None,
+    files: dict[str, str] | None = None,
 ) -> Iterator[EdgeAndApi]:
-    """The dev stack's edge (with `edge_settings` over dev's) on loopback, certified by a
-    fresh test CA, in front of the reference API; both stopped on exit."""
+    """The dev stack's edge (with `edge_settings` over dev's), or one of the given `files`,
+    on loopback, certified by a fresh test CA, in front of the reference API; both stopped
+    on exit."""
     require_nginx()
     with server_root("www-data") as root:
         ca = make_ca(root)
         (root / "api").mkdir()
         api = start_api(root / "api", [])
         api_address = f"127.0.0.1:{api.base.rsplit(':', 1)[1]}"
-        edge = Edge(root / "edge", stack_files(edge_settings), api_address)
+        edge = Edge(root / "edge", files or stack_files(edge_settings), api_address)
         (root / "edge").mkdir()
         owned_tempdir(root, "www-data")
         edge.prepare(ca)

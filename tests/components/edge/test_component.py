@@ -30,6 +30,33 @@ def test_the_only_public_service_keeps_the_client_address(prod: Recording) -> No
     assert {(p["port"], p["targetPort"]) for p in edge["ports"]} == {(80, "http"), (443, "https")}
 
 
+def test_a_stopping_edge_pod_serves_until_its_load_balancer_has_let_go() -> None:
+    """The old render slept 5 s before nginx quit, with a grace of 35 s: under Local a cloud
+    balancer sends to a stopping pod for 20-60 s, and requests may take proxy_read_timeout."""
+    from tests.support import PROD
+
+    balancer = {
+        "deregistrationSeconds": 50,
+        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "external"},
+    }
+    recording = render("prod", {**PROD, "edge": {**PROD["edge"], "loadBalancer": balancer}})
+    service = one(recording, "kubernetes:core/v1:Service", "edge").inputs["metadata"]
+    assert service["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "prodstack.dev/deregistration-seconds": "50",
+    }
+    pod = one(recording, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]
+    nginx = pod["spec"]["containers"][0]
+    assert nginx["lifecycle"]["preStop"]["sleep"]["seconds"] == 50
+    # Then nginx drains: the slowest upstream reply (proxy_read_timeout 60 s) and a margin.
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 50 + 60 + 5
+
+
+def test_prod_waits_45_seconds_for_its_load_balancer(prod: Recording) -> None:
+    pod = one(prod, "kubernetes:apps/v1:Deployment", "edge").inputs["spec"]["template"]["spec"]
+    assert pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] == 45
+
+
 def test_cert_manager_certificate_is_mounted_from_its_secret(prod: Recording) -> None:
     certificate = one(prod, "kubernetes:cert-manager.io/v1:Certificate", "edge-tls-certificate")
     spec = certificate.inputs["spec"]

@@ -39,6 +39,16 @@ def test_memory_follows_the_limit() -> None:
     assert cfg.work_mem_mib * 100 * 3 <= 4096 - cfg.shared_buffers_mib
 
 
+def test_memory_settings_stay_within_what_postgres_can_hold() -> None:
+    """A terabyte-sized limit (22 TiB, found by the generated settings test) is capped at the
+    largest value Postgres takes, not rendered into a file it refuses to start with."""
+    huge = settings(config(memory=22 * 1024 * 1024, connections=10).render())
+    assert huge["effective_cache_size"] == "'16777215MB'"  # INT_MAX 8 kB pages
+    assert huge["shared_buffers"] == "'5767168MB'"  # a quarter, within its own maximum
+    assert huge["work_mem"] == "'576716MB'"
+    assert config(memory=64 * 1024 * 1024).shared_buffers_mib == 8388607
+
+
 def test_point_in_time_recovery_settings() -> None:
     rendered = settings(config().render())
     assert rendered["wal_level"] == "'replica'"

@@ -461,6 +461,48 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:postgres.backup.repository.s3.roleArn: must be an IAM role ARN",
     ),
     (
+        "proxy-protocol-from-anyone",
+        "prod",
+        {**PROD, "edge": {**PROD["edge"], "loadBalancer": {"clientAddress": "proxy-protocol"}}},
+        {},
+        "prodstack:edge.loadBalancer: clientAddress proxy-protocol needs proxySources",
+    ),
+    (
+        "proxy-protocol-on-docker",
+        "dev",
+        {
+            "edge": {
+                "loadBalancer": {"clientAddress": "proxy-protocol", "proxySources": ["10.0.0.0/16"]}
+            }
+        },
+        {},
+        "prodstack:edge.loadBalancer.clientAddress: on docker the stack's own prober",
+    ),
+    (
+        "load-balancer-annotations-on-docker",
+        "dev",
+        {"edge": {"loadBalancer": {"annotations": {"service.beta.kubernetes.io/x": "y"}}}},
+        {},
+        "prodstack:edge.loadBalancer.annotations: annotations are for the LoadBalancer Service",
+    ),
+    (
+        "two-sources-of-client-addresses",
+        "prod",
+        {
+            **PROD,
+            "edge": {
+                **PROD["edge"],
+                "trustedProxies": ["10.0.0.0/16"],
+                "loadBalancer": {
+                    "clientAddress": "proxy-protocol",
+                    "proxySources": ["10.0.0.0/16"],
+                },
+            },
+        },
+        {},
+        "prodstack:edge: trustedProxies (X-Forwarded-For) and loadBalancer.clientAddress",
+    ),
+    (
         "s3-dotted-bucket-host-style",
         "dev",
         s3_backups(bucket="db.backups", uriStyle="host"),
