@@ -424,17 +424,33 @@ class ApiAccess:
     cluster: bool = False
 
 
+# The checks of a container run to completion (a job's, a release task's): placements watch
+# its exit instead and never run these (Kubernetes gives a Job's pod no probes; Docker's
+# scheduler sidecar is checked by its runner).
+RUNS_TO_COMPLETION = Checks.always(Probe(command=("true",)))
+
+
 @dataclass(frozen=True)
 class ScheduledJob:
+    """A container run to completion on a schedule, as the workload (its identity, files and
+    network access), away from its serving replicas where the platform can place it.
+
+    `scratch` is space of its own for one run (a restore drill's target): a volume made for
+    the run and gone after it (Kubernetes: a generic ephemeral volume, on the cluster's
+    storage, not a node's disk; Docker: a named volume of its own)."""
+
     name: str
     schedule: str
     container: Container
     deadline_seconds: int = 3600
+    scratch: tuple[Scratch, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("job", self.name)
         if len(self.schedule.split()) != 5:
             raise WorkloadError(f"job {self.name}: schedule must be a 5-field cron expression")
+        if any(s.in_memory for s in self.scratch):
+            raise WorkloadError(f"job {self.name}: its scratch is a volume, not memory")
 
 
 @dataclass(frozen=True)
@@ -523,10 +539,16 @@ class Workload:
         if len(names) != len(set(names)):
             raise WorkloadError(f"workload {self.name}: duplicate container names")
         volume_names = {v.name for v in self.volumes} | {s.name for s in self.scratch}
-        if len(volume_names) != len(self.volumes) + len(self.scratch):
+        job_scratch = [s.name for job in self.jobs for s in job.scratch]
+        if len(volume_names | set(job_scratch)) != len(self.volumes) + len(self.scratch) + len(
+            job_scratch
+        ):
             raise WorkloadError(f"workload {self.name}: volume and scratch names must differ")
-        for container in self.containers:
-            unknown = set(container.mounts) - volume_names
+        mountable = [(c, volume_names) for c in self.containers] + [
+            (job.container, volume_names | {s.name for s in job.scratch}) for job in self.jobs
+        ]
+        for container, mountable_names in mountable:
+            unknown = set(container.mounts) - mountable_names
             if unknown:
                 raise WorkloadError(
                     f"workload {self.name}: container {container.name} mounts unknown "
@@ -552,9 +574,11 @@ class Workload:
         return (self.main, *self.sidecars)
 
     def mount_path(self, name: str) -> str:
-        """Where a persistent volume or a scratch space of this workload is mounted."""
+        """Where a persistent volume or a scratch space of this workload (or of one of its
+        jobs) is mounted."""
         paths = {v.name: v.mount_path for v in self.volumes}
         paths.update({s.name: s.mount_path for s in self.scratch})
+        paths.update({s.name: s.mount_path for job in self.jobs for s in job.scratch})
         return paths[name]
 
     @property

@@ -41,6 +41,7 @@ from policies.view import (
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 VOLUME_PURPOSE_LABEL = "prodstack.dev/volume"
 BACKUP_AGENT = "prodstack_pg.agent"
+RESTORE_DRILL = "prodstack_pg.drill"
 OFF_HOST_REPOSITORIES = ("s3", "gcs", "azure", "sftp")
 EPHEMERAL_ONLY = Levels(Enforcement.DISABLED, Enforcement.ADVISORY, Enforcement.DISABLED)
 
@@ -59,8 +60,11 @@ def settings(text: str) -> dict[str, str]:
     return found
 
 
-def _agents(subjects: Sequence[Subject]) -> list[tuple[Subject, list[str]]]:
-    """Every backup agent in the stack, with its command line."""
+def _agents(
+    subjects: Sequence[Subject], program: str = BACKUP_AGENT
+) -> list[tuple[Subject, list[str]]]:
+    """Every container of the stack that runs `program` (the backup agent by default), with
+    its command line."""
     found = []
     for subject in workloads(subjects):
         specs = (
@@ -70,7 +74,7 @@ def _agents(subjects: Sequence[Subject]) -> list[tuple[Subject, list[str]]]:
         )
         for spec in specs:
             line = command_line(spec)
-            if BACKUP_AGENT in line:
+            if program in line:
                 found.append((subject, line))
     return found
 
@@ -227,17 +231,22 @@ def backup_reachable(subjects: Sequence[Subject], _: Context) -> Iterator[Violat
 
 @stack_rule(
     "durability-restore-drill",
-    "A restore drill is scheduled (the backup agent's --drill schedule).",
-    "A backup nobody has restored is a hope, not a backup; the drill proves it and alerts when it fails.",
+    "A restore drill is scheduled (a job that runs prodstack_pg.drill: a CronJob on Kubernetes, a scheduler container on Docker), and never in the database's own pod.",
+    "A backup nobody has restored is a hope, not a backup; the drill proves it and alerts when it fails. Run in the database's pod, its restore fills the pod's node disk until the kubelet evicts the database.",
     EVERYWHERE,
     (),
 )
 def restore_drill(subjects: Sequence[Subject], _: Context) -> Iterator[Violation]:
     if not _has_postgres(subjects):
         return
-    for subject, line in _agents(subjects):
-        if not flag(line, "--drill"):
-            yield Violation("the backup agent schedules no restore drill", subject)
+    drills = _agents(subjects, RESTORE_DRILL)
+    if not drills:
+        yield Violation("no job runs the restore drill (prodstack_pg.drill)")
+    for subject, _line in drills:
+        if subject.type == STATEFULSET:
+            yield Violation(
+                f"{subject.display} runs the restore drill inside the database's pod", subject
+            )
 
 
 def _data_volume(subject: Subject) -> bool:

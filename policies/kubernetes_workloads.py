@@ -113,6 +113,55 @@ def memory_limits(subject: Subject, _: Context) -> Iterator[str]:
             yield f"container {c.name} has no memory limit"
 
 
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
+_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "": 1}
+
+
+def byte_quantity(value: object) -> int | None:
+    """Bytes of a Kubernetes quantity like 64Mi or 1G (None: not one)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTP]i|[kMGTP]?)", str(value))
+    if match is None:
+        return None
+    number, unit = match.groups()
+    return int(float(number) * (_BINARY.get(unit) or _DECIMAL[unit]))
+
+
+@resource_rule(
+    "k8s-scratch-requested",
+    "Scratch space on the node's disk (emptyDir volumes without medium Memory) has a sizeLimit, and the pod's containers request at least that much ephemeral-storage.",
+    "The kubelet, short of disk, evicts first the pods that use more ephemeral storage than they requested: a pod that writes scratch without asking (a restore drill, a cache) is the first to go, even when it is the database.",
+    ADVISE_ALL_ENFORCE_PROD,
+    WORKLOAD_TYPES,
+    ("Kubernetes docs: local ephemeral storage", "kube-score (ephemeral-storage requests)"),
+)
+def scratch_requested(subject: Subject, _: Context) -> Iterator[str]:
+    spec = pod_spec(subject)
+    scratch = 0
+    for volume in items(spec, "volumes"):
+        empty_dir = get(volume, "emptyDir")
+        if empty_dir is None or get(empty_dir, "medium") == "Memory":
+            continue
+        limit = get(empty_dir, "sizeLimit")
+        if limit is UNKNOWN:
+            return
+        size = byte_quantity(limit) if limit is not None else None
+        if size is None:
+            yield f"emptyDir {get(volume, 'name')} on the node's disk has no sizeLimit"
+            continue
+        scratch += size
+    requested = 0
+    for c in containers(subject):
+        request = get(c.spec, "resources", "requests", "ephemeral-storage")
+        if request is UNKNOWN:
+            return
+        requested += byte_quantity(request) or 0
+    if requested < scratch:
+        yield (
+            f"its emptyDirs may take {scratch // 2**20}Mi of the node's disk, and its "
+            f"containers request {requested // 2**20}Mi of ephemeral-storage"
+        )
+
+
 @resource_rule(
     "k8s-data-store-guaranteed",
     "Data stores (roles database and cache) run with Guaranteed QoS (every container's requests equal its limits) and a priorityClassName.",

@@ -67,6 +67,7 @@ def pinned(name: str) -> str:
 
 PROD = {
     "environment": "prod",
+    "kubernetes": {"storageClass": "expandable-ssd"},
     "domain": "api.example.com",
     "api": {"image": pinned("api")},
     "postgres": {

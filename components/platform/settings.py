@@ -74,6 +74,15 @@ class KubernetesSettings(Settings):
         min_length=1, description="Node labels replicas are spread across."
     )
     dns: ClusterDns
+    storage_class: str | None = Field(
+        default=None,
+        pattern=hinted(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", "a StorageClass name like gp3"),
+        description=(
+            "The StorageClass of the data volumes, which must allow volume expansion "
+            "(allowVolumeExpansion: true) for a larger storageGib to grow a volume in place. "
+            "Unset: the cluster's default, whatever it allows (refused in prod)."
+        ),
+    )
 
 
 class DockerSettings(Settings):

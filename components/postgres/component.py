@@ -1,7 +1,11 @@
-"""prodstack:index:Postgres — the database, its backup agent and its exporter, as one workload.
+"""prodstack:index:Postgres — the database, its backup agent and its exporter, as one workload,
+and its monthly restore drill as a scheduled job.
 
-The server, the backup agent (schedules, metrics, restore drill) and postgres_exporter share
-a pod (Kubernetes) or a network namespace (Docker), the data volume and the server's socket.
+The server, the backup agent (backup schedules, metrics), the logins keeper and
+postgres_exporter share a pod (Kubernetes) or a network namespace (Docker), the data volume
+and the server's socket. The drill restores the latest backup into a volume of its own
+(prodstack_pg.drill) and records its result on that backup in the repository, where the
+agent reads it for its metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from components.settings import workload_resources
 from components.workload import (
     CONFIG_DIR,
     KEEPS_IMAGE_USER,
+    RUNS_TO_COMPLETION,
     SECRETS_DIR,
     Checks,
     Container,
@@ -40,6 +45,7 @@ from components.workload import (
     Probe,
     Resources,
     ScannerWaiver,
+    ScheduledJob,
     Scratch,
     Target,
     TlsFiles,
@@ -52,6 +58,8 @@ EXPORTER_PORT = 9187
 POSTGRES_UID = 999  # the postgres user of the official image
 EXPORTER_UID = 65534
 DATA_MOUNT = "/var/lib/postgresql/data"
+# The restore drill's target: a volume of the drill's own, as large as the database's.
+DRILL_SCRATCH = "drill"
 SOCKET = Scratch("socket", pgconf.SOCKET_DIR, size_mib=1, in_memory=True)
 
 
@@ -217,7 +225,6 @@ def postgres_workload(
     agent = Container(
         name="backup-agent",
         image=image,
-        # The drill restores into scratch space and runs a throwaway server there.
         resources=Resources(100, 256, 1000, 1024),
         checks=Checks.always(agent_alive),
         command=("python3", "-m", "prodstack_pg.agent"),
@@ -226,21 +233,40 @@ def postgres_workload(
             schedule.full,
             "--diff",
             schedule.diff,
-            "--drill",
-            settings.backup.drill_schedule,
             "--metrics-port",
             str(AGENT_PORT),
         ),
         env=env,
         ports=(Port("backup-metrics", AGENT_PORT),),
-        # The server's own files: the drill and a point-in-time restore start a throwaway
-        # server with postgresql.conf, which names pg_hba.conf.
         config_files=server_files,
-        # The server's certificate too: the drill's throwaway server starts with it.
         secret_files=(backrest_secret,),
-        tls=tls,
-        mounts=(*mounts, "drill"),
+        mounts=mounts,
         run_as_user=POSTGRES_UID,
+    )
+    drill = ScheduledJob(
+        name="drill",
+        schedule=settings.backup.drill_schedule,
+        container=Container(
+            name="drill",
+            image=image,
+            # A throwaway server replays the restored backup's WAL.
+            resources=Resources(100, 256, 1000, 1024),
+            checks=RUNS_TO_COMPLETION,
+            command=("python3", "-m", "prodstack_pg.drill"),
+            env=env,
+            # The server's own files and certificate: the throwaway server starts with
+            # postgresql.conf, which names pg_hba.conf and the certificate.
+            config_files=server_files,
+            secret_files=(backrest_secret,),
+            tls=tls,
+            # The repository (when it is a volume) and its own restore target, never the
+            # database's data or node disk.
+            mounts=(*(("backups",) if on_volume else ()), DRILL_SCRATCH),
+            run_as_user=POSTGRES_UID,
+        ),
+        # A restore of the whole database, then its WAL replayed.
+        deadline_seconds=6 * 3600,
+        scratch=(Scratch(DRILL_SCRATCH, env["PRODSTACK_SCRATCH"], settings.storage_gib * 1024),),
     )
     exporter = exporter_sidecar(
         settings.exporter_image,
@@ -286,10 +312,8 @@ def postgres_workload(
         main=server,
         sidecars=(agent, exporter, keeper),
         volumes=tuple(volumes),
-        scratch=(
-            SOCKET,
-            Scratch("drill", "/var/lib/postgresql/scratch", size_mib=settings.storage_gib * 1024),
-        ),
+        scratch=(SOCKET,),
+        jobs=(drill,),
         # WAL and backups leave the pod for an off-site repository, and nothing else does.
         outbound=repository_outbound(settings),
         cloud_role=repository_role(settings),

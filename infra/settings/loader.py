@@ -132,6 +132,12 @@ def _environment_rules(settings: StackSettings) -> list[str]:
             f"{key_path(['edge', 'certificate', 'source'])}: cert-manager needs platform "
             "kubernetes; on docker use supplied"
         )
+    if prod and settings.platform == "kubernetes" and settings.kubernetes.storage_class is None:
+        problems.append(
+            f"{key_path(['kubernetes', 'storageClass'])}: required in prod: name a StorageClass "
+            "that allows volume expansion, so that a full volume can grow in place (the "
+            "cluster's default may not)"
+        )
     balancer = settings.edge.load_balancer
     if settings.platform == "docker" and balancer.annotations:
         problems.append(

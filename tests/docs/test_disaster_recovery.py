@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from infra.cli import _parser, main
 from infra.program import main as program_main
 from infra.render.mock_runtime import run_program
 from infra.render.stack_config import load_stack_config
+from tests.docs.runbooks import shell_commands
 from tests.support import ROOT, every_alert
 
 RUNBOOK = ROOT / "docs" / "runbooks" / "disaster-recovery.md"
@@ -24,20 +24,7 @@ TEXT = RUNBOOK.read_text()
 
 
 def commands() -> list[list[str]]:
-    """Every command in the runbook's code blocks and inline code, continuation lines joined."""
-    found: list[list[str]] = []
-    for block in re.findall(r"```sh\n(.*?)```", TEXT, flags=re.S):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        for line in joined.splitlines():
-            line = line.split(" #", 1)[0].strip()
-            if line and not line.startswith("#"):
-                found.append(shlex.split(line))
-    for inline in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", TEXT, flags=re.S)):
-        words = inline.split()
-        # `prodstack smoke` alone is a mention; with arguments it is a command.
-        if len(words) > 2 and words[0] in ("prodstack", "pulumi"):
-            found.append(shlex.split(inline))
-    return found
+    return shell_commands(TEXT)
 
 
 def prodstack_commands() -> list[list[str]]:

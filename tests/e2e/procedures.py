@@ -14,7 +14,7 @@ from typing import Any
 from tests.e2e.stack import Notification, RunningStack
 
 # docs/runbooks/postgres-point-in-time-restore.md, steps 3 and 4, as one script for the
-# backup agent's container: restore into scratch space, start a throwaway server there, wait
+# drill's container: restore into the drill's own volume, start a throwaway server there, wait
 # until recovery has ended, answer the query, stop and remove it (quietly: its answer is
 # the script's only output).
 PITR_SCRIPT = """
@@ -89,10 +89,11 @@ def archive_current_wal(stack: RunningStack, timeout: float = 60) -> None:
 
 
 def point_in_time_restore(stack: RunningStack, target: str, query: str) -> tuple[str, float]:
-    """The runbook's restore to `target` inside the backup agent: the query's answer on the
-    restored data, and the seconds from the restore's start until it answered."""
+    """The runbook's restore to `target` where the drill runs, into the drill's own volume:
+    the query's answer on the restored data, and the seconds from the restore's start until
+    it answered."""
     started = time.monotonic()
-    container = stack.container("postgres-backup-agent")
+    container = stack.container("postgres-drill-cron")
     result = container.exec_run(
         ["sh", "-c", PITR_SCRIPT], environment={"TARGET": target, "QUERY": query}
     )

@@ -163,16 +163,29 @@ def test_readiness_checks_do_not_fill_the_database_log(stack: RunningStack) -> N
     assert len(fatal) <= 2, fatal
 
 
-def test_the_backup_agent_backs_up_and_the_drill_restores(stack: RunningStack) -> None:
+def test_the_backup_agent_backs_up_and_the_drill_restores_into_its_own_volume(
+    stack: RunningStack,
+) -> None:
     stack.exec("postgres-backup-agent", "pgbackrest", "--stanza=main", "backup", "--type=full")
     info = json.loads(
         stack.exec("postgres-backup-agent", "pgbackrest", "--stanza=main", "info", "--output=json")
     )
     assert any(b["type"] == "full" for b in info[0]["backup"])
-    stack.exec(
-        "postgres-backup-agent", "python3", "-m", "prodstack_pg.agent",
-        "--full", "0 1 * * 0", "--diff", "0 1 * * 1-6", "--drill", "0 4 1 * *", "--once", "drill",
-    )  # fmt: skip
+    # The drill is a job of its own (its scheduler container here), restoring into a volume
+    # that only it mounts: never the database's data volume, nor its container's layer.
+    drill = stack.container("postgres-drill-cron")
+    drill.reload()
+    mounts = {m["Destination"]: m.get("Name") for m in drill.attrs["Mounts"]}
+    own = mounts["/var/lib/postgresql/scratch"]
+    assert own == f"{stack.prefix}-postgres-drill-0", mounts
+    assert "/var/lib/postgresql/data" not in mounts
+    server = stack.container("postgres")
+    server.reload()
+    assert own not in {m.get("Name") for m in server.attrs["Mounts"]}
+    output = stack.exec("postgres-drill-cron", "python3", "-m", "prodstack_pg.drill")
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["success"] and result["recorded"], result
+    # The agent, in its own container, finds the result on the backup in the repository.
     metrics = stack.exec("postgres-backup-agent", "wget", "-qO-", "http://127.0.0.1:9854/metrics")
     assert re.search(r"^prodstack_restore_drill_success 1(\.0)?$", metrics, re.MULTILINE), metrics
 
@@ -204,7 +217,7 @@ def test_point_in_time_restore_in_the_containers_gives_exactly_the_first_batch(
     archive_current_wal(stack)
     query = "SELECT batch || ':' || count(*) FROM pitr GROUP BY batch ORDER BY batch"
     answer, seconds = point_in_time_restore(stack, target, query)
-    print(f"\npoint-in-time restore in the agent's container: {seconds:.1f} s")
+    print(f"\npoint-in-time restore in the drill's container: {seconds:.1f} s")
     assert answer.split() == ["A:100"]
     # The running server still has both batches: the restore went to scratch space.
     assert psql(stack, query).split() == ["A:100", "B:100"]

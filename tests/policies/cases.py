@@ -204,6 +204,21 @@ CASES = [
         "no memory limit",
     ),
     Case(
+        "k8s-scratch-requested",
+        "prod",
+        lambda r: container(r, S, "postgres")["resources"]["requests"].pop("ephemeral-storage"),
+        "of ephemeral-storage",
+    ),
+    Case(
+        "k8s-scratch-requested",
+        "prod",
+        # The old render's drill: 100Gi of the node's disk beside the database.
+        lambda r: pod(r, S, "postgres")["volumes"].append(
+            {"name": "drill", "emptyDir": {"sizeLimit": "100Gi"}}
+        ),
+        "may take 102",
+    ),
+    Case(
         "k8s-data-store-guaranteed",
         "prod",
         lambda r: container(r, S, "postgres")["resources"]["requests"].update(memory="1Gi"),
@@ -621,8 +636,17 @@ CASES = [
     Case(
         "durability-restore-drill",
         "prod",
-        lambda r: container(r, S, "postgres", 1)["args"].__setitem__(slice(4, 6), []),
-        "no restore drill",
+        remove(":CronJob", "postgres-drill"),
+        "no job runs the restore drill",
+    ),
+    Case(
+        "durability-restore-drill",
+        "prod",
+        # The old render: the backup agent ran the drill inside the database's pod.
+        lambda r: container(r, S, "postgres", 1).update(
+            command=["python3", "-m", "prodstack_pg.drill"]
+        ),
+        "runs the restore drill inside the database's pod",
     ),
     Case(
         "durability-data-protected",

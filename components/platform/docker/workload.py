@@ -33,11 +33,14 @@ def create(scope: Scope, after: Sequence[pulumi.Resource]) -> None:
         # Scratch is per replica, like an emptyDir is per pod.
         volumes = data | {s.name: scratch_volume(scope, s, replica) for s in w.scratch}
         main = container(scope, w.main, replica, volumes, file_volumes.get(w.main.name), gate=gate)
-        # Jobs run once per schedule, so only beside the first replica.
         for sidecar in w.sidecars:
             container(scope, sidecar, replica, volumes, file_volumes.get(sidecar.name), main)
-        for job in schedulers if replica == 0 else ():
-            container(scope, job, replica, volumes, file_volumes[job.name], main, networks=CLIENT)
+        # Jobs run once per schedule, so only beside the first replica, each with scratch
+        # volumes of its own (ScheduledJob.scratch).
+        for job, runner in zip(w.jobs, schedulers, strict=True) if replica == 0 else ():
+            own = {s.name: scratch_volume(scope, s, replica) for s in job.scratch}
+            runner_files = file_volumes[runner.name]
+            container(scope, runner, replica, volumes | own, runner_files, main, networks=CLIENT)
 
 
 def data_volume(scope: Scope, name: str, protect: bool) -> docker.Volume:

@@ -11,6 +11,7 @@ from components.platform.connections import ConnectionGraph
 from components.platform.kubernetes.pods import pod_template
 from components.platform.kubernetes.scope import Scope
 from components.platform.kubernetes.service import headless_name
+from components.platform.kubernetes.volumes import TEMPLATES, claim_sizes, claim_template
 from components.platform.labels import WAIVER_PREFIX
 from policies.vocabulary import CLIENTS_ANNOTATION, clients_annotation
 
@@ -57,10 +58,17 @@ def controller_metadata(scope: Scope, graph: ConnectionGraph) -> meta.ObjectMeta
                 "server out of its Service whenever a sidecar is slow",
             )
         )
-    for number, (check, reason) in enumerate(waivers, start=1):
-        annotations[f"{CHECKOV_SKIP}{number}"] = f"{check}={reason}"
+    annotations.update(checkov_skips(waivers))
     metadata.annotations = annotations or None
     return metadata
+
+
+def checkov_skips(waivers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """(check, reason) pairs as Checkov's skip annotations, on the resource it reports."""
+    return {
+        f"{CHECKOV_SKIP}{number}": f"{check}={reason}"
+        for number, (check, reason) in enumerate(waivers, start=1)
+    }
 
 
 def controller(scope: Scope, graph: ConnectionGraph, depends_on: Sequence[pulumi.Resource]) -> None:
@@ -90,7 +98,7 @@ def controller(scope: Scope, graph: ConnectionGraph, depends_on: Sequence[pulumi
         return
     protect = any(v.protect for v in w.volumes)
     retention = "Retain" if protect else "Delete"
-    apps.StatefulSet(
+    statefulset = apps.StatefulSet(
         w.name,
         metadata=controller_metadata(scope, graph),
         spec=apps.StatefulSetSpecArgs(
@@ -103,20 +111,16 @@ def controller(scope: Scope, graph: ConnectionGraph, depends_on: Sequence[pulumi
                 when_deleted=retention, when_scaled=retention
             ),
             template=pod_template(scope),
-            volume_claim_templates=[
-                core.PersistentVolumeClaimArgs(
-                    metadata=meta.ObjectMetaArgs(name=v.name, labels=scope.labels),
-                    spec=core.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteOnce"],
-                        resources=core.VolumeResourceRequirementsArgs(
-                            requests={"storage": f"{v.size_gib}Gi"}
-                        ),
-                    ),
-                )
-                for v in w.volumes
-            ],
+            volume_claim_templates=[claim_template(scope, v) for v in w.volumes],
         ),
         opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+            opts,
+            pulumi.ResourceOptions(
+                protect=protect,
+                retain_on_delete=protect,
+                # Claims grow by their patches (volumes.py), never by replacing the set.
+                ignore_changes=[TEMPLATES],
+            ),
         ),
     )
+    claim_sizes(scope, statefulset, scaling.baseline)

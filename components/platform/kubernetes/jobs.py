@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.platform.kubernetes.controllers import checkov_skips
 from components.platform.kubernetes.pods import pod_spec
 from components.platform.kubernetes.scope import Scope
 from components.platform.labels import TASK_LABEL
@@ -62,10 +63,17 @@ def release_job(scope: Scope, task: ReleaseTask, after: Sequence[pulumi.Resource
 
 
 def cron_job(scope: Scope, job: ScheduledJob) -> None:
+    """Its pods carry the task label, so the workload's budget and its jobs' anti-affinity
+    tell them from the serving pods."""
     name = f"{scope.workload.name}-{job.name}"
+    labels = {**scope.labels, TASK_LABEL: job.name}
+    metadata = scope.metadata(name)
+    # Its pods run the workload's image as the workload's user: the same scanner waivers.
+    waivers = [(v.check, v.reason) for v in scope.workload.scanner_waivers]
+    metadata.annotations = checkov_skips(waivers) or None
     batch.CronJob(
         name,
-        metadata=scope.metadata(name),
+        metadata=metadata,
         spec=batch.CronJobSpecArgs(
             schedule=job.schedule,
             concurrency_policy="Forbid",
@@ -78,8 +86,10 @@ def cron_job(scope: Scope, job: ScheduledJob) -> None:
                     active_deadline_seconds=job.deadline_seconds,
                     ttl_seconds_after_finished=86400,
                     template=core.PodTemplateSpecArgs(
-                        metadata=meta.ObjectMetaArgs(labels=scope.labels),
-                        spec=pod_spec(scope, (job.container,), restart_policy="Never"),
+                        metadata=meta.ObjectMetaArgs(labels=labels),
+                        spec=pod_spec(
+                            scope, (job.container,), restart_policy="Never", own_scratch=job.scratch
+                        ),
                     ),
                 )
             ),

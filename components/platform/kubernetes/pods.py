@@ -21,8 +21,10 @@ from components.platform.kubernetes.hardening import (
     pod_security_context,
 )
 from components.platform.kubernetes.scope import Scope
+from components.platform.kubernetes.volumes import claim_name
+from components.platform.labels import TASK_LABEL
 from components.quantities import format_cpu, format_memory
-from components.workload import CONFIG_DIR, SECRETS_DIR, Container, Probe
+from components.workload import CONFIG_DIR, SECRETS_DIR, Container, Probe, Scratch
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -48,11 +50,16 @@ def pod_template(scope: Scope) -> core.PodTemplateSpecArgs:
 
 
 def pod_spec(
-    scope: Scope, containers: tuple[Container, ...], restart_policy: str | None = None
+    scope: Scope,
+    containers: tuple[Container, ...],
+    restart_policy: str | None = None,
+    own_scratch: tuple[Scratch, ...] = (),
 ) -> core.PodSpecArgs:
     """The serving pods' spec; with a restart policy, a job's (no probes, no token, no
-    spreading, the workload's claims mounted by name)."""
+    spreading, the workload's claims mounted by name). A job with scratch of its own gets
+    each as a generic ephemeral volume, and runs away from the serving pods' nodes."""
     w = scope.workload
+    scratch_mib = disk_scratch_mib(w.scratch, containers)
     volumes: list[core.VolumeArgs] = [
         core.VolumeArgs(
             name=scratch.name,
@@ -64,6 +71,7 @@ def pod_spec(
         for scratch in w.scratch
         if any(scratch.name in c.mounts for c in containers)
     ]
+    volumes += [ephemeral_volume(scope, scratch) for scratch in own_scratch]
     for container in containers:
         volumes += container_volumes(scope, container)
     if restart_policy is not None:
@@ -72,7 +80,7 @@ def pod_spec(
             core.VolumeArgs(
                 name=name,
                 persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=f"{name}-{w.name}-0"
+                    claim_name=claim_name(name, w.name, 0)
                 ),
             )
             for name in sorted({m for c in containers for m in c.mounts})
@@ -89,9 +97,11 @@ def pod_spec(
         termination_grace_period_seconds=w.pre_stop_seconds + w.shutdown_grace_seconds,
         security_context=pod_security_context(containers[0]),
         containers=[
-            container_args(scope, c, long_running=restart_policy is None) for c in containers
+            container_args(scope, c, restart_policy is None, scratch_mib[c.name])
+            for c in containers
         ],
         volumes=volumes,
+        affinity=away_from_serving_pods(scope) if own_scratch else None,
         topology_spread_constraints=[
             core.TopologySpreadConstraintArgs(
                 max_skew=1,
@@ -103,6 +113,70 @@ def pod_spec(
         ]
         if restart_policy is None
         else None,
+    )
+
+
+def disk_scratch_mib(
+    scratch: tuple[Scratch, ...], containers: tuple[Container, ...]
+) -> dict[str, int]:
+    """The node disk each container's emptyDirs may take (its writable paths, and the pod's
+    scratch on disk counted once, for the first container that mounts it): what it requests
+    as ephemeral-storage, so the scheduler sets the space aside and the kubelet, short of
+    disk, evicts the pods that use more than they asked for, not these."""
+    counted: set[str] = set()
+    sizes: dict[str, int] = {}
+    for container in containers:
+        own = [s for s in scratch if s.name in container.mounts and not s.in_memory]
+        shared = sum(s.size_mib for s in own if s.name not in counted)
+        counted |= {s.name for s in own}
+        sizes[container.name] = TMPFS_SIZE_MIB * len(restricted(container).writable_paths) + shared
+    return sizes
+
+
+def ephemeral_volume(scope: Scope, scratch: Scratch) -> core.VolumeArgs:
+    """A claim made with the pod and deleted with it: scratch on the cluster's storage, so
+    a large one (a restore) never fills a node's disk."""
+    return core.VolumeArgs(
+        name=scratch.name,
+        ephemeral=core.EphemeralVolumeSourceArgs(
+            volume_claim_template=core.PersistentVolumeClaimTemplateArgs(
+                metadata=meta.ObjectMetaArgs(labels=scope.labels),
+                spec=core.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=scope.settings.storage_class,
+                    resources=core.VolumeResourceRequirementsArgs(
+                        requests={"storage": format_memory(scratch.size_mib)}
+                    ),
+                ),
+            )
+        ),
+    )
+
+
+def away_from_serving_pods(scope: Scope) -> core.AffinityArgs:
+    """On a node that runs none of the workload's serving pods (a job's pods carry the task
+    label, which they lack), so a job's load (a restore's CPU, memory and I/O) does not land
+    on the database's node: preferred, not required, so that a one-node cluster still runs
+    its drills."""
+    return core.AffinityArgs(
+        pod_anti_affinity=core.PodAntiAffinityArgs(
+            preferred_during_scheduling_ignored_during_execution=[
+                core.WeightedPodAffinityTermArgs(
+                    weight=100,
+                    pod_affinity_term=core.PodAffinityTermArgs(
+                        topology_key="kubernetes.io/hostname",
+                        label_selector=meta.LabelSelectorArgs(
+                            match_labels=scope.selector,
+                            match_expressions=[
+                                meta.LabelSelectorRequirementArgs(
+                                    key=TASK_LABEL, operator="DoesNotExist"
+                                )
+                            ],
+                        ),
+                    ),
+                )
+            ]
+        )
     )
 
 
@@ -179,7 +253,9 @@ def volume_mounts(scope: Scope, container: Container) -> list[core.VolumeMountAr
     return mounts
 
 
-def container_args(scope: Scope, container: Container, long_running: bool) -> core.ContainerArgs:
+def container_args(
+    scope: Scope, container: Container, long_running: bool, scratch_mib: int
+) -> core.ContainerArgs:
     r = container.resources
     if scope.workload.critical:
         # Guaranteed QoS: what it may use is what is set aside for it.
@@ -205,6 +281,7 @@ def container_args(scope: Scope, container: Container, long_running: bool) -> co
             requests={
                 "cpu": format_cpu(r.cpu_request_millicores),
                 "memory": format_memory(r.memory_request_mib),
+                "ephemeral-storage": format_memory(scratch_mib),
             },
             limits={
                 "cpu": format_cpu(r.cpu_limit_millicores),

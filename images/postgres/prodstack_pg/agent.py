@@ -1,5 +1,6 @@
-"""The backup agent: runs the backup and drill schedules beside Postgres and serves their
-state as Prometheus metrics.
+"""The backup agent: runs the backup schedules beside Postgres and serves their state, and
+the restore drill's (a scheduled job of its own, prodstack_pg.drill, which records its
+result on the backup it restored), as Prometheus metrics.
 
 Schedules never overlap (one runs at a time). A cluster without a full backup gets one at
 once, so a new stack is recoverable from its first minutes.
@@ -16,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from prodstack_pg import drill
 from prodstack_pg.environment import Paths, pgbackrest
 
 RUNS_FILE = "backup-runs.json"
+# The newest drill result seen in the repository: kept, since its backup expires in time.
+DRILL_FILE = "restore-drill.json"
 
 
 def log(**fields: Any) -> None:
@@ -35,7 +38,7 @@ def log(**fields: Any) -> None:
 
 @dataclass
 class Task:
-    name: str  # full, diff, drill
+    name: str  # full, diff
     schedule: Schedule
 
 
@@ -85,12 +88,7 @@ class Agent:
 
     def run_task(self, name: str) -> None:
         with self.lock:
-            if name == "drill":
-                result = drill.drill(self.paths)
-                drill.record(self.paths, result)
-                log(event="restore-drill", ok=result.success, detail=result.detail)
-            else:
-                self.backup(name)
+            self.backup(name)
 
     def has_full_backup(self) -> bool:
         return any(b.get("type") == "full" for b in self.info().get("backup", []))
@@ -178,22 +176,22 @@ class Agent:
                 "WAL segments that failed to archive since statistics reset.",
                 [("", archiver[1])],
             )
-        result = self._drill_result()
+        result = self._drill_result(backups)
         if result:
             gauge(
                 "prodstack_restore_drill_success",
                 "1 when the last restore drill succeeded.",
-                [("", 1.0 if result["success"] else 0.0)],
+                [("", 1.0 if result.success else 0.0)],
             )
             gauge(
                 "prodstack_restore_drill_last_run_timestamp_seconds",
                 "When the last drill ran.",
-                [("", result["started"])],
+                [("", result.started)],
             )
             gauge(
                 "prodstack_restore_drill_duration_seconds",
                 "Duration of the last drill.",
-                [("", result["duration_seconds"])],
+                [("", result.duration_seconds)],
             )
         return "\n".join(lines) + "\n"
 
@@ -208,10 +206,28 @@ class Agent:
         archived, failed = row.split("|")
         return float(archived), float(failed)
 
-    def _drill_result(self) -> dict[str, Any] | None:
+    def _drill_result(self, backups: list[dict[str, Any]]) -> drill.DrillResult | None:
+        """The newest drill recorded on a backup in the repository, or the newest seen
+        before (kept in the state directory: the backup it annotated may have expired)."""
+        found = [
+            result
+            for b in backups
+            if (result := drill.DrillResult.from_annotations(b["label"], b.get("annotation", {})))
+        ]
+        kept = self._kept_drill()
+        newest = max([*found, *([kept] if kept else [])], key=lambda r: r.started, default=None)
+        if newest is not None and newest != kept:
+            self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+            target = self.paths.state_dir / DRILL_FILE
+            temporary = target.with_suffix(".tmp")
+            temporary.write_text(json.dumps(asdict(newest)))
+            temporary.replace(target)
+        return newest
+
+    def _kept_drill(self) -> drill.DrillResult | None:
         try:
-            return dict(json.loads((self.paths.state_dir / drill.RESULT_FILE).read_text()))
-        except (OSError, ValueError):
+            return drill.DrillResult(**json.loads((self.paths.state_dir / DRILL_FILE).read_text()))
+        except (OSError, ValueError, TypeError):
             return None
 
 
@@ -311,16 +327,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="prodstack-backup-agent", description=__doc__)
     parser.add_argument("--full", required=True, help="cron schedule of full backups")
     parser.add_argument("--diff", required=True, help="cron schedule of differential backups")
-    parser.add_argument("--drill", required=True, help="cron schedule of the restore drill")
     parser.add_argument("--metrics-port", type=int, default=9854)
-    parser.add_argument("--once", choices=["full", "diff", "drill"], help="run one task and exit")
+    parser.add_argument("--once", choices=["full", "diff"], help="run one backup and exit")
     args = parser.parse_args(argv)
     agent = Agent(
         Paths.from_env(),
         [
             Task("full", Schedule(args.full)),
             Task("diff", Schedule(args.diff)),
-            Task("drill", Schedule(args.drill)),
         ],
     )
     if args.once:

@@ -1,5 +1,7 @@
-"""The restore drill: restore the latest backup into scratch space, start a throwaway server
-on it, run a verification query, and record the result for the backup agent's metrics.
+"""The restore drill: restore the latest backup into scratch space (a volume of the drill's
+own), start a throwaway server on it, run a verification query, and record the result on the
+backup it restored, as pgBackRest annotations in the repository. The backup agent, in
+another pod or container, reads them from there for its metrics (agent.py).
 
 Exit code 0 when the restored server answered the query, 1 otherwise.
 """
@@ -18,7 +20,12 @@ from pathlib import Path
 
 from prodstack_pg.environment import Paths, pgbackrest
 
-RESULT_FILE = "restore-drill.json"
+# The annotations a drill leaves on the backup it restored.
+SUCCESS, STARTED, DURATION = (
+    "prodstack-drill-success",
+    "prodstack-drill-at",
+    "prodstack-drill-seconds",
+)
 DEFAULT_QUERY = "SELECT count(*) FROM pg_database WHERE datallowconn"
 
 
@@ -28,6 +35,38 @@ class DrillResult:
     started: float
     duration_seconds: float
     detail: str
+    # The backup set restored (none when the repository had none).
+    backup: str = ""
+
+    def annotations(self) -> dict[str, str]:
+        return {
+            SUCCESS: "1" if self.success else "0",
+            STARTED: f"{self.started:.3f}",
+            DURATION: f"{self.duration_seconds:.3f}",
+        }
+
+    @classmethod
+    def from_annotations(cls, backup: str, values: dict[str, str]) -> DrillResult | None:
+        try:
+            return cls(
+                success=values[SUCCESS] == "1",
+                started=float(values[STARTED]),
+                duration_seconds=float(values[DURATION]),
+                detail="",
+                backup=backup,
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+def latest_backup(paths: Paths) -> str:
+    """The label of the newest backup in the repository ('' when there is none)."""
+    listed = pgbackrest(paths, "--output=json", "info", timeout=300)
+    try:
+        backups = json.loads(listed.stdout)[0].get("backup", [])
+    except (ValueError, IndexError):
+        return ""
+    return str(backups[-1]["label"]) if backups else ""
 
 
 def _free_port() -> int:
@@ -45,13 +84,24 @@ def drill(paths: Paths, query: str = DEFAULT_QUERY, timeout_seconds: float = 360
     run.mkdir()
     port = _free_port()
     server_started = False
+    backup = latest_backup(paths)
     try:
+        if not backup:
+            return _result(False, started, "the repository has no backup to restore")
         restore = pgbackrest(
-            paths, f"--pg1-path={data}", "--delta", "restore", timeout=timeout_seconds
+            paths,
+            f"--pg1-path={data}",
+            f"--set={backup}",
+            "--delta",
+            "restore",
+            timeout=timeout_seconds,
         )
         if restore.returncode != 0:
             return _result(
-                False, started, f"restore failed: {_last_line(restore.stderr or restore.stdout)}"
+                False,
+                started,
+                f"restore failed: {_last_line(restore.stderr or restore.stdout)}",
+                backup,
             )
         start = subprocess.run(
             [
@@ -81,14 +131,17 @@ def drill(paths: Paths, query: str = DEFAULT_QUERY, timeout_seconds: float = 360
                 else ""
             )
             return _result(
-                False, started, f"restored server did not start: {_last_line(log or start.stderr)}"
+                False,
+                started,
+                f"restored server did not start: {_last_line(log or start.stderr)}",
+                backup,
             )
         # It accepts connections while still replaying WAL: the drill counts once it has ended.
         wait_for_promotion(paths, port, run, deadline=started + timeout_seconds)
         answer = paths.psql(query, port=port, socket_dir=run)
-        return _result(True, started, f"verification query answered {answer!r}")
+        return _result(True, started, f"verification query answered {answer!r}", backup)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-        return _result(False, started, str(error))
+        return _result(False, started, str(error), backup)
     finally:
         if server_started:
             subprocess.run(
@@ -106,8 +159,8 @@ def wait_for_promotion(paths: Paths, port: int, socket_dir: Path, deadline: floa
         time.sleep(0.5)
 
 
-def _result(success: bool, started: float, detail: str) -> DrillResult:
-    return DrillResult(success, started, round(time.time() - started, 3), detail)
+def _result(success: bool, started: float, detail: str, backup: str = "") -> DrillResult:
+    return DrillResult(success, started, round(time.time() - started, 3), detail, backup)
 
 
 def _last_line(text: str) -> str:
@@ -115,12 +168,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def record(paths: Paths, result: DrillResult) -> None:
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    target = paths.state_dir / RESULT_FILE
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(result)))
-    temporary.replace(target)
+def record(paths: Paths, result: DrillResult) -> bool:
+    """Annotate the restored backup with the result; False when there was none to annotate
+    or pgBackRest refused (the agent then reports no new drill, and its alert fires)."""
+    if not result.backup:
+        return False
+    annotate = pgbackrest(
+        paths,
+        f"--set={result.backup}",
+        *(f"--annotation={key}={value}" for key, value in result.annotations().items()),
+        "annotate",
+        timeout=300,
+    )
+    return annotate.returncode == 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = Paths.from_env()
     result = drill(paths, args.query)
-    record(paths, result)
-    print(json.dumps(asdict(result)), flush=True)
-    return 0 if result.success else 1
+    recorded = record(paths, result)
+    print(json.dumps({**asdict(result), "recorded": recorded}), flush=True)
+    return 0 if result.success and recorded else 1
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def test_dns_egress_follows_the_clusters_name_server() -> None:
     from tests.support import PROD
 
     dns = {"ports": [5353], "podLabel": "app=dns", "addresses": ["10.96.0.10"]}
-    recording = render("prod", {**PROD, "kubernetes": {"dns": dns}})
+    recording = render("prod", {**PROD, "kubernetes": {**PROD["kubernetes"], "dns": dns}})
     pods, node_local = one(recording, NETWORK_POLICY, "platform-allow-dns").inputs["spec"]["egress"]
     assert {p["port"] for p in pods["ports"]} == {5353}
     assert pods["to"][0]["podSelector"]["matchLabels"] == {"app": "dns"}
@@ -121,10 +121,19 @@ def test_writable_paths_are_bounded_empty_dirs(kubernetes_stack: Recording) -> N
 
 
 def test_every_container_has_requests_and_limits(kubernetes_stack: Recording) -> None:
+    """ephemeral-storage too: the node disk its emptyDirs may fill, so the kubelet, short of
+    disk, evicts the pods that use more than they asked for."""
     for _, spec in pod_specs(kubernetes_stack):
+        on_disk = {
+            v["name"]: int(v["emptyDir"]["sizeLimit"].removesuffix("Mi"))
+            for v in spec["volumes"]
+            if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory"
+        }
         for container in containers(spec):
+            own = sum(on_disk.get(m["name"], 0) for m in container["volumeMounts"])
+            assert own > 0, container["name"]  # a /tmp at least
             assert container["resources"] == {
-                "requests": {"cpu": "100m", "memory": "64Mi"},
+                "requests": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": f"{own}Mi"},
                 "limits": {"cpu": "500m", "memory": "256Mi"},
             }
 
@@ -320,6 +329,8 @@ def test_recommended_labels_and_matching_selectors(kubernetes_stack: Recording) 
     for resource in kubernetes_stack.resources:
         if not resource.type.startswith("kubernetes:") or resource.name.startswith("platform"):
             continue
+        if resource.type.endswith("Patch"):
+            continue  # a patch sets only the fields it holds (a claim's size)
         labels = resource.inputs["metadata"]["labels"]
         assert all(key in labels for key in RECOMMENDED), resource.name
     for resource in kubernetes_stack.of_type(DEPLOYMENT) + kubernetes_stack.of_type(STATEFULSET):

@@ -148,12 +148,45 @@ def test_connection_strings_are_secret_outputs(dev: Recording) -> None:
     assert dev.outputs["redisEndpoint"] == "redis:6379"
 
 
-def test_the_backup_agent_has_the_files_a_throwaway_server_needs(dev: Recording) -> None:
+def test_the_backup_agent_and_the_drill_have_the_files_a_throwaway_server_needs(
+    dev: Recording,
+) -> None:
     """The drill and a point-in-time restore start a server with postgresql.conf, which
     names pg_hba.conf: without it the restored server refuses to start."""
-    files = uploads_of(dev, "prodstack-dev-postgres-backup-agent-0")
-    assert "/run/prodstack/config/pg_hba.conf" in files
-    assert (
-        "hba_file = '/run/prodstack/config/pg_hba.conf'"
-        in (files["/run/prodstack/config/postgresql.conf"]["content"])
-    )
+    for container in ("backup-agent", "drill-cron"):
+        files = uploads_of(dev, f"prodstack-dev-postgres-{container}-0")
+        assert "/run/prodstack/config/pg_hba.conf" in files
+        assert (
+            "hba_file = '/run/prodstack/config/pg_hba.conf'"
+            in (files["/run/prodstack/config/postgresql.conf"]["content"])
+        )
+
+
+def test_the_drill_restores_into_a_volume_of_its_own(dev: Recording, prod: Recording) -> None:
+    """Not into the database's pod: the old render restored into an emptyDir of the
+    Postgres pod (sizeLimit 100Gi, no ephemeral-storage request), so a drill could fill the
+    node's disk and get the database evicted."""
+    statefulset = one(prod, STATEFULSET, "postgres").inputs["spec"]["template"]["spec"]
+    assert "drill" not in {v["name"] for v in statefulset["volumes"]}
+    for container in statefulset["containers"]:
+        requested = container["resources"]["requests"]["ephemeral-storage"]
+        assert requested.endswith(("Mi", "Gi")), container["name"]
+    cron = one(prod, "kubernetes:batch/v1:CronJob", "postgres-drill").inputs["spec"]
+    pod = cron["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["prodstack.dev/task"] == "drill"
+    (scratch,) = [v for v in pod["spec"]["volumes"] if v["name"] == "drill"]
+    claim = scratch["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"] == {"storage": "20Gi"}  # postgres.storageGib
+    assert claim["storageClassName"] == "expandable-ssd"
+    away = pod["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ][0]["podAffinityTerm"]
+    assert away["topologyKey"] == "kubernetes.io/hostname"
+    assert away["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "postgres"
+    # On Docker: a named volume of the drill's own, which the server never mounts.
+    drill = one(dev, CONTAINER, "prodstack-dev-postgres-drill-cron-0").inputs
+    server = one(dev, CONTAINER, "prodstack-dev-postgres-0").inputs
+    drill_volumes = {m["source"]: m["target"] for m in drill["mounts"] if m["type"] == "volume"}
+    assert drill_volumes["prodstack-dev-postgres-drill-0"] == "/var/lib/postgresql/scratch"
+    assert "prodstack-dev-postgres-drill-0" not in {m["source"] for m in server["mounts"]}
+    assert "prodstack-dev-postgres-data" not in drill_volumes
