@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     smoke.add_argument(
         "--http-url", default=None, help="where plain HTTP is served (default: the host, port 80)"
     )
-    smoke.add_argument("--ready-path", default="/health/ready")
+    smoke.add_argument("--health-path", default="/health/live")
     smoke.add_argument("--auth-path", default="/api/auth/login", help="a rate-limited route")
     smoke.add_argument(
         "--min-days", type=int, default=14, help="fewest days the certificate must still be valid"
@@ -195,7 +195,7 @@ def smoke(args: argparse.Namespace) -> int:
         url=validate_url(args.url),
         ca_file=args.ca,
         http_url=args.http_url,
-        ready_path=args.ready_path,
+        health_path=args.health_path,
         auth_path=args.auth_path,
         min_certificate_days=args.min_days,
     )

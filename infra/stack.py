@@ -126,7 +126,9 @@ def build(
             api_port_name=API_PORT_NAME,
             extra_routes=grafana_route(settings, placement),
             frontend=frontend_upstream(settings, frontend),
-            internal_paths=(settings.api.metrics_path,),
+            # Readiness is the platform's question (a kubelet's, the engine's), and its
+            # first answers cost the database a connection: not the public's.
+            internal_paths=(settings.api.metrics_path, settings.api.readiness_path),
             supplied_cert=config_secrets.get(str(certificate.cert_config)),
             supplied_key=config_secrets.get(str(certificate.key_config)),
         ),
@@ -185,8 +187,8 @@ GRAFANA_CSP = (
 def frontend_upstream(
     settings: StackSettings, frontend: Frontend | None
 ) -> FrontendUpstream | None:
-    """The app at /: the API keeps its prefixes and its health paths (the prober checks the
-    API through the edge)."""
+    """The app at /: the API keeps its prefixes and its liveness path (the public prober and
+    `prodstack smoke` check the API through the edge)."""
     if frontend is None:
         return None
     return FrontendUpstream(
@@ -194,7 +196,7 @@ def frontend_upstream(
         port_name=FRONTEND_PORT_NAME,
         csp=settings.frontend.content_security_policy,
         api_prefixes=tuple(settings.frontend.api_paths),
-        api_exact_paths=(settings.api.readiness_path, settings.api.liveness_path),
+        api_exact_paths=(settings.api.liveness_path,),
         hashed_name=HASHED_NAME,
         immutable_prefixes=tuple(settings.frontend.cache.immutable_paths),
         previous_assets_hours=settings.frontend.cache.previous_assets_hours,
@@ -226,7 +228,7 @@ def monitoring_args(
         namespace=settings.kubernetes.namespace,
         targets=tuple(t for c in observed for t in c.scrape_targets),
         alerts=tuple(a for c in observed for a in c.alerts),
-        probe_url=f"https://{host}{settings.api.readiness_path}",
+        probe_url=f"https://{host}{settings.api.liveness_path}",
         edge=edge.endpoint,
         probe_ca_pem=edge.ca_cert_pem,
         probe_server_name=settings.domain,

@@ -86,8 +86,19 @@ class ApiSettings(Settings):
     env: Annotated[dict[Annotated[str, Field(max_length=256)], str], AfterValidator(_check_env)] = (
         Field(description="Plain, non-secret environment variables.")
     )
-    liveness_path: UrlPath = Field(description="Answers 200 while the process is alive.")
-    readiness_path: UrlPath = Field(description="Answers 200 when every dependency is reachable.")
+    liveness_path: UrlPath = Field(
+        description=(
+            "Answers 200 while the process is alive; public (the prober and `prodstack smoke` "
+            "check the API through the edge)."
+        )
+    )
+    readiness_path: UrlPath = Field(
+        description=(
+            "Answers 200 when the replica should take requests: its dependencies answered "
+            "since it started, and it is not stopping. Not on a shared dependency's every "
+            "outage (that would empty its Service); the edge refuses it (404)."
+        )
+    )
     metrics_path: UrlPath = Field(description="Prometheus metrics.")
     pre_stop_seconds: int = Field(
         ge=0, le=60, description="Pause before shutdown so load balancers stop sending requests."

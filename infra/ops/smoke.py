@@ -2,7 +2,7 @@
 
 Six checks, each independent so one failure does not hide the others: HTTPS with a
 certificate valid for the name, plain HTTP redirected to HTTPS, the security headers, the
-readiness endpoint, the authentication route's rate limit answering 429, and, where the
+API's health endpoint, the authentication route's rate limit answering 429, and, where the
 stack serves a frontend, its page revalidated so a deploy shows at once.
 """
 
@@ -32,7 +32,9 @@ class Target:
     ca_file: Path | None = None
     # Where plain HTTP is served; by default the URL's host on port 80.
     http_url: str | None = None
-    ready_path: str = "/health/ready"
+    # The API's liveness path: public and free (readiness is the stack's own, refused at
+    # the edge like metrics).
+    health_path: str = "/health/live"
     auth_path: str = "/api/auth/login"
     # The edge allows 5 a minute with a burst of 5: a 429 comes by the 7th request.
     auth_attempts: int = 20
@@ -161,9 +163,9 @@ def check_headers(target: Target) -> Check:
     )
 
 
-def check_ready(target: Target) -> Check:
-    status = request(target, "GET", target.ready_path).status
-    return Check("ready", status == 200, f"GET {target.ready_path} -> {status}")
+def check_health(target: Target) -> Check:
+    status = request(target, "GET", target.health_path).status
+    return Check("health", status == 200, f"GET {target.health_path} -> {status}")
 
 
 def check_rate_limit(target: Target) -> Check:
@@ -213,7 +215,7 @@ CHECKS: tuple[Callable[[Target], Check], ...] = (
     check_https,
     check_redirect,
     check_headers,
-    check_ready,
+    check_health,
     check_rate_limit,
     check_frontend,
 )

@@ -448,7 +448,7 @@ def test_redis_keeps_acknowledged_writes_through_a_crash(stack: RunningStack) ->
 def test_the_edge_comes_back_after_a_crash(stack: RunningStack) -> None:
     before = kill_main_process(stack, "edge")
     wait_healthy_again(stack, "edge", before)
-    assert https(stack, "/health/ready").status == 200
+    assert https(stack, "/health/live").status == 200
     # The killed nginx left its status socket behind; the new one serves it all the same,
     # and the exporter reads it.
     wait_for_metric(stack, "edge-exporter:9113", "nginx_up 1")

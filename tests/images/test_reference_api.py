@@ -145,6 +145,44 @@ def test_readiness_fails_on_a_wrong_redis_password(tmp_path: Path, fakes: Fakes)
         running.process.wait()
 
 
+def test_a_dependency_lost_after_start_keeps_the_replica_in_rotation(tmp_path: Path) -> None:
+    """Readiness gates on the dependencies only until they first answer (a new release or
+    password that cannot log in never takes traffic); after that a shared outage must not
+    take every replica out of its Service at once, and the prober's hits cost the database
+    nothing. The old API checked Postgres on every readiness hit and went unready with it."""
+    postgres = socketserver.ThreadingTCPServer(("127.0.0.1", 0), FakePostgres)
+    threading.Thread(target=postgres.serve_forever, daemon=True).start()
+    running = start_api(tmp_path, [dependency("postgres", postgres.server_address[1])])
+    try:
+        assert running.get("/health/ready")[0] == 200
+        postgres.shutdown()
+        postgres.server_close()  # the database is gone
+        status, body = running.get("/health/ready")
+        assert (status, json.loads(body)["status"]) == (200, "ready")
+    finally:
+        running.process.kill()
+        running.process.wait()
+
+
+def test_a_stopping_replica_leaves_rotation(api: RunningApi) -> None:
+    """On SIGTERM it answers readiness 503 while its requests in flight finish, so nothing
+    that still asks (a kubelet, the edge's prober) keeps sending it new ones."""
+    assert api.get("/health/ready")[0] == 200
+    connection = socket.create_connection(("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
+    connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection.recv(1024)  # a kept-alive connection, open across the signal
+    api.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    connection.sendall(b"GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+    reply = b""
+    while chunk := connection.recv(1024):  # until it closes: draining, Connection: close
+        reply += chunk
+    connection.close()
+    # (the first reply's body may arrive in this read too)
+    _, _, second = reply.decode().partition("HTTP/1.1 503 ")
+    assert '{"status": "stopping", "failures": {}}' in second, reply
+
+
 def test_metrics_count_requests_by_route_template(api: RunningApi) -> None:
     api.get("/api/items")
     api.get("/api/items/3")

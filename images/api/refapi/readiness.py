@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
+from collections.abc import Sequence
 
 from refapi import resp, tls
 from refapi.config import Dependency
@@ -69,3 +71,26 @@ def check(dependency: Dependency) -> str | None:
     except (OSError, ConnectionError, KeyError, resp.RedisError) as error:
         return f"{type(error).__name__}: {error}"
     return None
+
+
+class Readiness:
+    """Whether this replica should be sent requests. Until every dependency has answered
+    once (with the replica's own credentials), each ask checks them: a release or a new
+    password that cannot log in never goes into rotation. From then on it is the replica's
+    own state alone, answered without any I/O: an outage of a shared dependency must not take
+    every replica out of its Service at once (each request that needs the dependency fails
+    fast with 503 instead, and the dependency's own alerts page), and a prober's every hit
+    must not cost the database a connection."""
+
+    def __init__(self, dependencies: Sequence[Dependency]) -> None:
+        self.dependencies = dependencies
+        self.confirmed = threading.Event()
+
+    def failures(self) -> dict[str, str]:
+        """Each dependency that does not answer yet, with why; none once confirmed."""
+        if self.confirmed.is_set():
+            return {}
+        failures = {d.name: why for d in self.dependencies if (why := check(d))}
+        if not failures:
+            self.confirmed.set()
+        return failures

@@ -35,6 +35,7 @@ class Api:
         self.metrics = RequestMetrics()
         self.signing_key = (cfg.secret("signing-key") or "").encode()
         self.notes = Notes(cfg)
+        self.readiness = readiness.Readiness(cfg.dependencies)
 
     def route(self, method: str, path: str, body: bytes, headers: Any) -> tuple[str, int, Any]:
         """(route template for metrics, status, JSON body or text)."""
@@ -42,7 +43,10 @@ class Api:
         if method == "GET" and path == cfg.liveness_path:
             return path, 200, {"status": "alive"}
         if method == "GET" and path == cfg.readiness_path:
-            failures = {d.name: why for d in cfg.dependencies if (why := readiness.check(d))}
+            if self.stopping.is_set():
+                # Draining: out of rotation while the requests in flight finish.
+                return path, 503, {"status": "stopping", "failures": {}}
+            failures = self.readiness.failures()
             status = 503 if failures else 200
             return (
                 path,
@@ -173,14 +177,14 @@ ACCEPT_POLL_SECONDS = 0.05
 
 
 def wait_for_dependencies(
-    cfg: config_module.Config, seconds: float, stopping: threading.Event
+    ready: readiness.Readiness, seconds: float, stopping: threading.Event
 ) -> None:
     """Listen only once every dependency answers (or `seconds` passed, or it is told to
     stop): a proxy that finds replicas by name (the edge on Docker) sends requests as soon
     as the port is open, so an open port should mean a replica that can serve."""
     deadline = time.monotonic() + seconds
     while not stopping.is_set():
-        failures = {d.name: why for d in cfg.dependencies if (why := readiness.check(d))}
+        failures = ready.failures()
         if not failures or time.monotonic() >= deadline:
             return
         log(event="waiting for dependencies", failures=failures)
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     server: ThreadingHTTPServer | None = None
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    wait_for_dependencies(cfg, READY_WAIT_SECONDS, stopping)
+    wait_for_dependencies(api.readiness, READY_WAIT_SECONDS, stopping)
     if stopping.is_set():
         log(event="stopped")
         return

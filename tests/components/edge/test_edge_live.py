@@ -253,8 +253,18 @@ def test_a_handshake_for_a_name_the_stack_does_not_serve_is_refused(setup: Setup
 
 
 def test_internal_paths_are_refused_in_any_case(setup: Setup) -> None:
-    for path in ("/metrics", "/METRICS", "/Metrics/", "//metrics"):
+    """The API's metrics and its readiness are the stack's: each readiness hit may cost the
+    database a connection (until the replica first answered), so not the public's."""
+    for path in (
+        "/metrics",
+        "/METRICS",
+        "/Metrics/",
+        "//metrics",
+        "/health/ready",
+        "/HEALTH/Ready",
+    ):
         assert setup.request("GET", path).status == 404, path
+    assert setup.request("GET", "/health/live").status == 200
 
 
 def test_access_log_is_one_json_object_per_line(setup: Setup) -> None:

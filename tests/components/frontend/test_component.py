@@ -71,7 +71,8 @@ def test_the_edge_routes_the_api_and_the_app(prod: Recording) -> None:
     ]
     assert "set $upstream_of_frontend frontend.prodstack-prod.svc.cluster.local:8080;" in conf
     assert "location ~* ^/api/ {" in conf
-    assert "location = /health/ready {" in conf
+    assert "location = /health/live {" in conf
+    assert "location = /health/ready {" not in conf  # refused at the edge, not routed
     # The app's pages under the app's CSP, rate limited by its own zone.
     app = conf[conf.index("        location / {") :]
     assert "script-src 'self'" in app

@@ -150,12 +150,13 @@ def test_every_reply_carries_the_security_headers_with_the_apps_csp(browser: Bro
     assert "script-src" not in api.headers["Content-Security-Policy"]
 
 
-def test_the_api_answers_under_its_prefix_and_at_its_health_paths(browser: Browser) -> None:
+def test_the_api_answers_under_its_prefix_and_at_its_health_path(browser: Browser) -> None:
     items = browser.get("/api/items")
     assert items.status == 200 and items.headers["Content-Type"].startswith("application/json")
-    assert browser.get("/health/ready").status == 200
-    # Its metrics stay inside the stack, frontend or not.
+    assert browser.get("/health/live").status == 200
+    # Its metrics and its readiness stay inside the stack, frontend or not.
     assert browser.get("/metrics").status == 404
+    assert browser.get("/health/ready").status == 404
 
 
 def test_cors_echoes_an_allowed_origin_with_vary(browser: Browser) -> None:

@@ -141,7 +141,7 @@ def test_the_probe_checks_the_public_url(prod: Recording, dev: Recording) -> Non
     config = one(prod, "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config").inputs[
         "data"
     ]
-    assert "https://api.example.com/health/ready" in config["prometheus.yml"]
+    assert "https://api.example.com/health/live" in config["prometheus.yml"]
     blackbox = rendered_files(dev, "prodstack-dev-blackbox-0")
     module = yaml.safe_load(blackbox["blackbox.yml"])["modules"]["https_2xx"]["http"]
     # On Docker the edge is probed by name, against the stack's own CA.

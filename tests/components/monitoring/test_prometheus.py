@@ -32,7 +32,7 @@ def config(platform: str) -> PrometheusConfig:
         TARGETS,
         ("rules.yml",),
         "alertmanager:9093",
-        "https://localhost/health/ready",
+        "https://localhost/health/live",
         "blackbox:9115",
     )
 
@@ -55,7 +55,7 @@ def test_promtool_accepts_the_docker_configuration(tmp_path: Path) -> None:
 def test_docker_jobs_are_the_workloads() -> None:
     jobs = {j["job_name"]: j for j in config("docker").document()["scrape_configs"]}  # type: ignore[index, union-attr]
     assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres:9187", "postgres:9854"]
-    assert jobs["blackbox"]["static_configs"][0]["targets"] == ["https://localhost/health/ready"]
+    assert jobs["blackbox"]["static_configs"][0]["targets"] == ["https://localhost/health/live"]
 
 
 def test_kubernetes_discovers_only_the_stacks_metrics_ports() -> None:

@@ -65,11 +65,11 @@ def test_every_check_passes_against_the_dev_edge(stack: EdgeAndApi) -> None:
     code, report = smoke(stack)
     assert code == 0, report
     checks = lines(report)
-    assert set(checks) == {"https", "redirect", "headers", "ready", "rate-limit", "frontend"}
+    assert set(checks) == {"https", "redirect", "headers", "health", "rate-limit", "frontend"}
     assert all(line.split()[0] == "PASS" for line in checks.values()), report
     assert "certificate for localhost valid until" in checks["https"]
     assert "-> 308 https://localhost/smoke?check=redirect" in checks["redirect"]
-    assert "GET /health/ready -> 200" in checks["ready"]
+    assert "GET /health/live -> 200" in checks["health"]
     assert "429 at request" in checks["rate-limit"]
     # The API alone answers / (the frontend is off by default): nothing to revalidate.
     assert "no frontend: GET / is application/json" in checks["frontend"]
@@ -89,11 +89,12 @@ def test_an_untrusted_certificate_fails(stack: EdgeAndApi, tmp_path: Path) -> No
 def test_a_missing_route_and_an_unlimited_route_fail(stack: EdgeAndApi) -> None:
     # /api/items has the API's limit, out of reach here: 20 requests in a row pass.
     code, report = smoke(
-        stack, "--min-days", "0", "--ready-path", "/health/nowhere", "--auth-path", "/api/items"
+        stack, "--min-days", "0", "--health-path", "/health/nowhere", "--auth-path", "/api/items"
     )
     assert code == 1
     checks = lines(report)
-    assert "GET /health/nowhere -> 404" in checks["ready"] and checks["ready"].split()[0] == "FAIL"
+    assert "GET /health/nowhere -> 404" in checks["health"]
+    assert checks["health"].split()[0] == "FAIL"
     assert "no 429 in 20 requests" in checks["rate-limit"]
     assert checks["https"].split()[0] == "PASS"
 
