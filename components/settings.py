@@ -6,6 +6,8 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -145,6 +147,42 @@ def _header_value(value: str) -> str:
 # The value of an HTTP reply header the edge sets (Content-Security-Policy, Permissions-Policy):
 # printable ASCII that fits one nginx parameter.
 HeaderValue = Annotated[str, Field(min_length=1), AfterValidator(_header_value)]
+
+_PEM_CERTIFICATE = re.compile(
+    r"-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----"
+)
+
+
+def _pem_certificates_data(value: str) -> str:
+    """Base64 of one or more PEM certificates, as kubeconfig's certificate-authority-data
+    (one line: no value holds a line break), each DER inside (an ASN.1 SEQUENCE). The
+    settings hold the PEM text it decodes to."""
+    try:
+        pem = base64.b64decode(value, validate=True).decode("ascii")
+    except ValueError:
+        raise ValueError(
+            "must be base64 of PEM certificates, like kubeconfig's certificate-authority-data "
+            "(base64 -w0 ca.crt)"
+        ) from None
+    blocks = _PEM_CERTIFICATE.findall(pem)
+    if not blocks or _PEM_CERTIFICATE.sub("", pem).strip():
+        raise ValueError(
+            "must be base64 of PEM certificates (-----BEGIN CERTIFICATE----- ... -----END "
+            "CERTIFICATE-----) and nothing else"
+        )
+    for number, block in enumerate(blocks, start=1):
+        try:
+            der = base64.b64decode("".join(block.split()), validate=True)
+        except ValueError:
+            der = b""
+        if not der.startswith(b"\x30"):
+            raise ValueError(f"certificate {number} is not base64 of a DER certificate")
+    return pem
+
+
+PemCertificatesData = Annotated[
+    str, Field(max_length=65536), AfterValidator(_pem_certificates_data)
+]
 
 # Why a data store's connections go in plaintext (postgres.tlsOffReason, redis.tlsOffReason):
 # prod refuses tls false without one (infra/settings/loader.py).

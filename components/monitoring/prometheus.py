@@ -41,6 +41,9 @@ class PrometheusConfig:
     blackbox: str  # host:port of the blackbox exporter
     scrape_interval_seconds: int = 15
     kubelet_metrics: str = "off"  # verify, skip-verify or off (settings: monitoring)
+    # With verify: the file of the CA that signs the kubelets' certificates (monitoring.
+    # kubeletCaData), else the cluster CA of the service account.
+    kubelet_ca_file: str | None = None
 
     def static_jobs(self) -> list[dict[str, object]]:
         jobs: dict[tuple[str, str], list[str]] = {}
@@ -67,7 +70,7 @@ class PrometheusConfig:
         container statistics), `metrics` of it, for this stack's namespace only: the nodes
         are shared with other tenants, whose workloads are none of this stack's business."""
         tls: dict[str, object] = (
-            {"ca_file": f"{SERVICE_ACCOUNT_DIR}/ca.crt"}
+            {"ca_file": self.kubelet_ca_file or f"{SERVICE_ACCOUNT_DIR}/ca.crt"}
             if self.kubelet_metrics == "verify"
             else {"insecure_skip_verify": True}
         )

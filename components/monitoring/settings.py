@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components.images import ImageReference
-from components.settings import ConfigKey, Settings, hinted
+from components.settings import ConfigKey, PemCertificatesData, Settings, hinted
 from components.urls import credential_in_url, http_url
 
 Url = Annotated[str, Field(max_length=2048), AfterValidator(http_url)]
@@ -152,10 +152,30 @@ class MonitoringSettings(Settings):
             "Kubernetes: scrape the kubelets' volume statistics of the stack's claims, which the "
             "volume-filling alert needs. Adds a ClusterRole reading nodes and nodes/metrics and "
             "egress to the nodes' port 10250. verify checks the kubelets' certificates against "
-            "the cluster CA; skip-verify is for kubelets with self-signed serving certificates; "
-            "off leaves the volume-filling alert without data."
+            "the cluster CA (or kubeletCa); skip-verify is for kubelets with self-signed "
+            "serving certificates (kubeadm's default); off leaves the volume-filling alert "
+            "without data."
         )
     )
+    kubelet_ca_data: PemCertificatesData | None = Field(
+        default=None,
+        description=(
+            "With kubeletMetrics verify: the CA that signs the kubelets' serving certificates, "
+            "base64 of its PEM (like kubeconfig's certificate-authority-data: base64 -w0), "
+            "certificates where it is not the cluster's (k3s, OpenShift's kubelet-serving CA, "
+            "a separate signer for kubeadm's serverTLSBootstrap). Unset: the cluster CA of "
+            "Prometheus's service account."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _kubelet_ca_to_verify(self) -> MonitoringSettings:
+        if self.kubelet_ca_data is not None and self.kubelet_metrics != "verify":
+            raise ValueError(
+                f"kubeletCaData is for kubeletMetrics verify, got {self.kubelet_metrics}; remove it "
+                "or verify"
+            )
+        return self
 
     @model_validator(mode="after")
     def _grafana_to_publish(self) -> MonitoringSettings:

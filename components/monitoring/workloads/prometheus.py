@@ -42,6 +42,11 @@ def scrape_peers(targets: tuple[Target, ...]) -> tuple[Peer, ...]:
     return tuple(Peer(refs[job], tuple(sorted(ports[job]))) for job in refs)
 
 
+# The CA of the kubelets' serving certificates, when settings give one
+# (monitoring.kubeletCaData).
+KUBELET_CA = "kubelet-ca.crt"
+
+
 def prometheus(
     args: MonitoringArgs,
     cluster: ClusterApi | None,
@@ -62,6 +67,7 @@ def prometheus(
         blackbox=blackbox.address("web"),
         scrape_interval_seconds=s.scrape_interval_seconds,
         kubelet_metrics=s.kubelet_metrics if cluster is not None else "off",
+        kubelet_ca_file=f"{CONFIG_DIR}/{KUBELET_CA}" if s.kubelet_ca_data else None,
     )
     # Where the platform has a cluster API, it discovers the stack's pods (and the kubelets)
     # from it.
@@ -95,6 +101,7 @@ def prometheus(
                 "rules.yml",
                 rules.render(cluster is not None, s.runbook_base_url, config.jobs, args.alerts),
             ),
+            *((File(KUBELET_CA, s.kubelet_ca_data),) if s.kubelet_ca_data else ()),
         ),
         mounts=("data",),
         run_as_user=NOBODY,

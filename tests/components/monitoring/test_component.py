@@ -3,6 +3,7 @@ and its placement follows the platform's rules."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from pathlib import Path
 
@@ -107,6 +108,23 @@ def test_kubelet_metrics_need_one_read_only_cluster_role(prod: Recording) -> Non
     # The only cluster-wide grant of the stack: everything else is a namespaced Role.
     cluster_roles = prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
     assert [r.name for r in cluster_roles] == ["prodstack-prod-prometheus"]
+
+
+def test_the_kubelets_can_be_verified_against_a_ca_of_their_own(tmp_path: Path) -> None:
+    """Where the kubelets' serving certificates are not signed by the cluster CA (the old
+    render verified them against the service account's CA only), settings name their CA.
+    (Debian's promtool has no Kubernetes discovery to check this file with.)"""
+    _, ca_cert = make_ca(tmp_path)
+    pem = ca_cert.read_text()
+    data64 = base64.b64encode(pem.encode()).decode()
+    values = {**PROD, "monitoring": {**PROD["monitoring"], "kubeletCaData": data64}}
+    data = one(
+        render("prod", values), "kubernetes:core/v1:ConfigMap", "prometheus-prometheus-config"
+    ).inputs["data"]
+    assert data["kubelet-ca.crt"] == pem
+    jobs = {j["job_name"]: j for j in yaml.safe_load(data["prometheus.yml"])["scrape_configs"]}
+    for job in ("kubelet", "cadvisor"):
+        assert jobs[job]["tls_config"] == {"ca_file": "/run/prodstack/config/kubelet-ca.crt"}
 
 
 @pytest.mark.parametrize("mode", ["skip-verify", "off"])

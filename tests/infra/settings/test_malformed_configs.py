@@ -503,6 +503,34 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:edge: trustedProxies (X-Forwarded-For) and loadBalancer.clientAddress",
     ),
     (
+        "kubelet-ca-not-a-certificate",
+        "prod",
+        {
+            **PROD,
+            "monitoring": {
+                **PROD["monitoring"],
+                # base64 of a PEM block whose body is not base64
+                "kubeletCaData": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm5vdCBiYXNlNjQhCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K",
+            },
+        },
+        {},
+        "prodstack:monitoring.kubeletCaData: must be base64 of PEM certificates",
+    ),
+    (
+        "kubelet-ca-without-verification",
+        "prod",
+        {
+            **PROD,
+            "monitoring": {
+                **PROD["monitoring"],
+                "kubeletMetrics": "skip-verify",
+                "kubeletCaData": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1BQT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=",
+            },
+        },
+        {},
+        "prodstack:monitoring: kubeletCaData is for kubeletMetrics verify, got skip-verify",
+    ),
+    (
         "s3-dotted-bucket-host-style",
         "dev",
         s3_backups(bucket="db.backups", uriStyle="host"),
