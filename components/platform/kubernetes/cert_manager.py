@@ -22,6 +22,15 @@ KEY = {"algorithm": "ECDSA", "size": 256}
 INTERNAL_DIR = "/run/prodstack/internal-tls"
 EDGE_DIR = "/run/prodstack/tls"
 ISSUER = "internal-ca-issuer"
+# The internal CA: five years, renewed 90 days before it ends, with the same key. Clients
+# trust the CA certificate that came in their own Secret's ca.crt, refreshed each time their
+# certificate renews (every DURATION - renewBefore = 60 days). A renewal that kept the key
+# leaves every ca.crt, old or new, verifying every certificate, old or new, and the old CA
+# certificate is still valid for longer than it takes every Secret to carry the new one.
+# A new key at each renewal (cert-manager's default rotationPolicy from 1.18) would leave
+# clients trusting only the old key for up to 60 days: servers renewed meanwhile would fail.
+CA_DURATION = {"duration": "43800h", "renewBefore": "2160h"}
+CA_KEY = {**KEY, "rotationPolicy": "Never"}
 # The internal CA's resources were once the children of an InternalTls component: the alias
 # keeps their identity for stacks deployed before.
 FORMER_PARENT = ("internal-tls", "prodstack:index:InternalTls")
@@ -73,9 +82,8 @@ class InternalCa:
                     "isCA": True,
                     "commonName": f"prodstack {self._stack} internal CA",
                     "secretName": "internal-ca",
-                    "duration": "43800h",
-                    "renewBefore": "2160h",
-                    "privateKey": KEY,
+                    **CA_DURATION,
+                    "privateKey": CA_KEY,
                     "issuerRef": {"name": "internal-ca-bootstrap", "kind": "Issuer"},
                 },
             )
