@@ -175,8 +175,15 @@ def postgres_workload(
         "PGBACKREST_CONFIG": f"{CONFIG_DIR}/pgbackrest.conf",
         "PGBACKREST_CONFIG_INCLUDE_PATH": SECRETS_DIR,
         "PG_BIN": f"/usr/lib/postgresql/{settings.version}/bin",
-        # The backup agent has the server reload these when cert-manager renews them.
-        **({"PRODSTACK_TLS_FILES": f"{tls.cert_file}:{tls.key_file}"} if tls else {}),
+        # The backup agent has the server reload when one of these changes in place (a
+        # renewed certificate, a reloadable setting, a login in pg_hba.conf).
+        "PRODSTACK_RELOAD_FILES": ":".join(
+            (
+                f"{CONFIG_DIR}/postgresql.conf",
+                f"{CONFIG_DIR}/pg_hba.conf",
+                *((tls.cert_file, tls.key_file) if tls else ()),
+            )
+        ),
     }
     mounts = ("data", SOCKET.name) + (("backups",) if on_volume else ())
     ready = Probe(
@@ -184,10 +191,13 @@ def postgres_workload(
         period_seconds=10,
     )
     server_files = (
-        File("postgresql.conf", server_config.render()),
+        # A reloadable change reaches the running server without a restart: the backup agent
+        # has it reload when the file it reads changes (its ServerFileWatch).
+        File("postgresql.conf", server_config.render(), restart_view=server_config.restart_view()),
         File(
             "pg_hba.conf",
             HbaConfig(settings.database, logins, MONITOR_USER, tls=tls is not None).render(),
+            restart_view="",
         ),
         *backrest_files,
     )

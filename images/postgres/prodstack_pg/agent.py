@@ -9,9 +9,7 @@ once, so a new stack is recoverable from its first minutes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import subprocess
@@ -19,7 +17,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from cron_runner import Schedule
@@ -104,11 +101,11 @@ class Agent:
     def serve_schedules(self, stop: threading.Event) -> None:
         now = dt.datetime.now(dt.UTC)
         due = {t.name: t.schedule.next_after(now) for t in self.tasks}
-        certificate = CertificateWatch(self.paths)
+        files = ServerFileWatch(self.paths)
         starts = ServerStartWatch(self.paths)
         while not stop.is_set():
             starts.checkpoint_if_restarted()
-            certificate.reload_if_renewed()
+            files.reload_if_changed()
             now = dt.datetime.now(dt.UTC)
             for task in self.tasks:
                 if now >= due[task.name]:
@@ -290,37 +287,45 @@ class ServerStartWatch:
         return True
 
 
-class CertificateWatch:
-    """The server's TLS certificate and key (PRODSTACK_TLS_FILES, colon-separated): when
-    cert-manager renews them in place, the server is told to reload, which re-reads them
-    for new connections and drops none."""
+class ServerFileWatch:
+    """Files the server reads that change in place (PRODSTACK_RELOAD_FILES, colon-separated:
+    its certificate and key when cert-manager renews them, postgresql.conf and pg_hba.conf
+    when a reloadable setting or a login changes): when one does, the server is told to
+    reload, which applies them to new connections and drops none. They are read through the
+    server (pg_read_file), as the server sees them: on Kubernetes each container has its own
+    copy of a ConfigMap or Secret, which the kubelet updates at its own moment."""
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
-        self.files = [Path(f) for f in os.environ.get("PRODSTACK_TLS_FILES", "").split(":") if f]
-        self.seen = self.digest()
+        self.files = [f for f in os.environ.get("PRODSTACK_RELOAD_FILES", "").split(":") if f]
+        self.seen = ""
 
     def digest(self) -> str:
-        hasher = hashlib.sha256()
-        for path in self.files:
-            with contextlib.suppress(OSError):
-                hasher.update(path.read_bytes())
-        return hasher.hexdigest()
+        if not self.files:
+            return ""
+        # md5 of each as the server reads it; no file is large, none leaves the server.
+        sql = " || ".join(f"md5(pg_read_file({_literal(f)}))" for f in self.files)
+        return self.paths.psql(f"SELECT {sql}")
 
-    def reload_if_renewed(self) -> bool:
+    def reload_if_changed(self) -> bool:
         if not self.files:
             return False
-        now = self.digest()
-        if now == self.seen:
-            return False
         try:
+            now = self.digest()
+            if not self.seen or now == self.seen:
+                self.seen = now
+                return False
             self.paths.psql("SELECT pg_reload_conf()")
         except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-            log(event="certificate-reload", ok=False, detail=str(error))
+            log(event="reload", ok=False, detail=str(error))
             return False
-        log(event="certificate-reload", ok=True)
+        log(event="reload", ok=True)
         self.seen = now
         return True
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def main(argv: list[str] | None = None) -> None:

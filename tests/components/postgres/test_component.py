@@ -190,3 +190,17 @@ def test_the_drill_restores_into_a_volume_of_its_own(dev: Recording, prod: Recor
     assert drill_volumes["prodstack-dev-postgres-drill-0"] == "/var/lib/postgresql/scratch"
     assert "prodstack-dev-postgres-drill-0" not in {m["source"] for m in server["mounts"]}
     assert "prodstack-dev-postgres-data" not in drill_volumes
+
+
+def test_a_reloadable_setting_does_not_restart_the_database_and_a_start_setting_does() -> None:
+    """The old render rolled the only Postgres pod for any change of postgresql.conf."""
+    from tests.support import PROD
+
+    def digest(**postgres: object) -> str:
+        values = {**PROD, "postgres": {**PROD["postgres"], **postgres}}
+        template = one(render("prod", values), STATEFULSET, "postgres").inputs["spec"]["template"]
+        return str(template["metadata"]["annotations"]["prodstack.dev/files-sha256"])
+
+    base = digest()
+    assert digest(slowQueryMs=750) == base  # log_min_duration_statement: a reload
+    assert digest(maxConnections=150) != base  # max_connections: a restart

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from components.logins import LoginsConfig
 from tests.components.logins_support import IDLE_SECONDS, NEW_PASSWORD, deliver, play_rollover
 from tests.components.postgres.cluster import (
+    DEBIAN_MAJOR,
     PG_BIN,
     SYSTEM_PYTHON,
     Cluster,
@@ -343,3 +344,72 @@ def test_a_rollover_keeps_both_logins_valid_then_retires_the_old_one(cluster: Cl
     finally:
         signal_group(keeper, signal.SIGTERM)
         cluster.psql("ALTER ROLE app LOGIN")  # for the module's other tests
+
+
+def test_each_setting_is_marked_restart_exactly_when_the_server_reads_it_only_at_start(
+    cluster: Cluster,
+) -> None:
+    """The restart view (components/postgres/config.py) leaves out what a reload applies:
+    if a setting the server reads only at start were left out, a change to it would never
+    reach the server; one marked needlessly would restart the only Postgres for nothing."""
+    from components.postgres.config import PostgresConfig
+
+    rendered = PostgresConfig(
+        major=DEBIAN_MAJOR,
+        memory_limit_mib=1024,
+        max_connections=100,
+        archive_timeout_seconds=60,
+        slow_query_ms=500,
+        hba_file="/x",
+        tls_cert_file="/c",
+        tls_key_file="/k",
+    ).settings()
+    names = [s.name for s in rendered if s.since <= DEBIAN_MAJOR]
+    quoted = ", ".join(f"'{n}'" for n in names)
+    rows = cluster.psql(f"SELECT name, context FROM pg_settings WHERE name IN ({quoted})")
+    context = dict(line.split("|") for line in rows.splitlines())
+    assert set(context) == set(names)  # each is a setting this server knows
+    for setting in rendered:
+        if setting.name in context:
+            assert setting.restart == (context[setting.name] == "postmaster"), (
+                setting.name,
+                context[setting.name],
+            )
+
+
+def test_a_reloadable_setting_reaches_the_server_without_a_restart(cluster: Cluster) -> None:
+    """The backup agent's watch (prodstack_pg.agent.ServerFileWatch) reads postgresql.conf
+    through the server and has it reload when it changed: a new slow-query threshold applies
+    and the server keeps running (the old render restarted the pod for any change)."""
+    started = cluster.psql("SELECT pg_postmaster_start_time()")
+    conf = cluster.config / "postgresql.conf"
+    original = conf.read_text()
+    assert "log_min_duration_statement = 500" in original
+    watch = (
+        "from prodstack_pg.agent import ServerFileWatch; "
+        "from prodstack_pg.environment import Paths; "
+        "w = ServerFileWatch(Paths.from_env()); "
+        "assert not w.reload_if_changed(); "  # the first look only notes what it sees
+        "import pathlib, time; p = pathlib.Path(w.files[0]); "
+        "p.write_text(p.read_text().replace('log_min_duration_statement = 500', "
+        "'log_min_duration_statement = 750')); "
+        "assert w.reload_if_changed(); assert not w.reload_if_changed()"
+    )
+    try:
+        cluster.run(
+            SYSTEM_PYTHON,
+            "-c",
+            watch,
+            env={
+                **cluster.env(),
+                "PRODSTACK_RELOAD_FILES": f"{conf}:{cluster.config / 'pg_hba.conf'}",
+            },
+        )
+        deadline = time.monotonic() + 10
+        while cluster.psql("SHOW log_min_duration_statement") != "750ms":
+            assert time.monotonic() < deadline, cluster.psql("SHOW log_min_duration_statement")
+            time.sleep(0.2)
+        assert cluster.psql("SELECT pg_postmaster_start_time()") == started
+    finally:
+        conf.write_text(original)
+        cluster.psql("SELECT pg_reload_conf()")

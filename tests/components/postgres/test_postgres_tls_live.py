@@ -120,10 +120,10 @@ def test_a_renewed_certificate_is_served_after_the_agents_reload(
     assert serial(server, ca) == before  # read only at start or reload
     # The backup agent's watch, as it runs beside the server (prodstack_pg.agent).
     watch = (
-        "from prodstack_pg.agent import CertificateWatch; "
-        "from prodstack_pg.environment import Paths; import os; "
-        "w = CertificateWatch(Paths.from_env()); w.seen = 'before'; "
-        "assert w.reload_if_renewed()"
+        "from prodstack_pg.agent import ServerFileWatch; "
+        "from prodstack_pg.environment import Paths; "
+        "w = ServerFileWatch(Paths.from_env()); w.seen = 'before'; "
+        "assert w.reload_if_changed()"
     )
     server.run(
         "/usr/bin/python3",
@@ -131,7 +131,7 @@ def test_a_renewed_certificate_is_served_after_the_agents_reload(
         watch,
         env={
             **server.env(),
-            "PRODSTACK_TLS_FILES": f"{server.tls_cert}:{server.tls_key}",
+            "PRODSTACK_RELOAD_FILES": f"{server.tls_cert}:{server.tls_key}",
         },
     )
     assert serial(server, ca) != before
