@@ -14,6 +14,9 @@ from pathlib import Path
 import docker
 
 from components.platform.labels import ROLE_LABEL
+from components.redis.component import ADMIN_PASSWORD_FILE, UNIX_SOCKET
+from components.redis.config import ADMIN_USER
+from components.workload import SECRETS_DIR
 from infra.ops.smoke import Target, run
 from tests.e2e.procedures import (
     CONNECT_SCRIPT,
@@ -432,6 +435,74 @@ def test_postgres_keeps_committed_rows_through_a_crash(stack: RunningStack) -> N
     before = kill_main_process(stack, "postgres")
     wait_healthy_again(stack, "postgres", before)
     assert psql(stack, "SELECT count(*) FROM crash_test") == "500"
+
+
+# As the admin over the server's socket, in Redis's container: what the logins keeper and
+# the certificate reload do (components/redis/component.py, tls_reload).
+REDIS_AUTH = f'export REDISCLI_AUTH="$(cat {SECRETS_DIR}/{ADMIN_PASSWORD_FILE})"; '
+REDIS_ADMIN = f"redis-cli --no-auth-warning -s {UNIX_SOCKET} --user {ADMIN_USER}"
+
+
+def redis_admin(stack: RunningStack, script: str) -> str:
+    """`script` in Redis's container, ADMIN standing for redis-cli as the admin."""
+    command = REDIS_AUTH + script.replace("ADMIN", REDIS_ADMIN)
+    return stack.exec("redis", "sh", "-c", command).strip()
+
+
+def persistence(stack: RunningStack) -> dict[str, str]:
+    info = redis_admin(stack, "ADMIN INFO persistence").replace("\r", "")
+    return dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+
+
+def test_redis_saves_under_its_memory_limit(stack: RunningStack) -> None:
+    """A save forks Redis, and the child's copy-on-write pages count against the same
+    container limit: maxmemory at half the limit (redis.maxmemoryPercent) leaves room for
+    it. Filled to ~70% of maxmemory and written to during the rewrite and the snapshot,
+    Redis completes both and the container is neither killed nor restarted."""
+    container = stack.container("redis")
+    container.reload()
+    restarts = int(container.attrs["RestartCount"])
+    limit = int(container.attrs["HostConfig"]["Memory"])
+    maxmemory = int(redis_admin(stack, "ADMIN CONFIG GET maxmemory | tail -1"))
+    assert maxmemory == limit // 2, (maxmemory, limit)
+    values = maxmemory * 7 // 10 // 2**20  # values of 1 MiB
+    redis_admin(
+        stack,
+        f"head -c 1048576 /dev/zero | tr '\\0' x > /tmp/mib; for i in $(seq 1 {values}); do "
+        "ADMIN -x SET fill:$i < /tmp/mib > /dev/null; done; rm /tmp/mib",
+    )
+    try:
+        used = int(redis_admin(stack, "ADMIN INFO memory | grep '^used_memory:' | cut -d: -f2"))
+        assert used > maxmemory * 6 // 10, used
+        before = persistence(stack)
+        redis_admin(stack, "ADMIN BGREWRITEAOF > /dev/null; ADMIN BGSAVE SCHEDULE > /dev/null")
+        # Writes go on during the fork: each dirties pages the child still shares.
+        redis_admin(stack, "for i in $(seq 1 200); do ADMIN SET during:$i $i > /dev/null; done")
+        deadline = time.monotonic() + 120
+        while True:
+            fields = persistence(stack)
+            done = (
+                int(fields["aof_rewrites"]) > int(before["aof_rewrites"])
+                and int(fields["rdb_saves"]) > int(before["rdb_saves"])
+                and fields["aof_rewrite_in_progress"] == "0"
+                and fields["rdb_bgsave_in_progress"] == "0"
+            )
+            if done:
+                break
+            assert time.monotonic() < deadline, fields
+            time.sleep(0.5)
+        assert fields["aof_last_bgrewrite_status"] == "ok", fields
+        assert fields["rdb_last_bgsave_status"] == "ok", fields
+        container.reload()
+        assert container.attrs["State"]["OOMKilled"] is False
+        assert int(container.attrs["RestartCount"]) == restarts
+        print(
+            f"\nRedis saved {used / 2**20:.0f} MiB under a {limit / 2**20:.0f} MiB limit "
+            f"(maxmemory {maxmemory / 2**20:.0f} MiB) without being killed"
+        )
+    finally:
+        redis_admin(stack, "ADMIN --scan --pattern 'fill:*' | xargs -r ADMIN UNLINK > /dev/null")
+        redis_admin(stack, "ADMIN --scan --pattern 'during:*' | xargs -r ADMIN UNLINK > /dev/null")
 
 
 def test_redis_keeps_acknowledged_writes_through_a_crash(stack: RunningStack) -> None:
