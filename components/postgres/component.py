@@ -266,11 +266,11 @@ def postgres_workload(
             checks=RUNS_TO_COMPLETION,
             command=("python3", "-m", "prodstack_pg.drill"),
             env=env,
-            # The server's own files and certificate: the throwaway server starts with
-            # postgresql.conf, which names pg_hba.conf and the certificate.
+            # The server's own files: the throwaway server starts with postgresql.conf,
+            # which names pg_hba.conf. Not its certificate: it listens on a socket alone,
+            # with ssl off, so the drill's pods never hold the server's key.
             config_files=server_files,
             secret_files=(backrest_secret,),
-            tls=tls,
             # The repository (when it is a volume) and its own restore target, never the
             # database's data or node disk.
             mounts=(*(("backups",) if on_volume else ()), DRILL_SCRATCH),

@@ -26,7 +26,7 @@ pgbackrest --stanza=main --pg1-path="$SCRATCH" --log-level-console=error \\
   --type=time --target="$TARGET" --target-action=promote restore
 mkdir -p /tmp/pitr-run
 pg_ctl -D "$SCRATCH" -w -l /tmp/pitr.log \\
-  -o "-c config_file=$PG_CONFIG_FILE -c port=55432 -c unix_socket_directories=/tmp/pitr-run -c archive_mode=off" start >/dev/null
+  -o "-c config_file=$PG_CONFIG_FILE -c port=55432 -c unix_socket_directories=/tmp/pitr-run -c listen_addresses='' -c archive_mode=off -c ssl=off" start >/dev/null
 until [ "$(psql -h /tmp/pitr-run -p 55432 -U postgres -qtAc 'select pg_is_in_recovery()')" = f ]; do sleep 0.2; done
 psql -h /tmp/pitr-run -p 55432 -U postgres -d app -qtAc "$QUERY"
 pg_ctl -D "$SCRATCH" -m fast stop >/dev/null

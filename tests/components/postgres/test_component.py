@@ -175,6 +175,9 @@ def test_the_drill_restores_into_a_volume_of_its_own(dev: Recording, prod: Recor
     pod = cron["jobTemplate"]["spec"]["template"]
     assert pod["metadata"]["labels"]["prodstack.dev/task"] == "drill"
     (scratch,) = [v for v in pod["spec"]["volumes"] if v["name"] == "drill"]
+    # Its throwaway server listens on a socket alone: it never holds the server's key.
+    secrets = [v["secret"]["secretName"] for v in pod["spec"]["volumes"] if "secret" in v]
+    assert "postgres-internal-tls" not in secrets, secrets
     claim = scratch["ephemeral"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"]["requests"] == {"storage": "20Gi"}  # postgres.storageGib
     assert claim["storageClassName"] == "expandable-ssd"
