@@ -328,9 +328,28 @@ def test_a_renewed_certificate_is_picked_up_without_dropping_a_request(setup: Se
     assert "prodstack-watch: files changed, reloaded" in setup.edge.log.read_text()
 
 
-def test_sigterm_stops_nginx_gracefully(setup: Setup) -> None:
+def test_sigterm_stops_nginx_gracefully_and_closes_idle_keepalive_connections(
+    setup: Setup,
+) -> None:
+    """After its preStop, a stopping edge quits gracefully: a client's idle kept-alive
+    connection is closed at once, so its next request opens a new one (which the load
+    balancer sends to a replica that stays), instead of finding a dead pod."""
     other = Edge(setup.root / "stopping", setup.edge.files, setup.edge.upstream)
     other.root.mkdir()
     other.prepare(setup.ca)
     other.start()
-    assert other.stop() == 0
+    context = other.context(setup.ca[1])
+    raw = socket.create_connection(("127.0.0.1", other.https_port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET /api/items HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        reply = tls.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200") and b"Connection: close" not in reply
+        started = time.monotonic()
+        assert other.stop() == 0
+        # The kept-alive connection was closed by the server, well before any timeout.
+        try:
+            closed = tls.recv(1024) == b""
+        except (ssl.SSLError, ConnectionError):
+            closed = True
+        assert closed
+        assert time.monotonic() - started < 10
