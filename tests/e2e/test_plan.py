@@ -99,16 +99,27 @@ def test_a_renewed_edge_certificate_reaches_the_edge_by_a_reload(before: Rendere
     assert update.step(f"{P}-edge-0") is None  # the edge reloads them
 
 
-def test_a_postgres_setting_recreates_postgres_on_its_volume(before: RenderedStack) -> None:
+def test_a_postgres_start_setting_recreates_postgres_on_its_volume(
+    before: RenderedStack,
+) -> None:
     """Postgres has data: recreated under its fixed name (deleted first; its files label
-    digests postgresql.conf), never beside a second server on the same data volume."""
-    update = planned(before, {"postgres": {"slowQueryMs": 250}})
+    digests what of postgresql.conf it reads at start), never beside a second server on the
+    same data volume."""
+    update = planned(before, {"postgres": {"maxConnections": 150}})
     server = update.step(f"{P}-postgres-0")
     assert server is not None and server.op == "replace" and server.delete_first
     assert "labels" in server.keys
     carrier = update.step(f"{P}-postgres-postgres-files")
     assert carrier is not None and carrier.delete_first
     assert update.step(f"{P}-postgres-data") is None  # the data volume stays
+
+
+def test_a_reloadable_postgres_setting_reaches_it_in_place(before: RenderedStack) -> None:
+    """A setting a reload applies (the slow-query threshold): the files carriers are
+    replaced and the server stays; its backup agent has it reload (ServerFileWatch)."""
+    update = planned(before, {"postgres": {"slowQueryMs": 250}})
+    assert update.step(f"{P}-postgres-0") is None
+    assert update.step(f"{P}-postgres-postgres-files") is not None
 
 
 def test_a_rollover_changes_the_passwords_in_place_and_releases_the_api(
