@@ -8,6 +8,7 @@ applies them (tests/e2e/plan.py). For each change, in one run on one stack:
   server closed, retried as browsers do);
 - p99 latency during the change, against the steady state before it in the same run;
 - for the edge, the seconds until nginx reloaded the new configuration;
+- for a Postgres setting a reload applies (the slow-query threshold), the same: in place;
 - for a rollover of both app credentials (secrets.rollover), the seconds from the end of the
   update until the data stores' keepers revoked the old logins (the e2e stack retires a login
   after 10 s idle; the default is 60 s);
@@ -57,6 +58,11 @@ def main() -> None:
             print(
                 f"  nginx reloaded {edge_reloaded(stack, n) - began:.1f} s after the change began"
             )
+        # A setting Postgres applies on a reload: its file changes in place, the backup
+        # agent has it reload (prodstack_pg.agent, ServerFileWatch), nothing restarts.
+        update_under_traffic(
+            stack, "Postgres reloadable setting", {"postgres": {"slowQueryMs": 250}}
+        )
         update_under_traffic(stack, "credential rollover", ROLLOVER)
         revoked = seconds_until_revoked(stack, limit=120)
         print(f"  old logins revoked {revoked:.1f} s after the update ended")
@@ -66,7 +72,7 @@ def main() -> None:
         redis_image = retag(stack.container("redis").attrs["Config"]["Image"], "bench")
         recreated = {
             "edge image (recreated: host ports)": {"edge": {"image": edge_image}},
-            "Postgres setting (recreated: data)": {"postgres": {"slowQueryMs": 250}},
+            "Postgres start setting (recreated: data)": {"postgres": {"maxConnections": 150}},
             "Redis image (recreated: data)": {"redis": {"image": redis_image}},
         }
         for what, change in recreated.items():
