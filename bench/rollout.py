@@ -30,6 +30,7 @@ from tests.e2e.releases import (
     SETTLE_SECONDS,
     edge_reloaded,
     retag,
+    seconds_until_applied,
     seconds_until_revoked,
     update_under_traffic,
 )
@@ -63,6 +64,8 @@ def main() -> None:
         update_under_traffic(
             stack, "Postgres reloadable setting", {"postgres": {"slowQueryMs": 250}}
         )
+        applied = seconds_until_applied(stack, "log_min_duration_statement", "250ms", limit=60)
+        print(f"  applied by a reload {applied:.1f} s after the update ended")
         update_under_traffic(stack, "credential rollover", ROLLOVER)
         revoked = seconds_until_revoked(stack, limit=120)
         print(f"  old logins revoked {revoked:.1f} s after the update ended")

@@ -177,3 +177,22 @@ def seconds_until_revoked(stack: RunningStack, limit: float) -> float:
             )
         time.sleep(1)
     return time.monotonic() - began
+
+
+def postgres_setting(stack: RunningStack, name: str) -> str:
+    """The value the running server has in force (SHOW), over its socket."""
+    return stack.exec(
+        "postgres", "psql", "-X", "-qtA", "-h", SOCKET_DIR, "-U", "postgres",
+        "-c", f"SHOW {name}", user="postgres",
+    ).strip()  # fmt: skip
+
+
+def seconds_until_applied(stack: RunningStack, name: str, value: str, limit: float) -> float:
+    """From now until the running Postgres has `value` for the setting (bounded by `limit`):
+    its backup agent notices the changed file and has it reload."""
+    began = time.monotonic()
+    while (now := postgres_setting(stack, name)) != value:
+        if time.monotonic() - began > limit:
+            raise AssertionError(f"{name} is {now}, not {value}, {limit} s after the update")
+        time.sleep(0.5)
+    return time.monotonic() - began

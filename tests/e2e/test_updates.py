@@ -24,6 +24,7 @@ from tests.e2e.releases import (
     gone,
     new_frontend_release,
     retag,
+    seconds_until_applied,
     seconds_until_revoked,
     update_under_traffic,
     wait_healthy,
@@ -99,6 +100,24 @@ def test_a_credential_rollover_drops_no_request_and_retires_the_old_logins(
     revoked_after = seconds_until_revoked(stack, RETIRE_AFTER_IDLE_SECONDS + 20)
     print(f"  old logins revoked {revoked_after:.1f} s after the update ended")
     assert https(stack, "/api/notes", "POST", {"text": "after the rollover"}).status == 201
+
+
+def test_a_reloadable_postgres_setting_is_applied_without_a_restart(
+    stack: RunningStack,
+) -> None:
+    """The slow-query threshold: postgresql.conf is rewritten in place, the backup agent has
+    the server reload it, and the same server serves on (the old render recreated it)."""
+    server = stack.container("postgres")
+    change = {"postgres": {"slowQueryMs": 250}}
+    plan, report = update_under_traffic(stack, "Postgres reloadable setting", change)
+    assert report.failures == [], report.summary()
+    unchanged = plan.step(f"{stack.prefix}-postgres-0")
+    assert unchanged is None or unchanged.op == "same"
+    # The agent looks every 20 s; the carrier wrote the file before the update ended.
+    applied = seconds_until_applied(stack, "log_min_duration_statement", "250ms", limit=60)
+    print(f"  applied by a reload {applied:.1f} s after the update ended")
+    server.reload()
+    assert not gone(server) and server.attrs["RestartCount"] == 0
 
 
 def test_a_frontend_release_drops_no_request_and_keeps_the_old_assets(
