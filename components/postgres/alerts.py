@@ -37,6 +37,21 @@ def alerts(job: str) -> tuple[Alert, ...]:
             "The newest backup is {{ $value | humanizeDuration }} old.",
             "postgres-backups.md",
         ),
+        # The backup alerts above and below read the agent's metrics: with the agent gone,
+        # or unable to read the repository, they have no input and could never fire. This
+        # one fires on that absence (a new stack has its first backup within minutes: the
+        # agent takes one at start).
+        Alert(
+            "PostgresBackupAgentDown",
+            f'absent(prodstack_backup_last_success_timestamp_seconds{{job="{job}"}})',
+            "15m",
+            "critical",
+            "postgres",
+            "No backup state for 15 minutes: the backup agent is gone or cannot read the repository",
+            "Backups, their age and the restore drill are unwatched: the backup agent serves no "
+            "backup state (it is down, or the repository is unreachable or empty).",
+            "postgres-backups.md",
+        ),
         Alert(
             "PostgresWalArchivingFailing",
             "increase(prodstack_wal_archive_failed_total_count[15m]) > 0",

@@ -88,6 +88,12 @@ CASES = [
         {'prodstack_backup_last_success_timestamp_seconds{type="full"}': "0+60x1650"},
         eval_time="27h",
     ),
+    # The agent gone (or the repository unreadable): its metrics vanish with it.
+    Case(
+        "PostgresBackupAgentDown",
+        {'up{job="postgres"}': "1x20"},
+        {'prodstack_backup_last_success_timestamp_seconds{job="postgres",type="full"}': "1x20"},
+    ),
     Case(
         "PostgresWalArchivingFailing",
         {"prodstack_wal_archive_failed_total_count": "0+1x20"},
