@@ -12,6 +12,12 @@ from typing import Literal
 Severity = Literal["critical", "warning", "none"]
 _JOB = re.compile(r'\bjob="([^"]+)"')
 DAY = 86400
+# How long an outage alert waits: two scrape intervals, rendered from Monitoring's scrape
+# interval (rules.render). One lost scrape (a slow reply, a blip) never pages; a real outage
+# pages within about three intervals and Alertmanager's critical group_wait (the default
+# 10 s interval: pending at the first evaluation after a failed scrape, firing 20 s later,
+# 5 s in Alertmanager: well under a minute from the outage).
+TWO_SCRAPES = "two-scrapes"
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Alert:
         """The jobs its expression selects."""
         return set(_JOB.findall(self.expr))
 
-    def rule(self, runbook_base: str) -> dict[str, object]:
+    def rule(self, runbook_base: str, scrape_interval_seconds: int) -> dict[str, object]:
         rule: dict[str, object] = {
             "alert": self.name,
             "expr": self.expr,
@@ -43,6 +49,8 @@ class Alert:
                 "runbook_url": f"{runbook_base.rstrip('/')}/{self.runbook}",
             },
         }
-        if self.for_ != "0m":
+        if self.for_ == TWO_SCRAPES:
+            rule["for"] = f"{2 * scrape_interval_seconds}s"
+        elif self.for_ != "0m":
             rule["for"] = self.for_
         return rule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.alerts import Alert
+from components.alerts import TWO_SCRAPES, Alert
 
 
 def alerts(job: str) -> tuple[Alert, ...]:
@@ -10,11 +10,11 @@ def alerts(job: str) -> tuple[Alert, ...]:
         Alert(
             "FrontendDown",
             f'up{{job="{job}"}} == 0',
-            "1m",
+            TWO_SCRAPES,
             "critical",
             "frontend",
             "The frontend does not answer scrapes",
-            "{{ $labels.instance }} has been down for 1 minute.",
+            "{{ $labels.instance }} has missed two scrapes in a row.",
             "frontend.md",
         ),
     )

@@ -83,7 +83,15 @@ class AlertmanagerConfig:
                         "group_interval": "1m",
                         "repeat_interval": "1m",
                     },
-                    {"matchers": ['severity="critical"'], "receiver": self.paging.name},
+                    # A page goes out 5 s after the first critical alert of a group (the
+                    # default 30 s would be half the minute a page may take): just long
+                    # enough to carry the alerts of the same outage that fired in the same
+                    # evaluation. Warnings keep the default: they are read, not woken for.
+                    {
+                        "matchers": ['severity="critical"'],
+                        "receiver": self.paging.name,
+                        "group_wait": "5s",
+                    },
                     {"matchers": ['severity="warning"'], "receiver": self.chat.name},
                 ],
             },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.alerts import DAY, Alert
+from components.alerts import DAY, TWO_SCRAPES, Alert
 
 
 def alerts(job: str) -> tuple[Alert, ...]:
@@ -10,11 +10,11 @@ def alerts(job: str) -> tuple[Alert, ...]:
         Alert(
             "PostgresDown",
             f'pg_up == 0 or up{{job="{job}"}} == 0',
-            "1m",
+            TWO_SCRAPES,
             "critical",
             "postgres",
             "Postgres is down",
-            "The exporter cannot reach Postgres for 1 minute.",
+            "The exporter cannot reach Postgres, or is not scraped, two scrapes in a row.",
             "postgres.md",
         ),
         Alert(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.alerts import Alert
+from components.alerts import TWO_SCRAPES, Alert
 
 
 def alerts(job: str) -> tuple[Alert, ...]:
@@ -10,11 +10,11 @@ def alerts(job: str) -> tuple[Alert, ...]:
         Alert(
             "RedisDown",
             f'redis_up == 0 or up{{job="{job}"}} == 0',
-            "1m",
+            TWO_SCRAPES,
             "critical",
             "redis",
             "Redis is down",
-            "The exporter cannot reach Redis for 1 minute.",
+            "The exporter cannot reach Redis, or is not scraped, two scrapes in a row.",
             "redis.md",
         ),
         Alert(

@@ -171,7 +171,8 @@ COMMON: Tree = {
         "grafanaImage": "grafana/grafana:11.3.0",
         "kubeStateMetricsImage": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0",
         # The seed plans: scrape every 10 to 15 s.
-        "scrapeIntervalSeconds": 15,
+        # Outage alerts wait two scrapes (components/alerts.py): 10 s pages within a minute.
+        "scrapeIntervalSeconds": 10,
         "retentionDays": 15,
         "retentionSizeGib": 8,
         "storageGib": 10,

@@ -99,7 +99,13 @@ def prometheus(
             File("prometheus.yml", config.render()),
             File(
                 "rules.yml",
-                rules.render(cluster is not None, s.runbook_base_url, config.jobs, args.alerts),
+                rules.render(
+                    cluster is not None,
+                    s.runbook_base_url,
+                    config.jobs,
+                    args.alerts,
+                    s.scrape_interval_seconds,
+                ),
             ),
             *((File(KUBELET_CA, s.kubelet_ca_data),) if s.kubelet_ca_data else ()),
         ),

@@ -62,6 +62,16 @@ def test_each_severity_reaches_its_receiver(
     assert result.stdout.strip() == receiver, result.stdout + result.stderr
 
 
+def test_a_page_waits_5_seconds_for_its_group_and_a_warning_30(config_file: Path) -> None:
+    """Part of paging within a minute of an outage (tests/components/monitoring/
+    test_rules.py has the rules' part): the old route held a page 30 s."""
+    route = yaml.safe_load(config_file.read_text())["route"]
+    critical = next(r for r in route["routes"] if r["matchers"] == ['severity="critical"'])
+    assert critical["group_wait"] == "5s"
+    warning = next(r for r in route["routes"] if r["matchers"] == ['severity="warning"'])
+    assert "group_wait" not in warning and route["group_wait"] == "30s"
+
+
 def test_credentials_are_files_never_inline(config_file: Path) -> None:
     text = config_file.read_text()
     assert "secret" not in text.replace("credentials_file", "").replace("_file", "")
