@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.alerts import Alert
+from components.api.settings import Slo
 from infra.program import main as program_main
 from infra.render.mock_runtime import RecordedResource, Recording, run_program
 from infra.render.stack_config import StackConfig, as_config_text, load_stack_config
@@ -135,6 +136,13 @@ def uploads_of(recording: Recording, container: str) -> dict[str, dict[str, Any]
     return {u["file"]: u for u in carrier.unredacted.get("uploads", [])}
 
 
+def seed_slo() -> Slo:
+    """The seed plans' objectives, the default: 99.9 % available, p95 under 500 ms."""
+    from components.api.settings import Slo
+
+    return Slo(availability_percent=99.9, latency_ms=500, latency_percent=95)
+
+
 def every_alert() -> tuple[Alert, ...]:
     """Every alert a stack can carry: each component's, on its workload's usual name, and
     Monitoring's own."""
@@ -146,6 +154,6 @@ def every_alert() -> tuple[Alert, ...]:
     from components.redis.alerts import alerts as redis
 
     contributed = (
-        *api("api"), *edge("edge"), *frontend("frontend"), *postgres("postgres"), *redis("redis")
+        *api("api", seed_slo()), *edge("edge"), *frontend("frontend"), *postgres("postgres"), *redis("redis")
     )  # fmt: skip
     return (*contributed, *OWN)

@@ -69,7 +69,7 @@ class Api(pulumi.ComponentResource):
         self.endpoint = placed
         self.scrape_targets = (Target(placed, PORT_NAME, settings.metrics_path),)
         # Its alerts select the job it is scraped under: its workload's name.
-        self.alerts = alerts(placed.name)
+        self.alerts = alerts(placed.name, args.settings.slo)
         self.url = pulumi.Output.from_input(f"http://{placed.address(PORT_NAME)}")
 
         self.register_outputs({"url": self.url, "image": self.image})

@@ -64,6 +64,27 @@ class Migration(Settings):
     )
 
 
+class Slo(Settings):
+    """The API's service level objectives over 30 days (the seed plans': 99.9 % available,
+    p95 under 500 ms), alerted on as error-budget burn rates (components/api/slo.py)."""
+
+    availability_percent: float = Field(
+        ge=90, le=99.999, description="Requests answered without a 5xx, in percent."
+    )
+    latency_ms: int = Field(
+        ge=1,
+        le=60000,
+        description=(
+            "The latency objective's threshold: a bound of the API's request-duration "
+            "histogram buckets (the reference API's: 5, 10, 25, 50, 100, 250, 500, 1000, "
+            "2500, 5000, 10000 ms)."
+        ),
+    )
+    latency_percent: float = Field(
+        ge=50, le=99.99, description="Requests answered within latencyMs, in percent (95: p95)."
+    )
+
+
 class ApiSettings(Settings):
     image: ImageReference = Field(
         description=(
@@ -100,6 +121,7 @@ class ApiSettings(Settings):
         )
     )
     metrics_path: UrlPath = Field(description="Prometheus metrics.")
+    slo: Slo
     pre_stop_seconds: int = Field(
         ge=0, le=60, description="Pause before shutdown so load balancers stop sending requests."
     )

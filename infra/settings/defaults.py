@@ -30,6 +30,8 @@ COMMON: Tree = {
         "livenessPath": "/health/live",
         "readinessPath": "/health/ready",
         "metricsPath": "/metrics",
+        # The seed plans: 99.9 % availability, p95 under 500 ms.
+        "slo": {"availabilityPercent": 99.9, "latencyMs": 500, "latencyPercent": 95},
         # The reference API's healthcheck program; set your own with your own image on Docker.
         "healthCommand": ["api-healthcheck"],
         "preStopSeconds": 5,

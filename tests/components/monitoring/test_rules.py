@@ -13,7 +13,7 @@ import yaml
 
 from components.monitoring.rules import OWN, RUNBOOKS_DIR, render
 from tests.live import require
-from tests.support import ROOT, every_alert
+from tests.support import ROOT, every_alert, seed_slo
 
 S = dict[str, str]  # series -> promtool values notation
 ALERTS = every_alert()
@@ -35,29 +35,61 @@ class Case:
 
 CASES = [
     Case("ApiDown", {'up{job="api"}': "0x20"}, {'up{job="api"}': "1x20"}),
+    # The objectives' burn rates (components/api/slo.py), at the seed plans' 99.9 % and
+    # p95 500 ms. Fast: half the requests failing pages within the hour, 0.5 % does not
+    # (under 6x the 0.1 % budget); slow, sampled every 10 minutes for 33 hours: 0.5 % warns
+    # (over 3x), 0.05 % does not (under 1x).
     Case(
-        "ApiHighErrorRate",
+        "ApiErrorBudgetBurn",
         {
-            'http_requests_total{job="api",status="500"}': "0+10x20",
-            'http_requests_total{job="api",status="200"}': "0+10x20",
+            'http_requests_total{job="api",status="500"}': "0+10x120",
+            'http_requests_total{job="api",status="200"}': "0+10x120",
         },
         {
-            'http_requests_total{job="api",status="500"}': "0x20",
-            'http_requests_total{job="api",status="200"}': "0+100x20",
+            'http_requests_total{job="api",status="500"}': "0+1x120",
+            'http_requests_total{job="api",status="200"}': "0+199x120",
         },
+        eval_time="70m",
     ),
     Case(
-        "ApiSlowResponses",
+        "ApiErrorBudgetBurnSlow",
         {
-            'http_request_duration_seconds_bucket{job="api",le="1"}': "0x20",
-            'http_request_duration_seconds_bucket{job="api",le="2.5"}': "0+10x20",
-            'http_request_duration_seconds_bucket{job="api",le="+Inf"}': "0+10x20",
+            'http_requests_total{job="api",status="500"}': "0+1x200",
+            'http_requests_total{job="api",status="200"}': "0+199x200",
         },
         {
-            'http_request_duration_seconds_bucket{job="api",le="0.1"}': "0+10x20",
-            'http_request_duration_seconds_bucket{job="api",le="1"}': "0+10x20",
-            'http_request_duration_seconds_bucket{job="api",le="+Inf"}': "0+10x20",
+            'http_requests_total{job="api",status="500"}': "0+1x200",
+            'http_requests_total{job="api",status="200"}': "0+1999x200",
         },
+        eval_time="30h",
+        interval="10m",
+    ),
+    # Latency: 5 % of requests may be slower than 500 ms. 90 % slow pages (over 14.4x),
+    # 20 % does not (under 6x) but warns (over 3x); 4 % does neither.
+    Case(
+        "ApiLatencyBudgetBurn",
+        {
+            'http_request_duration_seconds_bucket{job="api",le="0.5"}': "0+1x120",
+            'http_request_duration_seconds_count{job="api"}': "0+10x120",
+        },
+        {
+            'http_request_duration_seconds_bucket{job="api",le="0.5"}': "0+8x120",
+            'http_request_duration_seconds_count{job="api"}': "0+10x120",
+        },
+        eval_time="70m",
+    ),
+    Case(
+        "ApiLatencyBudgetBurnSlow",
+        {
+            'http_request_duration_seconds_bucket{job="api",le="0.5"}': "0+8x200",
+            'http_request_duration_seconds_count{job="api"}': "0+10x200",
+        },
+        {
+            'http_request_duration_seconds_bucket{job="api",le="0.5"}': "0+96x200",
+            'http_request_duration_seconds_count{job="api"}': "0+100x200",
+        },
+        eval_time="30h",
+        interval="10m",
     ),
     Case("EdgeDown", {'up{job="edge"}': "0x20"}, {'up{job="edge"}': "1x20"}),
     Case("FrontendDown", {'up{job="frontend"}': "0x20"}, {'up{job="frontend"}': "1x20"}),
@@ -279,7 +311,7 @@ def test_an_alert_on_a_job_nobody_scrapes_fails_the_render() -> None:
     # A component's alerts select the job it is scraped under, whatever its name.
     from components.api.alerts import alerts
 
-    assert all(a.jobs == {"backend"} for a in alerts("backend"))
+    assert all(a.jobs == {"backend"} for a in alerts("backend", seed_slo()))
 
 
 # Each outage alert, with the series it reads: a value per scrape (10 s).

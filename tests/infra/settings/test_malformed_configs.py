@@ -531,6 +531,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:monitoring: kubeletCaData is for kubeletMetrics verify, got skip-verify",
     ),
     (
+        "slo-of-100-percent",
+        "dev",
+        {"api": {"slo": {"availabilityPercent": 100}}},
+        {},
+        "prodstack:api.slo.availabilityPercent: must be at most 99.999, got 100",
+    ),
+    (
         "s3-dotted-bucket-host-style",
         "dev",
         s3_backups(bucket="db.backups", uriStyle="host"),
