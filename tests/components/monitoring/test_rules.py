@@ -251,6 +251,28 @@ def firing(alert: str, series: S, eval_time: str, interval: str, count: int) -> 
     }
 
 
+def promtool_tests(
+    rules_file: Path, tmp_path: Path, evaluation_interval: str, tests: list[dict[str, object]]
+) -> str:
+    """promtool's rule unit tests on the rules, each evaluated at this interval; its output,
+    once every test passed."""
+    spec = tmp_path / "tests.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": [str(rules_file)],
+                "evaluation_interval": evaluation_interval,
+                "tests": tests,
+            }
+        )
+    )
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(spec)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require("promtool")
@@ -282,17 +304,7 @@ def test_every_alert_fires_and_stays_quiet(rules_file: Path, tmp_path: Path) -> 
         tests.append(firing(case.alert, case.firing, case.eval_time, case.interval, 1))
         tests.append(firing(case.alert, case.quiet, case.eval_time, case.interval, 0))
     tests.append(firing("Watchdog", {"up": "1x5"}, "5m", "1m", 1))
-    spec = tmp_path / "tests.yml"
-    spec.write_text(
-        yaml.safe_dump(
-            {"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}
-        )
-    )
-    result = subprocess.run(
-        ["promtool", "test", "rules", str(spec)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    assert re.search(r"SUCCESS", result.stdout)
+    assert re.search(r"SUCCESS", promtool_tests(rules_file, tmp_path, "1m", tests))
 
 
 def test_an_alert_on_a_job_nobody_scrapes_fails_the_render() -> None:
@@ -340,13 +352,4 @@ def test_an_outage_pages_within_30_seconds_and_a_lost_scrape_never(
             tests.append(firing(alert, {series: blip}, at, "10s", 0))
         tests.append(firing(alert, {series: outage}, "30s", "10s", 0))  # one failure: pending
         tests.append(firing(alert, {series: outage}, "60s", "10s", 1))
-    spec = tmp_path / "tests.yml"
-    spec.write_text(
-        yaml.safe_dump(
-            {"rule_files": [str(rules_file)], "evaluation_interval": "10s", "tests": tests}
-        )
-    )
-    result = subprocess.run(
-        ["promtool", "test", "rules", str(spec)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    promtool_tests(rules_file, tmp_path, "10s", tests)
