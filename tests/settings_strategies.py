@@ -169,6 +169,13 @@ def strategy(annotation: Any, metadata: Sequence[Any] = ()) -> Strategy:
         low = bounds.get("ge", bounds.get("gt", -11) + 1)
         high = bounds.get("le", bounds.get("lt", 10**9 + 1) - 1)
         return st.integers(low, high)
+    if annotation is float:
+        return st.floats(
+            bounds.get("ge", bounds.get("gt", -1e9)),
+            bounds.get("le", bounds.get("lt", 1e9)),
+            allow_nan=False,
+            allow_infinity=False,
+        )
     if annotation is str:
         return _string(bounds)
     if origin is list:
