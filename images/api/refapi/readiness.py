@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ def _postgres(dependency: Dependency) -> None:
     if database:
         body += b"database\0" + database + b"\0"
     body += b"\0"
-    with socket.create_connection((dependency.host, dependency.port), TIMEOUT_SECONDS) as raw:
+    with tls.open_socket(dependency.host, dependency.port, TIMEOUT_SECONDS) as raw:
         raw.settimeout(TIMEOUT_SECONDS)
         conn = (
             tls.start_postgres(raw, dependency.host, dependency.ca_file)

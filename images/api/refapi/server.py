@@ -18,13 +18,14 @@ from typing import Any
 from refapi import config as config_module
 from refapi import readiness
 from refapi.metrics import RequestMetrics
-from refapi.notes import MAX_TEXT, Notes, StoreUnavailableError
+from refapi.notes import MAX_REQUEST_KEY, MAX_TEXT, Notes, StoreUnavailableError
 
 # A list page big enough (about 1.4 KB) for the edge to compress.
 ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 51)]
 
 ITEM_ROUTE = re.compile(r"^/api/items/(\d+)$")
 NOTE_ROUTE = re.compile(r"^/api/notes/(\d{1,18})$")
+REQUEST_KEY = re.compile(rf"[!-~]{{1,{MAX_REQUEST_KEY}}}")
 
 
 class Api:
@@ -61,7 +62,7 @@ class Api:
             item = next((i for i in ITEMS if i["id"] == int(match[1])), None)
             return "/api/items/{id}", (200 if item else 404), item or {"error": "not found"}
         if method == "POST" and path == "/api/notes":
-            return "/api/notes", *self.create_note(body)
+            return "/api/notes", *self.create_note(body, headers.get("Idempotency-Key"))
         if method == "GET" and (match := NOTE_ROUTE.match(path)):
             return "/api/notes/{id}", *self.read_note(int(match[1]))
         if method == "POST" and path == "/api/auth/login":
@@ -70,17 +71,23 @@ class Api:
             return "/api/auth/whoami", *self.whoami(headers.get("Authorization", ""))
         return "unmatched", 404, {"error": "not found"}
 
-    def create_note(self, body: bytes) -> tuple[int, Any]:
+    def create_note(self, body: bytes, request_key: str | None) -> tuple[int, Any]:
+        """201 with the note; 200 with the same note for a retry of a write already done
+        (the same Idempotency-Key); 503 when the database cannot take it, which a client may
+        retry with the same key."""
         try:
             text = json.loads(body or b"{}")["text"]
         except (ValueError, KeyError, TypeError):
             return 400, {"error": 'send {"text": ...}'}
         if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
             return 400, {"error": f"text: a string of 1 to {MAX_TEXT} characters"}
+        if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
+            return 400, {"error": f"Idempotency-Key: 1 to {MAX_REQUEST_KEY} printable characters"}
         try:
-            return 201, self.notes.create(text)
+            written = self.notes.create(text, request_key)
         except StoreUnavailableError as error:
             return 503, {"error": str(error)}
+        return (201 if written.created else 200), written.note
 
     def read_note(self, note_id: int) -> tuple[int, Any]:
         try:

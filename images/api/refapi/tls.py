@@ -6,7 +6,10 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 # libpq's SSLRequest: a startup message with this code asks the server to switch to TLS.
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
@@ -39,8 +42,9 @@ def connect(
     upgrade: Callable[[socket.socket, str, str], ssl.SSLSocket] = wrap,
 ) -> socket.socket:
     """A connection to a data store: plain, or with `ca_file` over TLS verified against it
-    (`upgrade`: how the protocol switches to TLS, start_postgres for Postgres)."""
-    sock = socket.create_connection((host, port), timeout)
+    (`upgrade`: how the protocol switches to TLS, start_postgres for Postgres). `timeout`
+    bounds the name's resolution and the connection together, then each read and write."""
+    sock = open_socket(host, port, timeout)
     sock.settimeout(timeout)
     if not ca_file:
         return sock
@@ -49,3 +53,35 @@ def connect(
     except BaseException:
         sock.close()
         raise
+
+
+# Name lookups run here, so that a caller can stop waiting for one: getaddrinfo takes no
+# timeout, and a resolver that cannot reach its server (the host's network partitioned)
+# retries for 10 s or more (resolv.conf's default: 5 s, 2 attempts). A lookup given up on
+# finishes in the background; the few workers bound how many can be outstanding.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to host:port within `timeout` seconds, name resolution included."""
+    deadline = time.monotonic() + timeout
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        addresses = lookup.result(timeout)
+    except FutureTimeout:
+        lookup.cancel()
+        raise TimeoutError(f"resolving {host} took more than {timeout:g} s") from None
+    error: OSError = OSError(f"{host} has no address")
+    for family, kind, protocol, _, address in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"connecting to {host}:{port} took more than {timeout:g} s")
+        sock = socket.socket(family, kind, protocol)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(address)
+            return sock
+        except OSError as failed:
+            sock.close()
+            error = failed
+    raise error
