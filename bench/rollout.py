@@ -1,5 +1,5 @@
 """Day-2 changes to the running dev stack on this host's Docker engine, under steady traffic
-through the edge (tests/e2e/traffic.py: 20 requests a second over four kept-alive
+through the edge (infra/ops/traffic.py: 20 requests a second over four kept-alive
 connections, reads and writes of notes and the frontend's files), applied as `pulumi up`
 applies them (tests/e2e/plan.py). For each change, in one run on one stack:
 

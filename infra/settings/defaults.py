@@ -189,6 +189,16 @@ COMMON: Tree = {
             "heartbeat": {"kind": "none"},
         },
     },
+    # The seed plans: a page within a minute of the database going down; a restore from a
+    # backup at most an hour old within 15 to 30 minutes (with WAL archiving, the data lost
+    # is bounded by postgres.archiveTimeoutSeconds, not by the backup's age).
+    "recovery": {
+        "pageWithinSeconds": 60,
+        "restartSeconds": 30,
+        "failFastSeconds": 6,
+        "rtoSeconds": 1800,
+        "rpoSeconds": 60,
+    },
     "secrets": {
         "rotation": "initial",
         "rotate": {},

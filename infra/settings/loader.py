@@ -164,6 +164,12 @@ def _environment_rules(settings: StackSettings) -> list[str]:
                 f"in it set its own address and pass every per-address rate limit; in prod "
                 f"name the proxies, at most a /{widest} (IPv{network.version})"
             )
+    if settings.recovery.rpo_seconds < settings.postgres.archive_timeout_seconds:
+        problems.append(
+            f"{key_path(['recovery', 'rpoSeconds'])}: must be at least "
+            f"postgres.archiveTimeoutSeconds ({settings.postgres.archive_timeout_seconds}), "
+            f"got {settings.recovery.rpo_seconds}: a commit may wait that long to be archived"
+        )
     problems += _frontend_rules(settings) + _cors_rules(settings)
     problems += _plaintext_rules(settings) + _backup_identity_rules(settings)
     release = redis_release(settings.redis.image)

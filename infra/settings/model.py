@@ -19,6 +19,7 @@ from components.postgres.settings import PostgresSettings
 from components.redis.settings import RedisSettings
 from components.secrets.settings import SecretsSettings
 from components.settings import HostName, Settings, hinted
+from infra.settings.recovery import RecoverySettings
 
 Environment = Literal["dev", "prod", "ephemeral"]
 Platform = Literal["docker", "kubernetes"]
@@ -46,6 +47,7 @@ class StackSettings(Settings):
     postgres: PostgresSettings
     redis: RedisSettings
     monitoring: MonitoringSettings
+    recovery: RecoverySettings
 
     secrets: SecretsSettings
     kubernetes: KubernetesSettings

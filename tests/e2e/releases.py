@@ -22,7 +22,7 @@ from components.redis.component import UNIX_SOCKET as REDIS_SOCKET
 from components.workload import SECRETS_DIR
 from tests.e2e.plan import Plan
 from tests.e2e.stack import RunningStack
-from tests.e2e.traffic import Report, measured
+from infra.ops.traffic import Report, measured
 from tests.support import ROOT
 
 RATE = 20  # requests a second, over four kept-alive connections

@@ -152,7 +152,7 @@ def e2e_config(name: str, tags: dict[str, str], http: int, https: int) -> StackC
     # Encryption to the data stores, as prod has it: shown on the running containers.
     ours.setdefault("postgres", {})["tls"] = True
     ours.setdefault("redis", {})["tls"] = True
-    # Room for the day-2 tests' steady traffic from one address (tests/e2e/traffic.py).
+    # Room for the day-2 tests' steady traffic from one address (infra/ops/traffic.py).
     roomy = {"rate": 200, "per": "second", "burst": 400}
     ours["edge"]["rateLimits"] = {"api": roomy, "frontend": roomy}
     # A rollover's old logins are retired within the test's patience.

@@ -1,6 +1,6 @@
 """Day 2 on the running stack: releases, a rollback, edge changes and a missing upstream,
 each applied as `pulumi up` would apply it (the engine's plan, tests/e2e/plan.py) under
-steady traffic through the edge (tests/e2e/traffic.py), every request counted. Runs after
+steady traffic through the edge (infra/ops/traffic.py), every request counted. Runs after
 the suite's other tests on the same stack: it changes it."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tests.e2e.releases import (
     wait_healthy,
 )
 from tests.e2e.stack import RETIRE_AFTER_IDLE_SECONDS, RunningStack
-from tests.e2e.traffic import asset_paths
+from infra.ops.traffic import asset_paths
 
 # In the open tab: each file it loaded, fetched again past the browser's cache, and a
 # client route followed (the app fetches its item from the API); their statuses.

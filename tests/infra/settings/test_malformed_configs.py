@@ -222,6 +222,29 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, str], str]] = [
         "prodstack:protectData: must be true in prod, got false",
     ),
     (
+        "prod-without-storage-class",
+        "prod",
+        {key: value for key, value in PROD.items() if key != "kubernetes"},
+        {},
+        "prodstack:kubernetes.storageClass: required in prod: name a StorageClass that allows "
+        "volume expansion",
+    ),
+    (
+        "recovery-point-shorter-than-archiving",
+        "dev",
+        {"recovery": {"rpoSeconds": 30}, "postgres": {"archiveTimeoutSeconds": 120}},
+        {},
+        "prodstack:recovery.rpoSeconds: must be at least postgres.archiveTimeoutSeconds (120), "
+        "got 30",
+    ),
+    (
+        "recovery-page-unbounded",
+        "dev",
+        {"recovery": {"pageWithinSeconds": 5}},
+        {},
+        "prodstack:recovery.pageWithinSeconds: must be at least 10, got 5",
+    ),
+    (
         "port-privileged",
         "dev",
         {"api": {"port": 80}},

@@ -152,7 +152,8 @@ def asset_paths(port: int, ca_pem: str) -> list[str]:
         status, page, _ = client.request("GET", "/")
     finally:
         client.close()
-    assert status == 200, f"the frontend's page answered {status}"
+    if status != 200:
+        raise ConnectionError(f"the frontend's page answered {status}")
     return ["/", *sorted(set(re.findall(r'(?:src|href)="(/[^"]+\.[0-9a-f]{8,}\.[a-z]+)"',
                                         page.decode())))]  # fmt: skip
 
