@@ -1,5 +1,5 @@
 """The `prodstack` command: offline render and check of a stack (no Pulumi CLI needed),
-the smoke test of a deployed one, and ephemeral test stacks."""
+the smoke test of a deployed one, ephemeral test stacks, and game days on a running one."""
 
 from __future__ import annotations
 
@@ -119,6 +119,24 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="use the backend of `pulumi login` (default: the local file backend)",
         )
+    gameday = commands.add_parser(
+        "gameday",
+        help="break a running Docker stack on purpose and measure its recovery against "
+        "recovery.*; non-zero when a target is missed",
+    )
+    gameday.add_argument("--stack", help="the stack (its Pulumi.<stack>.yaml)")
+    gameday.add_argument(
+        "--drill",
+        action="append",
+        default=None,
+        help="a drill to run (repeat it for several; default: every drill not marked long)",
+    )
+    gameday.add_argument("--list", action="store_true", help="list the drills and stop")
+    gameday.add_argument(
+        "--yes", action="store_true", help="a protected stack: yes, break the named drills"
+    )
+    gameday.add_argument("--ca", type=Path, default=None, help="CA to trust (dev, ephemeral)")
+    gameday.add_argument("--json", action="store_true", help="the results as JSON")
     images = commands.add_parser(
         "images", help="build every image of the Docker stack from Debian's packages"
     )
@@ -188,6 +206,20 @@ def ephemeral(args: argparse.Namespace, root: Path) -> int:
         return EXIT_FAILED
 
 
+def gameday(args: argparse.Namespace, root: Path) -> int:
+    from infra.ops.gameday import command
+
+    if args.list:
+        print(command.listing())
+        return EXIT_OK
+    if not args.stack:
+        raise CouldNotRunError("gameday needs --stack NAME (or --list)")
+    try:
+        return command.run(root, args.stack, args.drill, args.yes, args.ca, args.json)
+    except command.RefusedError as error:
+        raise CouldNotRunError(str(error)) from None
+
+
 def smoke(args: argparse.Namespace) -> int:
     from infra.ops.smoke import Target, run, validate_url
 
@@ -212,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return ephemeral(args, root)
         if args.command == "images":
             return debian_images()
+        if args.command == "gameday":
+            return gameday(args, root)
         if args.command == "render":
             from infra.render.render import render
 

@@ -123,9 +123,16 @@ def tls_reload(tls: TlsFiles, socket: str = UNIX_SOCKET, secrets_dir: str = SECR
     files = f"tls-cert-file {tls.cert_file} tls-key-file {tls.key_file}"
     if tls.ca_file:
         files += f" tls-ca-cert-file {tls.ca_file}"
+    return f"{admin_cli(socket, secrets_dir)} CONFIG SET {files} | grep -qx OK"
+
+
+def admin_cli(socket: str = UNIX_SOCKET, secrets_dir: str = SECRETS_DIR) -> str:
+    """redis-cli as the admin over the server's socket, for a shell in a container that has
+    the admin's password file (Redis's own with TLS, and its logins keeper): the certificate
+    reload, the runbooks and the game day's drills."""
     return (
         f'REDISCLI_AUTH="$(cat {secrets_dir}/{ADMIN_PASSWORD_FILE})" redis-cli '
-        f"--no-auth-warning -s {socket} --user {ADMIN_USER} CONFIG SET {files} | grep -qx OK"
+        f"--no-auth-warning -s {socket} --user {ADMIN_USER}"
     )
 
 

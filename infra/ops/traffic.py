@@ -20,8 +20,9 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # Bounds of any run: the harness stops by itself.
 MAX_SECONDS = 600
@@ -103,7 +104,8 @@ class EdgeConnection(http.client.HTTPSConnection):
 class Client:
     """One browser-like client: one kept-alive HTTPS connection to the edge."""
 
-    def __init__(self, port: int, ca_pem: str, host: str = "localhost") -> None:
+    def __init__(self, port: int, ca_pem: str | None, host: str = "localhost") -> None:
+        """`ca_pem`: the CA the edge's certificate is checked against (None: the system's)."""
         self.port = port
         self.host = host
         self.context = ssl.create_default_context(cadata=ca_pem)
@@ -112,24 +114,32 @@ class Client:
     def _connect(self) -> http.client.HTTPSConnection:
         return EdgeConnection(self.port, self.host, self.context)
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, bool]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, bool]:
         """(status, body, reconnected). Raises OSError or HTTPException on a failure."""
         reused = self.connection is not None
         if self.connection is None:
             self.connection = self._connect()
         try:
-            return (*self._exchange(method, path, body), False)
+            return (*self._exchange(method, path, body, headers or {}), False)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             self.close()
             if not reused:
                 raise
         # The server closed the idle connection before replying: once more, anew.
         self.connection = self._connect()
-        return (*self._exchange(method, path, body), True)
+        return (*self._exchange(method, path, body, headers or {}), True)
 
-    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, extra: dict[str, str]
+    ) -> tuple[int, bytes]:
         assert self.connection is not None
-        headers = {"Host": self.host}
+        headers = {"Host": self.host, **extra}
         if body is not None:
             headers["Content-Type"] = "application/json"
         self.connection.request(method, path, body=body, headers=headers)
@@ -145,7 +155,7 @@ class Client:
             self.connection = None
 
 
-def asset_paths(port: int, ca_pem: str) -> list[str]:
+def asset_paths(port: int, ca_pem: str | None) -> list[str]:
     """The page and the hashed assets it loads, as the frontend serves them now."""
     client = Client(port, ca_pem)
     try:
@@ -159,13 +169,15 @@ def asset_paths(port: int, ca_pem: str) -> list[str]:
 
 
 class Traffic:
-    """`rate` requests a second over `clients` connections until stopped (or the bounds)."""
+    """`rate` requests a second over `clients` connections until stopped (or the bounds).
+    What each request is, `one` says: a subclass gives its own mix."""
 
     def __init__(
-        self, port: int, ca_pem: str, rate: float = 20, clients: int = 4,
-        assets: list[str] | None = None,
+        self, port: int, ca_pem: str | None, rate: float = 20, clients: int = 4,
+        assets: list[str] | None = None, host: str = "localhost",
     ) -> None:  # fmt: skip
         self.port, self.ca_pem, self.rate, self.clients = port, ca_pem, rate, clients
+        self.host = host
         self.assets = assets if assets is not None else asset_paths(port, ca_pem)
         self.report = Report()
         self._stop = threading.Event()
@@ -178,12 +190,19 @@ class Traffic:
             self.report.outcomes.append(outcome)
             self.report.reconnects += int(reconnected)
 
-    def _timed(
-        self, client: Client, kind: str, method: str, path: str, body: bytes | None = None
+    def timed(
+        self,
+        client: Client,
+        kind: str,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int | None, bytes]:
+        """One request, recorded as an outcome: (status, body), or (None, b"") for none."""
         started = time.monotonic()
         try:
-            status, data, reconnected = client.request(method, path, body)
+            status, data, reconnected = client.request(method, path, body, headers)
         except (OSError, http.client.HTTPException) as error:
             client.close()
             self._record(
@@ -194,22 +213,22 @@ class Traffic:
         self._record(Outcome(started, time.monotonic() - started, kind, path, status), reconnected)
         return status, data
 
-    def _one(self, client: Client, n: int) -> None:
+    def one(self, client: Client, n: int) -> None:
         """Reads, writes and assets in turn: a write is read back at once."""
         choice = n % 4
         if choice == 0:
             body = json.dumps({"text": f"traffic note {n}"}).encode()
-            status, data = self._timed(client, "write", "POST", "/api/notes", body)
+            status, data = self.timed(client, "write", "POST", "/api/notes", body)
             if status == 201:
                 note = json.loads(data)["id"]
-                self._timed(client, "read", "GET", f"/api/notes/{note}")
+                self.timed(client, "read", "GET", f"/api/notes/{note}")
         elif choice == 1:
-            self._timed(client, "read", "GET", "/api/items")
+            self.timed(client, "read", "GET", "/api/items")
         else:
-            self._timed(client, "asset", "GET", self.assets[n % len(self.assets)])
+            self.timed(client, "asset", "GET", self.assets[n % len(self.assets)])
 
     def _run(self, index: int) -> None:
-        client = Client(self.port, self.ca_pem)
+        client = Client(self.port, self.ca_pem, self.host)
         interval = self.clients / self.rate
         deadline = time.monotonic() + MAX_SECONDS
         n = index
@@ -219,7 +238,7 @@ class Traffic:
                 if self._sent >= MAX_REQUESTS:
                     break
                 self._sent += 1
-            self._one(client, n)
+            self.one(client, n)
             n += self.clients
             next_at += interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -238,15 +257,22 @@ class Traffic:
         return self.report
 
 
+T = TypeVar("T", bound=Traffic)
+
+
 @contextmanager
-def steady_traffic(port: int, ca_pem: str, **options: float) -> Iterator[Traffic]:
-    """Traffic for the duration of the block; stopped (and its threads joined) after."""
-    traffic = Traffic(port, ca_pem, **options)  # type: ignore[arg-type]
+def running(traffic: T) -> Iterator[T]:
+    """`traffic` for the duration of the block; stopped (and its threads joined) after."""
     traffic.start()
     try:
         yield traffic
     finally:
         traffic.stop()
+
+
+def steady_traffic(port: int, ca_pem: str, **options: float) -> AbstractContextManager[Traffic]:
+    """The steady mix of reads, writes and assets for the duration of the block."""
+    return running(Traffic(port, ca_pem, **options))  # type: ignore[arg-type]
 
 
 def measured(

@@ -1,0 +1,291 @@
+"""The game day's drills: each breaks one thing on a running Docker stack on purpose, measures
+what users and the on-call engineer would see against the stack's recovery targets
+(`recovery.*`), and puts the thing back. Each is bounded in time, and names the runbook that
+the on-call engineer follows for the real incident."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from components.redis.component import admin_cli
+from infra.ops.gameday.live import POLL_SECONDS, DrillError, LiveStack
+from infra.ops.gameday.load import NoteWrites
+from infra.ops.gameday.report import DrillResult, Measure
+from infra.ops.traffic import running
+from infra.settings.recovery import RecoverySettings
+
+# Load before and after each fault, so that the measures see the steady state on both sides.
+SETTLE_SECONDS = 3.0
+# How long a partition lasts.
+PARTITION_SECONDS = 10.0
+# The write load's rate: enough to time a recovery to a tenth of a second, light enough for
+# the smallest dev host.
+WRITES_PER_SECOND = 20.0
+
+
+@dataclass
+class Context:
+    stack: LiveStack
+    targets: RecoverySettings
+    say: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Drill:
+    name: str
+    summary: str
+    runbook: str  # under docs/runbooks/
+    run: Callable[[Context, DrillResult], None]
+    # Runs longer than a CI job should wait (an alert whose `for` is many minutes).
+    long: bool = False
+
+
+def wait_for(check: Callable[[], bool], timeout: float) -> float | None:
+    """Seconds until `check` holds, or None if it did not within `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def page_measures(
+    ctx: Context, alert: str, since: float, result: DrillResult, restore: Callable[[], None]
+) -> None:
+    """Wait for `alert` to page (bounded by three times the target), then `restore` the
+    stack and wait for the alert to resolve: the page's time since `since` against
+    recovery.pageWithinSeconds, and the resolution's time since the restore."""
+    stack, target = ctx.stack, ctx.targets.page_within_seconds
+    bound = 3 * target + 60
+    paged = None
+    try:
+        if wait_for(lambda: stack.active(alert, "paging"), bound) is not None:
+            firing = time.monotonic() - since
+            ctx.say(f"{alert} firing in Alertmanager after {firing:.1f} s")
+            result.measures.append(
+                Measure(f"{alert} firing in Alertmanager", round(firing, 1), "s")
+            )
+            sent = stack.notifications_sent("paging")
+            if sent is None:
+                ctx.say("the paging receiver is none: nothing is sent; timed to Alertmanager")
+                paged = firing
+            elif wait_for(lambda: (stack.notifications_sent("paging") or 0) > sent, 60) is not None:
+                paged = time.monotonic() - since
+                ctx.say(f"page sent to the paging receiver after {paged:.1f} s")
+    finally:
+        restore()
+    result.measures.append(
+        Measure(f"{alert} paged", None if paged is None else round(paged, 1), "s", target,
+                "recovery.pageWithinSeconds")
+    )  # fmt: skip
+    restored = time.monotonic()
+    stack.wait_healthy(300)
+    resolved = wait_for(lambda: not stack.active(alert, "paging"), 600)
+    if resolved is not None:
+        seconds = time.monotonic() - restored
+        ctx.say(f"{alert} resolved {seconds:.1f} s after the restore")
+        result.measures.append(
+            Measure(f"{alert} resolved after the restore", round(seconds, 1), "s")
+        )
+
+
+def api_down(ctx: Context, result: DrillResult) -> None:
+    """f. Every API replica stopped: how long until the page, and until it resolves."""
+    replicas = ctx.stack.replicas("api")
+    ctx.say(f"stopping {len(replicas)} API replica(s)")
+    stopped = time.monotonic()
+    for replica in replicas:
+        replica.stop()
+
+    def restore() -> None:
+        ctx.say("starting the API again")
+        for replica in replicas:
+            replica.start()
+
+    page_measures(ctx, "ApiDown", stopped, result, restore)
+
+
+def backup_agent_down(ctx: Context, result: DrillResult) -> None:
+    """g. The backup agent stopped: its absence pages (PostgresBackupAgentDown, absent()),
+    though every backup alert reads the metrics the agent itself serves."""
+    agent = ctx.stack.container("postgres", "backup-agent")
+    ctx.say(f"stopping {agent.name}")
+    stopped = time.monotonic()
+    agent.stop()
+
+    def restore() -> None:
+        ctx.say("starting the backup agent again")
+        agent.start()
+
+    page_measures(ctx, "PostgresBackupAgentDown", stopped, result, restore)
+
+
+def postgres_crash(ctx: Context, result: DrillResult) -> None:
+    """a. Postgres killed with SIGKILL under writes: acknowledged writes lost (a commit is
+    durable: 0), and how long until writes are accepted again."""
+    stack = ctx.stack
+    with running(NoteWrites(stack, WRITES_PER_SECOND)) as writes:
+        time.sleep(SETTLE_SECONDS)
+        ctx.say("killing Postgres (SIGKILL to its first process)")
+        crashed = time.monotonic()
+        stack.crash(stack.container("postgres"))
+        bound = 3 * ctx.targets.restart_seconds + 30
+        wait_for(lambda: writes.accepted_again(crashed) is not None, bound)
+        time.sleep(SETTLE_SECONDS)
+    accepted = rounded(writes.accepted_again(crashed))
+    ctx.say(
+        f"writes accepted again after {accepted} s" if accepted is not None else "no write since"
+    )
+    stack.wait_healthy(300)
+    present = stored_keys(stack, writes.prefix)
+    lost = [w.key for w in writes.acknowledged() if w.key not in present]
+    failed = writes.refused()
+    kept = [w.key for w in failed if w.key in present]
+    ctx.say(f"{len(writes.acknowledged())} writes acknowledged, {len(lost)} of them lost; "
+            f"{len(failed)} refused, {len(kept)} of those committed (a retry with its key "
+            "finds the note)")  # fmt: skip
+    result.measures += [
+        Measure("acknowledged writes lost", len(lost), "writes", 0, "a commit is durable"),
+        Measure("writes accepted again after the kill", accepted, "s",
+                ctx.targets.restart_seconds, "recovery.restartSeconds"),
+        Measure("writes refused meanwhile", len(failed), "writes"),
+    ]  # fmt: skip
+
+
+def redis_crash(ctx: Context, result: DrillResult) -> None:
+    """c. Redis killed with SIGKILL under writes: acknowledged writes lost, against what
+    `appendfsync everysec` promises (at most about a second of writes, and that only when
+    the host itself fails: a process's writes are in the kernel before Redis replies)."""
+    stack = ctx.stack
+    keeper = stack.container("redis", "logins")
+    key = f"gameday:{time.time_ns()}"
+    cli = admin_cli()
+    # Counts until the first failure, printing each acknowledged count, and stops there.
+    script = (
+        f"i=0; while [ $i -lt 1500 ]; do n=$({cli} INCR {key}) || exit 0; "
+        'case "$n" in ""|*[!0-9]*) exit 0;; esac; echo "$n"; i=$((i+1)); sleep 0.01; done'
+    )
+    acknowledged: list[tuple[float, int]] = []
+
+    def count() -> None:
+        _, stream = keeper.exec_run(["sh", "-c", script], stream=True, stderr=False)
+        for chunk in stream:
+            for line in chunk.decode().split():
+                acknowledged.append((time.monotonic(), int(line)))
+
+    counter = threading.Thread(target=count, daemon=True)
+    counter.start()
+    time.sleep(SETTLE_SECONDS)
+    redis = stack.container("redis")
+    ctx.say("killing Redis (SIGKILL to its first process)")
+    crashed = time.monotonic()
+    stack.crash(redis)
+    counter.join(30)
+    if not acknowledged:
+        raise DrillError("no write to Redis was acknowledged before the kill")
+    seconds = acknowledged[-1][0] - acknowledged[0][0]
+    rate = (len(acknowledged) - 1) / seconds if seconds > 0 else 0.0
+
+    def answers() -> bool:
+        return bool(keeper.exec_run(["sh", "-c", f"{cli} PING"]).output.strip() == b"PONG")
+
+    back = wait_for(answers, 3 * ctx.targets.restart_seconds + 30)
+    back_after = None if back is None else round(time.monotonic() - crashed, 1)
+    stack.wait_healthy(300)
+    kept = int(stack.exec(keeper, "sh", "-c", f"{cli} GET {key}").strip() or 0)
+    stack.exec(keeper, "sh", "-c", f"{cli} DEL {key} >/dev/null")
+    lost = acknowledged[-1][1] - kept
+    lost_seconds = round(lost / rate, 2) if rate else 0.0
+    ctx.say(f"{acknowledged[-1][1]} writes acknowledged at {rate:.0f}/s, {kept} kept: {lost} lost")
+    result.measures += [
+        Measure("acknowledged writes lost", lost, "writes"),
+        Measure("acknowledged writes lost, in seconds of writes", lost_seconds, "s", 1, "appendfsync everysec"),
+        Measure("Redis answers again after the kill", back_after, "s",
+                ctx.targets.restart_seconds, "recovery.restartSeconds"),
+    ]  # fmt: skip
+
+
+def partition(store: str) -> Callable[[Context, DrillResult], None]:
+    """d. The API cut off from `store` by a network partition, under reads and writes:
+    every reply within recovery.failFastSeconds, no note written twice by a retry with its
+    key, the reads of notes written before served all along where the other store has
+    them, and recovery once the partition heals."""
+
+    def drill(ctx: Context, result: DrillResult) -> None:
+        stack = ctx.stack
+        seeded = NoteWrites(stack)
+        ids = [seeded.write(f"{seeded.prefix}seed-{n}") for n in range(5)]
+        api_replicas = stack.replicas("api")
+        server = stack.container(store)
+        with running(NoteWrites(stack, WRITES_PER_SECOND / 2, reads=ids)) as load:
+            time.sleep(SETTLE_SECONDS)
+            with ExitStack() as partitioned:
+                for replica in api_replicas:
+                    partitioned.enter_context(stack.cut_off(replica, server))
+                ctx.say(f"the API cut off from {store} for {PARTITION_SECONDS:g} s")
+                cut = time.monotonic()
+                time.sleep(PARTITION_SECONDS)
+            healed = time.monotonic()
+            ctx.say("partition healed")
+            wait_for(lambda: load.accepted_again(healed) is not None, 60)
+            time.sleep(SETTLE_SECONDS)
+        during = load.report.between(cut, healed)
+        slowest = max((o.seconds for o in during), default=0.0)
+        writes_failed = sum(1 for o in during if o.kind == "write" and o.failed)
+        reads_failed = sum(1 for o in during if o.kind == "read" and o.failed)
+        recovered = rounded(load.accepted_again(healed))
+        # Every refused write retried with its key, as a client would: one note per key.
+        for write in load.refused():
+            seeded.write(write.key)
+        twice = duplicated_keys(stack, load.prefix)
+        ctx.say(f"during: {len(during)} requests, {writes_failed} writes and {reads_failed} "
+                f"reads failed, slowest {slowest:.1f} s; {len(twice)} notes written twice")  # fmt: skip
+        result.measures += [
+            Measure("slowest reply during the partition", round(slowest, 1), "s",
+                    ctx.targets.fail_fast_seconds, "recovery.failFastSeconds"),
+            Measure("writes failed during the partition", writes_failed, "writes",
+                    0 if store == "redis" else None, "the cache is never needed"),
+            Measure("reads failed during the partition", reads_failed, "requests", 0,
+                    "the other store serves reads"),
+            Measure("notes written twice by a retry with its key", len(twice), "notes", 0,
+                    "a write is done once per request key"),
+            Measure("writes accepted again after the partition healed", recovered, "s",
+                    ctx.targets.restart_seconds, "recovery.restartSeconds"),
+        ]  # fmt: skip
+
+    drill.__doc__ = partition.__doc__
+    return drill
+
+
+def rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+def stored_keys(stack: LiveStack, prefix: str) -> set[str]:
+    rows = stack.psql(f"SELECT request_key FROM notes WHERE request_key LIKE '{prefix}%'")
+    return set(rows.split())
+
+
+def duplicated_keys(stack: LiveStack, prefix: str) -> list[str]:
+    rows = stack.psql(
+        f"SELECT request_key FROM notes WHERE request_key LIKE '{prefix}%' "
+        "GROUP BY request_key HAVING count(*) > 1"
+    )
+    return rows.split()
+
+
+DRILLS: tuple[Drill, ...] = (
+    Drill("postgres-crash", "Postgres killed under writes", "postgres.md", postgres_crash),
+    Drill("redis-crash", "Redis killed under writes", "redis.md", redis_crash),
+    Drill("redis-partition", "the API cut off from Redis", "api.md", partition("redis")),
+    Drill("postgres-partition", "the API cut off from Postgres", "api.md", partition("postgres")),
+    Drill("api-down", "the API down until it pages", "api.md", api_down),
+    Drill("backup-agent-down", "the backup agent gone until it pages", "postgres-backups.md",
+          backup_agent_down, long=True),
+)  # fmt: skip
+BY_NAME = {drill.name: drill for drill in DRILLS}
