@@ -20,9 +20,9 @@ from components.postgres.config import SOCKET_DIR
 from components.redis.component import ADMIN_PASSWORD_FILE
 from components.redis.component import UNIX_SOCKET as REDIS_SOCKET
 from components.workload import SECRETS_DIR
+from infra.ops.traffic import Report, measured
 from tests.e2e.plan import Plan
 from tests.e2e.stack import RunningStack
-from infra.ops.traffic import Report, measured
 from tests.support import ROOT
 
 RATE = 20  # requests a second, over four kept-alive connections

@@ -14,6 +14,7 @@ from typing import Any
 import docker
 import pytest
 
+from infra.ops.traffic import asset_paths
 from tests.components.edge.server import assert_security_headers
 from tests.e2e.browser import chromium
 from tests.e2e.procedures import https
@@ -30,7 +31,6 @@ from tests.e2e.releases import (
     wait_healthy,
 )
 from tests.e2e.stack import RETIRE_AFTER_IDLE_SECONDS, RunningStack
-from infra.ops.traffic import asset_paths
 
 # In the open tab: each file it loaded, fetched again past the browser's cache, and a
 # client route followed (the app fetches its item from the API); their statuses.

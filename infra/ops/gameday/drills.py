@@ -85,13 +85,14 @@ def page_measures(
     )  # fmt: skip
     restored = time.monotonic()
     stack.wait_healthy(300)
-    resolved = wait_for(lambda: not stack.active(alert, "paging"), 600)
-    if resolved is not None:
-        seconds = time.monotonic() - restored
-        ctx.say(f"{alert} resolved {seconds:.1f} s after the restore")
-        result.measures.append(
-            Measure(f"{alert} resolved after the restore", round(seconds, 1), "s")
-        )
+    resolved = wait_for(lambda: not stack.active(alert, "paging"), 3 * target + 60)
+    seconds = None if resolved is None else round(time.monotonic() - restored, 1)
+    ctx.say(f"{alert} resolved {seconds} s after the restore")
+    # An alert that outlives its outage pages again at the repeat interval: a false page.
+    result.measures.append(
+        Measure(f"{alert} resolved after the restore", seconds, "s", target,
+                "recovery.pageWithinSeconds")
+    )  # fmt: skip
 
 
 def api_down(ctx: Context, result: DrillResult) -> None:
