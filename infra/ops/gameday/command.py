@@ -84,6 +84,11 @@ def run(
 
         say(f"{drill.name}: {drill.summary} (runbook: docs/runbooks/{drill.runbook})")
         result = DrillResult(drill.name, drill.runbook)
+
+        def by_hand(command: str, say: Callable[[str], None] = timed) -> None:
+            say(f"$ {command}")
+
+        live.log = by_hand
         try:
             drill.run(Context(live, settings.recovery, timed), result)
         except DrillError as error:

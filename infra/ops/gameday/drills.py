@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from components.redis.component import admin_cli
+from infra.ops.gameday import by_hand
 from infra.ops.gameday.live import POLL_SECONDS, DrillError, LiveStack
 from infra.ops.gameday.load import NoteWrites
 from infra.ops.gameday.report import DrillResult, Measure
@@ -40,6 +41,9 @@ class Drill:
     summary: str
     runbook: str  # under docs/runbooks/
     run: Callable[[Context, DrillResult], None]
+    # The fault by hand, on a stack whose containers are named with this prefix (the
+    # runbook gives these commands for the dev stack).
+    by_hand: Callable[[str], list[str]]
     # Runs longer than a CI job should wait (an alert whose `for` is many minutes).
     long: bool = False
 
@@ -98,15 +102,13 @@ def page_measures(
 def api_down(ctx: Context, result: DrillResult) -> None:
     """f. Every API replica stopped: how long until the page, and until it resolves."""
     replicas = ctx.stack.replicas("api")
-    ctx.say(f"stopping {len(replicas)} API replica(s)")
     stopped = time.monotonic()
     for replica in replicas:
-        replica.stop()
+        ctx.stack.stop(replica)
 
     def restore() -> None:
-        ctx.say("starting the API again")
         for replica in replicas:
-            replica.start()
+            ctx.stack.start(replica)
 
     page_measures(ctx, "ApiDown", stopped, result, restore)
 
@@ -115,13 +117,11 @@ def backup_agent_down(ctx: Context, result: DrillResult) -> None:
     """g. The backup agent stopped: its absence pages (PostgresBackupAgentDown, absent()),
     though every backup alert reads the metrics the agent itself serves."""
     agent = ctx.stack.container("postgres", "backup-agent")
-    ctx.say(f"stopping {agent.name}")
     stopped = time.monotonic()
-    agent.stop()
+    ctx.stack.stop(agent)
 
     def restore() -> None:
-        ctx.say("starting the backup agent again")
-        agent.start()
+        ctx.stack.start(agent)
 
     page_measures(ctx, "PostgresBackupAgentDown", stopped, result, restore)
 
@@ -132,7 +132,6 @@ def postgres_crash(ctx: Context, result: DrillResult) -> None:
     stack = ctx.stack
     with running(NoteWrites(stack, WRITES_PER_SECOND)) as writes:
         time.sleep(SETTLE_SECONDS)
-        ctx.say("killing Postgres (SIGKILL to its first process)")
         crashed = time.monotonic()
         stack.crash(stack.container("postgres"))
         bound = 3 * ctx.targets.restart_seconds + 30
@@ -183,7 +182,6 @@ def redis_crash(ctx: Context, result: DrillResult) -> None:
     counter.start()
     time.sleep(SETTLE_SECONDS)
     redis = stack.container("redis")
-    ctx.say("killing Redis (SIGKILL to its first process)")
     crashed = time.monotonic()
     stack.crash(redis)
     counter.join(30)
@@ -280,13 +278,36 @@ def duplicated_keys(stack: LiveStack, prefix: str) -> list[str]:
     return rows.split()
 
 
+def _stopped(container: str) -> Callable[[str], list[str]]:
+    return lambda prefix: [
+        by_hand.stop(f"{prefix}-{container}"),
+        by_hand.start(f"{prefix}-{container}"),
+    ]
+
+
+def _crashed(container: str) -> Callable[[str], list[str]]:
+    return lambda prefix: [by_hand.crash(f"{prefix}-{container}")]
+
+
+def _partitioned(store: str) -> Callable[[str], list[str]]:
+    def commands(prefix: str) -> list[str]:
+        network, api = f"{prefix}-{store}", f"{prefix}-api-0"
+        return [by_hand.disconnect(network, api), by_hand.connect(network, api)]
+
+    return commands
+
+
 DRILLS: tuple[Drill, ...] = (
-    Drill("postgres-crash", "Postgres killed under writes", "postgres.md", postgres_crash),
-    Drill("redis-crash", "Redis killed under writes", "redis.md", redis_crash),
-    Drill("redis-partition", "the API cut off from Redis", "api.md", partition("redis")),
-    Drill("postgres-partition", "the API cut off from Postgres", "api.md", partition("postgres")),
-    Drill("api-down", "the API down until it pages", "api.md", api_down),
+    Drill("postgres-crash", "Postgres killed under writes", "postgres.md", postgres_crash,
+          _crashed("postgres-0")),
+    Drill("redis-crash", "Redis killed under writes", "redis.md", redis_crash,
+          _crashed("redis-0")),
+    Drill("redis-partition", "the API cut off from Redis", "api.md", partition("redis"),
+          _partitioned("redis")),
+    Drill("postgres-partition", "the API cut off from Postgres", "api.md",
+          partition("postgres"), _partitioned("postgres")),
+    Drill("api-down", "the API down until it pages", "api.md", api_down, _stopped("api-0")),
     Drill("backup-agent-down", "the backup agent gone until it pages", "postgres-backups.md",
-          backup_agent_down, long=True),
+          backup_agent_down, _stopped("postgres-backup-agent-0"), long=True),
 )  # fmt: skip
 BY_NAME = {drill.name: drill for drill in DRILLS}

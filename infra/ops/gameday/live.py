@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -23,6 +23,7 @@ from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 
 from components.platform.labels import INSTANCE, NAME, ROLE_LABEL, TASK_LABEL
+from infra.ops.gameday import by_hand
 from infra.settings.model import StackSettings
 
 ALERTMANAGER_API = "http://127.0.0.1:9093"
@@ -42,6 +43,8 @@ class LiveStack:
     settings: StackSettings
     ca_pem: str | None  # the edge's CA, where it is not publicly trusted
     client: docker.DockerClient = field(default_factory=docker.from_env)
+    # Told each fault as the command that does it by hand (by_hand.py).
+    log: Callable[[str], None] = lambda _: None
 
     @property
     def prefix(self) -> str:
@@ -95,6 +98,7 @@ class LiveStack:
         pid = int(container.attrs["State"]["Pid"])
         if not pid:
             raise DrillError(f"{container.name} is not running")
+        self.log(by_hand.crash(container.name))
         try:
             os.kill(pid, signal.SIGKILL)
         except PermissionError:
@@ -111,12 +115,22 @@ class LiveStack:
         if not shared:
             raise DrillError(f"{client.name} shares no network with {server.name}")
         for network in shared:
+            self.log(by_hand.disconnect(network, client.name))
             self.client.networks.get(network).disconnect(client)
         try:
             yield shared
         finally:
             for network in shared:
+                self.log(by_hand.connect(network, client.name))
                 self.client.networks.get(network).connect(client)
+
+    def stop(self, container: Container) -> None:
+        self.log(by_hand.stop(container.name))
+        container.stop()
+
+    def start(self, container: Container) -> None:
+        self.log(by_hand.start(container.name))
+        container.start()
 
     # -- health -----------------------------------------------------------------------------
 
