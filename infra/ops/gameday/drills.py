@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from components.redis.component import admin_cli
@@ -26,6 +26,9 @@ PARTITION_SECONDS = 10.0
 # The write load's rate: enough to time a recovery to a tenth of a second, light enough for
 # the smallest dev host.
 WRITES_PER_SECOND = 20.0
+# How long the error-budget drill burns at most: the fast burn's 1 h window crosses 14.4
+# times the budget within about a minute of total failure, then its `for` is 2 m.
+BURN_BOUND = 480.0
 
 
 @dataclass
@@ -217,15 +220,10 @@ def partition(store: str) -> Callable[[Context, DrillResult], None]:
 
     def drill(ctx: Context, result: DrillResult) -> None:
         stack = ctx.stack
-        seeded = NoteWrites(stack)
-        ids = [seeded.write(f"{seeded.prefix}seed-{n}") for n in range(5)]
-        api_replicas = stack.replicas("api")
-        server = stack.container(store)
+        seeded, ids = seeded_notes(stack)
         with running(NoteWrites(stack, WRITES_PER_SECOND / 2, reads=ids)) as load:
             time.sleep(SETTLE_SECONDS)
-            with ExitStack() as partitioned:
-                for replica in api_replicas:
-                    partitioned.enter_context(stack.cut_off(replica, server))
+            with api_cut_off(stack, store):
                 ctx.say(f"the API cut off from {store} for {PARTITION_SECONDS:g} s")
                 cut = time.monotonic()
                 time.sleep(PARTITION_SECONDS)
@@ -261,8 +259,49 @@ def partition(store: str) -> Callable[[Context, DrillResult], None]:
     return drill
 
 
+@contextmanager
+def api_cut_off(stack: LiveStack, store: str) -> Iterator[None]:
+    """Every API replica partitioned from `store` for the duration of the block."""
+    server = stack.container(store)
+    with ExitStack() as partitioned:
+        for replica in stack.replicas("api"):
+            partitioned.enter_context(stack.cut_off(replica, server))
+        yield
+
+
+def seeded_notes(stack: LiveStack) -> tuple[NoteWrites, list[int]]:
+    """Five notes written before the fault (in both stores), for the reads during it."""
+    seeded = NoteWrites(stack)
+    return seeded, [seeded.write(f"{seeded.prefix}seed-{n}") for n in range(5)]
+
+
 def rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
+
+
+def error_budget_burn(ctx: Context, result: DrillResult) -> None:
+    """The API failing writes (cut off from Postgres, so they answer 503) while reads still
+    succeed, until the fast-burn alert on its error budget (api.slo) pages; then healed. The
+    alert resolves by itself once its short window (5 m) no longer burns."""
+    stack = ctx.stack
+    _, ids = seeded_notes(stack)
+    with running(NoteWrites(stack, WRITES_PER_SECOND / 2, reads=ids)) as load:
+        time.sleep(SETTLE_SECONDS)
+        with api_cut_off(stack, "postgres"):
+            began = time.monotonic()
+            ctx.say("writes fail (503) while the API is cut off from Postgres")
+            paged = wait_for(lambda: stack.active("ApiErrorBudgetBurn", "paging"), BURN_BOUND)
+        time.sleep(SETTLE_SECONDS)
+    failed = sum(1 for o in load.report.outcomes if o.failed)
+    ctx.say(f"{failed} of {len(load.report.outcomes)} requests failed meanwhile")
+    if paged is None:
+        raise DrillError(f"ApiErrorBudgetBurn did not fire within {BURN_BOUND:.0f} s")
+    seconds = round(time.monotonic() - began, 1)
+    ctx.say(f"ApiErrorBudgetBurn firing in Alertmanager after {seconds} s")
+    result.measures += [
+        Measure("ApiErrorBudgetBurn firing in Alertmanager", seconds, "s"),
+        Measure("requests failed while it burned", failed, "requests"),
+    ]
 
 
 def stored_keys(stack: LiveStack, prefix: str) -> set[str]:
@@ -307,6 +346,8 @@ DRILLS: tuple[Drill, ...] = (
     Drill("postgres-partition", "the API cut off from Postgres", "api.md",
           partition("postgres"), _partitioned("postgres")),
     Drill("api-down", "the API down until it pages", "api.md", api_down, _stopped("api-0")),
+    Drill("error-budget-burn", "the API failing writes until its error budget pages", "api.md",
+          error_budget_burn, _partitioned("postgres"), long=True),
     Drill("backup-agent-down", "the backup agent gone until it pages", "postgres-backups.md",
           backup_agent_down, _stopped("postgres-backup-agent-0"), long=True),
 )  # fmt: skip
