@@ -218,6 +218,8 @@ def start_receiver(client: docker.DockerClient, stack: RunningStack) -> Containe
         read_only=True,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges:true"],
+        # Back after an engine restart, like the stack's own (the game day restarts it).
+        restart_policy={"Name": "unless-stopped"},
         detach=True,
     )
 

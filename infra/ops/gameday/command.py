@@ -23,7 +23,7 @@ class RefusedError(Exception):
 
 
 def chosen(names: list[str] | None, protected: bool, yes: bool) -> list[Drill]:
-    """The drills named (every one that is not long, by default). A protected stack runs
+    """The drills named (by default, every one that is not opt-in). A protected stack runs
     only drills named one by one, and only with --yes."""
     if protected and not (names and yes):
         raise RefusedError(
@@ -31,7 +31,7 @@ def chosen(names: list[str] | None, protected: bool, yes: bool) -> list[Drill]:
             "add --yes to break it on purpose"
         )
     if not names:
-        return [drill for drill in DRILLS if not drill.long]
+        return [drill for drill in DRILLS if not drill.opt_in]
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
         raise RefusedError(f"no drill {', '.join(unknown)}; the drills are: {', '.join(BY_NAME)}")
@@ -42,7 +42,7 @@ def listing() -> str:
     width = max(len(drill.name) for drill in DRILLS)
     return "\n".join(
         f"{drill.name.ljust(width)}  {drill.summary}; runbook docs/runbooks/{drill.runbook}"
-        + (" (long: not run by default)" if drill.long else "")
+        + (f" (only when named: {drill.opt_in})" if drill.opt_in else "")
         for drill in DRILLS
     )
 

@@ -5,6 +5,8 @@ the on-call engineer follows for the real incident."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,8 @@ PARTITION_SECONDS = 10.0
 # The write load's rate: enough to time a recovery to a tenth of a second, light enough for
 # the smallest dev host.
 WRITES_PER_SECOND = 20.0
+# The command that restarts this host's Docker engine, for the engine-restart drill.
+ENGINE_RESTART = "PRODSTACK_ENGINE_RESTART"
 # How long the error-budget drill burns at most: the fast burn's 1 h window crosses 14.4
 # times the budget within about a minute of total failure, then its `for` is 2 m.
 BURN_BOUND = 480.0
@@ -47,8 +51,9 @@ class Drill:
     # The fault by hand, on a stack whose containers are named with this prefix (the
     # runbook gives these commands for the dev stack).
     by_hand: Callable[[str], list[str]]
-    # Runs longer than a CI job should wait (an alert whose `for` is many minutes).
-    long: bool = False
+    # Why it runs only when named, if it does: it takes many minutes (an alert's `for`), or
+    # it disrupts more than the stack.
+    opt_in: str = ""
 
 
 def wait_for(check: Callable[[], bool], timeout: float) -> float | None:
@@ -279,6 +284,63 @@ def rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
 
 
+def engine_restart(ctx: Context, result: DrillResult) -> None:
+    """e. The Docker engine restarted (by the command PRODSTACK_ENGINE_RESTART names): every
+    container of the stack back and healthy with no manual step, sidecars, exporters and the
+    backup agent included; the data written before still there; every scrape target up
+    again; and no page left firing for it."""
+    command = os.environ.get(ENGINE_RESTART, "")
+    if not command:
+        raise DrillError(
+            f"{ENGINE_RESTART} must name the command that restarts this host's Docker engine "
+            "(like `sudo systemctl restart docker`, or scripts/restart-docker-engine)"
+        )
+    stack = ctx.stack
+    before = {c.name for c in stack.everything() if c.status == "running"}
+    mark = f"gameday-{time.time_ns()}"
+    stack.psql(
+        "CREATE TABLE IF NOT EXISTS gameday_marks (mark text PRIMARY KEY); "
+        f"INSERT INTO gameday_marks VALUES ('{mark}')"
+    )
+    keeper, cli = stack.container("redis", "logins"), admin_cli()
+    stack.exec(keeper, "sh", "-c", f"{cli} SET {mark} kept >/dev/null")
+    ctx.say(f"$ {command}")
+    restarted = time.monotonic()
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        raise DrillError(f"{command} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    stack.wait_healthy(300)
+    healthy = round(time.monotonic() - restarted, 1)
+    ctx.say(f"every container running and healthy {healthy} s after the restart began")
+    after = {c.name for c in stack.everything() if c.status == "running"}
+    missing = sorted(before - after)
+    up = wait_for(lambda: not stack.targets_down(), 120)
+    scraped = None if up is None else round(time.monotonic() - restarted, 1)
+    down = stack.targets_down()
+    ctx.say(f"every scrape target up {scraped} s after the restart began" if not down
+            else f"scrape targets still down: {', '.join(down)}")  # fmt: skip
+    # Two evaluations after the targets are back: whatever still pages is a false page.
+    time.sleep(2 * stack.settings.monitoring.scrape_interval_seconds)
+    paging = [name for name in stack.paging() if name != "Watchdog"]
+    kept = stack.psql(f"SELECT count(*) FROM gameday_marks WHERE mark = '{mark}'") == "1"
+    cached = stack.exec(keeper, "sh", "-c", f"{cli} GET {mark}").strip() == "kept"
+    stack.psql(f"DELETE FROM gameday_marks WHERE mark = '{mark}'")
+    stack.exec(keeper, "sh", "-c", f"{cli} DEL {mark} >/dev/null")
+    ctx.say(f"missing: {missing or 'none'}; paging: {paging or 'nothing'}; "
+            f"Postgres kept its row: {kept}; Redis kept its key: {cached}")  # fmt: skip
+    result.measures += [
+        Measure("every container healthy after the restart began", healthy, "s",
+                ctx.targets.restart_seconds * 2, "twice recovery.restartSeconds"),
+        Measure("containers not running again", len(missing), "containers", 0,
+                "no manual step"),
+        Measure("every scrape target up after the restart began", scraped, "s",
+                ctx.targets.page_within_seconds, "recovery.pageWithinSeconds"),
+        Measure("alerts paging after recovery", len(paging), "alerts", 0, "no false page"),
+        Measure("writes lost (a row, a key)", (not kept) + (not cached), "writes", 0,
+                "data survives a restart"),
+    ]  # fmt: skip
+
+
 def error_budget_burn(ctx: Context, result: DrillResult) -> None:
     """The API failing writes (cut off from Postgres, so they answer 503) while reads still
     succeed, until the fast-burn alert on its error budget (api.slo) pages; then healed. The
@@ -346,9 +408,14 @@ DRILLS: tuple[Drill, ...] = (
     Drill("postgres-partition", "the API cut off from Postgres", "api.md",
           partition("postgres"), _partitioned("postgres")),
     Drill("api-down", "the API down until it pages", "api.md", api_down, _stopped("api-0")),
+    Drill("engine-restart", "the Docker engine restarted", "docker-host.md", engine_restart,
+          lambda _: ["scripts/restart-docker-engine"],
+          opt_in="it stops every container on the host, not only the stack's"),
     Drill("error-budget-burn", "the API failing writes until its error budget pages", "api.md",
-          error_budget_burn, _partitioned("postgres"), long=True),
+          error_budget_burn, _partitioned("postgres"),
+          opt_in="minutes: the fast burn's 1 h window, then its 2 m `for`"),
     Drill("backup-agent-down", "the backup agent gone until it pages", "postgres-backups.md",
-          backup_agent_down, _stopped("postgres-backup-agent-0"), long=True),
+          backup_agent_down, _stopped("postgres-backup-agent-0"),
+          opt_in="over 15 minutes: the alert's `for`"),
 )  # fmt: skip
 BY_NAME = {drill.name: drill for drill in DRILLS}

@@ -22,11 +22,13 @@ import docker
 from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 
+from components.monitoring.args import ALERTMANAGER_PORT, PROMETHEUS_PORT
 from components.platform.labels import INSTANCE, NAME, ROLE_LABEL, TASK_LABEL
 from infra.ops.gameday import by_hand
 from infra.settings.model import StackSettings
 
-ALERTMANAGER_API = "http://127.0.0.1:9093"
+ALERTMANAGER_API = f"http://127.0.0.1:{ALERTMANAGER_PORT}"
+PROMETHEUS_API = f"http://127.0.0.1:{PROMETHEUS_PORT}"
 # A pause between two looks at something that changes (a container's health, an alert).
 POLL_SECONDS = 0.5
 # The integration Alertmanager counts a receiver's notifications under, by receiver kind.
@@ -168,6 +170,28 @@ class LiveStack:
 
     def _alertmanager(self, path: str) -> str:
         return self.exec(self.container("alertmanager"), "wget", "-qO-", ALERTMANAGER_API + path)
+
+    def paging(self) -> list[str]:
+        """The alerts Alertmanager holds firing for the paging receiver."""
+        alerts = json.loads(
+            self._alertmanager("/api/v2/alerts?active=true&silenced=false&inhibited=false")
+        )
+        return sorted(
+            a["labels"].get("alertname", "")
+            for a in alerts
+            if "paging" in {r["name"] for r in a.get("receivers", [])}
+        )
+
+    def targets_down(self) -> list[str]:
+        """Prometheus's scrape targets whose last scrape failed (or that it has not scraped)."""
+        raw = self.exec(
+            self.container("prometheus"), "wget", "-qO-", f"{PROMETHEUS_API}/api/v1/targets"
+        )
+        return sorted(
+            f"{t['labels'].get('job')} {t['scrapeUrl']}"
+            for t in json.loads(raw)["data"]["activeTargets"]
+            if t["health"] != "up"
+        )
 
     def active(self, alert: str, receiver: str) -> bool:
         """Alertmanager holds `alert` firing for `receiver` (not silenced, not inhibited)."""

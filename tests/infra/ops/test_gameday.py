@@ -22,9 +22,9 @@ def project(tmp_path: Path, stack_file: str) -> Path:
     return tmp_path
 
 
-def test_by_default_every_drill_runs_but_the_long_ones() -> None:
+def test_by_default_every_drill_runs_but_the_opt_in_ones() -> None:
     names = [drill.name for drill in chosen(None, protected=False, yes=False)]
-    assert names == [drill.name for drill in DRILLS if not drill.long]
+    assert names == [drill.name for drill in DRILLS if not drill.opt_in]
     assert "backup-agent-down" not in names
     assert [d.name for d in chosen(["backup-agent-down"], False, False)] == ["backup-agent-down"]
 
