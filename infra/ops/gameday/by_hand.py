@@ -4,6 +4,8 @@ drills print these as they act, and the runbooks give the same commands
 
 from __future__ import annotations
 
+import shlex
+
 
 def crash(container: str) -> str:
     """SIGKILL to the container's first process, from the host (`docker kill` would count as
@@ -25,3 +27,7 @@ def disconnect(network: str, container: str) -> str:
 
 def connect(network: str, container: str) -> str:
     return f"docker network connect {network} {container}"
+
+
+def in_container(container: str, script: str) -> str:
+    return f"docker exec {container} sh -c {shlex.quote(script)}"

@@ -284,6 +284,60 @@ def rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
 
 
+# In the backup agent, which has pgBackRest, the repository and the data volume: the loss of
+# the data directory (kept aside, as evidence is), and docs/runbooks/disaster-recovery.md
+# section 1: the newest backup and every archived WAL restored into a new one.
+LOSE_DATA = 'mv "$PGDATA" "$PGDATA.lost-$(date +%Y%m%dT%H%M%S)"'
+RESTORE_LATEST = 'mkdir -m 700 "$PGDATA" && pgbackrest --stanza=main --pg1-path="$PGDATA" restore'
+FULL_BACKUP = "pgbackrest --stanza=main --type=full backup"
+
+
+def volume_lost(ctx: Context, result: DrillResult) -> None:
+    """b. Postgres's data lost under writes, then restored to the latest point from the
+    repository as the disaster-recovery runbook does: the recovery time (from the loss to
+    writes accepted again) against recovery.rtoSeconds, and the acknowledged writes lost,
+    in rows and in seconds, against recovery.rpoSeconds."""
+    stack = ctx.stack
+    agent, postgres = stack.container("postgres", "backup-agent"), stack.container("postgres")
+    api = stack.replicas("api")
+    with running(NoteWrites(stack, WRITES_PER_SECOND)) as writes:
+        time.sleep(SETTLE_SECONDS * 2)
+        lost = time.monotonic()
+        stack.stop(postgres)
+        stack.run_in(agent, LOSE_DATA)
+        ctx.say("the data directory is gone; restoring the latest point from the repository")
+        for replica in api:
+            stack.stop(replica)
+        stack.run_in(agent, RESTORE_LATEST)
+        stack.start(postgres)
+        stack.wait_healthy(ctx.targets.rto_seconds)
+        for replica in api:
+            stack.start(replica)
+        wait_for(lambda: writes.accepted_again(lost) is not None, ctx.targets.rto_seconds)
+        time.sleep(SETTLE_SECONDS)
+    recovered = rounded(writes.accepted_again(lost))
+    ctx.say(f"writes accepted again {recovered} s after the loss; a full backup for the new "
+            "timeline")  # fmt: skip
+    stack.run_in(agent, FULL_BACKUP)
+    present = stored_keys(stack, writes.prefix)
+    before = [w for w in writes.acknowledged() if w.answered <= lost]
+    missing = [w for w in before if w.key not in present]
+    kept = [w.answered for w in before if w.key in present]
+    # The commits lost span from the newest write kept to the last one acknowledged.
+    span = max(w.answered for w in missing) - max(kept, default=lost) if missing else 0.0
+    # The restore is proven: the drill's own evidence goes.
+    stack.run_in(agent, 'rm -rf "$PGDATA".lost-*')
+    ctx.say(f"{len(before)} writes acknowledged before the loss, {len(missing)} lost "
+            f"({span:.1f} s of commits)")  # fmt: skip
+    result.measures += [
+        Measure("writes accepted again after the loss", recovered, "s",
+                ctx.targets.rto_seconds, "recovery.rtoSeconds"),
+        Measure("acknowledged writes lost", len(missing), "writes"),
+        Measure("commits lost, in seconds", round(max(0.0, span), 1), "s",
+                ctx.targets.rpo_seconds, "recovery.rpoSeconds"),
+    ]  # fmt: skip
+
+
 def engine_restart(ctx: Context, result: DrillResult) -> None:
     """e. The Docker engine restarted (by the command PRODSTACK_ENGINE_RESTART names): every
     container of the stack back and healthy with no manual step, sidecars, exporters and the
@@ -390,6 +444,19 @@ def _crashed(container: str) -> Callable[[str], list[str]]:
     return lambda prefix: [by_hand.crash(f"{prefix}-{container}")]
 
 
+def _volume_lost(prefix: str) -> list[str]:
+    agent = f"{prefix}-postgres-backup-agent-0"
+    return [
+        by_hand.stop(f"{prefix}-postgres-0"),
+        by_hand.in_container(agent, LOSE_DATA),
+        by_hand.stop(f"{prefix}-api-0"),
+        by_hand.in_container(agent, RESTORE_LATEST),
+        by_hand.start(f"{prefix}-postgres-0"),
+        by_hand.start(f"{prefix}-api-0"),
+        by_hand.in_container(agent, FULL_BACKUP),
+    ]
+
+
 def _partitioned(store: str) -> Callable[[str], list[str]]:
     def commands(prefix: str) -> list[str]:
         network, api = f"{prefix}-{store}", f"{prefix}-api-0"
@@ -401,6 +468,8 @@ def _partitioned(store: str) -> Callable[[str], list[str]]:
 DRILLS: tuple[Drill, ...] = (
     Drill("postgres-crash", "Postgres killed under writes", "postgres.md", postgres_crash,
           _crashed("postgres-0")),
+    Drill("volume-lost", "Postgres's data lost, restored from the repository",
+          "disaster-recovery.md", volume_lost, _volume_lost),
     Drill("redis-crash", "Redis killed under writes", "redis.md", redis_crash,
           _crashed("redis-0")),
     Drill("redis-partition", "the API cut off from Redis", "api.md", partition("redis"),

@@ -126,6 +126,18 @@ class LiveStack:
                 self.log(by_hand.connect(network, client.name))
                 self.client.networks.get(network).connect(client)
 
+    def run_in(self, container: Container, script: str, env: dict[str, str] | None = None) -> str:
+        """A shell script in the container, its variables from `env` (said with their values)."""
+        shown = script
+        for name, value in (env or {}).items():
+            shown = shown.replace(f"${name}", value)
+        self.log(by_hand.in_container(container.name, shown))
+        result = container.exec_run(["sh", "-c", script], environment=env or {})
+        output = str(result.output.decode(errors="replace"))
+        if result.exit_code != 0:
+            raise DrillError(f"{shown} in {container.name} failed: {output.strip()[-500:]}")
+        return output
+
     def stop(self, container: Container) -> None:
         self.log(by_hand.stop(container.name))
         container.stop()
