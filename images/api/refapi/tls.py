@@ -6,10 +6,10 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 # libpq's SSLRequest: a startup message with this code asks the server to switch to TLS.
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
@@ -55,22 +55,44 @@ def connect(
         raise
 
 
-# Name lookups run here, so that a caller can stop waiting for one: getaddrinfo takes no
-# timeout, and a resolver that cannot reach its server (the host's network partitioned)
-# retries for 10 s or more (resolv.conf's default: 5 s, 2 attempts). A lookup given up on
-# finishes in the background; the few workers bound how many can be outstanding.
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+# Name lookups run in threads of their own, so that a caller can stop waiting for one:
+# getaddrinfo takes no timeout, and a resolver that cannot reach its server (the host's
+# network partitioned, the store's container gone) retries for 10 s or more (resolv.conf's
+# default: 5 s, 2 attempts). A lookup given up on finishes in the background, in a daemon
+# thread that never holds up the process's exit; at most LOOKUPS are outstanding at once.
+LOOKUPS = 8
+_outstanding = threading.BoundedSemaphore(LOOKUPS)
+
+
+def resolve(host: str, port: int, timeout: float) -> list[Any]:
+    """getaddrinfo's addresses for host:port within `timeout` seconds, or TimeoutError."""
+    deadline = time.monotonic() + timeout
+    if not _outstanding.acquire(timeout=timeout):
+        raise TimeoutError(f"resolving {host} took more than {timeout:g} s")
+    found: dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as error:
+            found["error"] = error
+        finally:
+            _outstanding.release()
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError(f"resolving {host} took more than {timeout:g} s")
+    if "error" in found:
+        raise found["error"]
+    return list(found["addresses"])
 
 
 def open_socket(host: str, port: int, timeout: float) -> socket.socket:
     """A TCP connection to host:port within `timeout` seconds, name resolution included."""
     deadline = time.monotonic() + timeout
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        addresses = lookup.result(timeout)
-    except FutureTimeout:
-        lookup.cancel()
-        raise TimeoutError(f"resolving {host} took more than {timeout:g} s") from None
+    addresses = resolve(host, port, timeout)
     error: OSError = OSError(f"{host} has no address")
     for family, kind, protocol, _, address in addresses:
         remaining = deadline - time.monotonic()

@@ -106,6 +106,7 @@ class Agent:
         while not stop.is_set():
             starts.checkpoint_if_restarted()
             files.reload_if_changed()
+            self.keep_newest_drill()
             now = dt.datetime.now(dt.UTC)
             for task in self.tasks:
                 if now >= due[task.name]:
@@ -204,22 +205,28 @@ class Agent:
         return float(archived), float(failed)
 
     def _drill_result(self, backups: list[dict[str, Any]]) -> drill.DrillResult | None:
-        """The newest drill recorded on a backup in the repository, or the newest seen
-        before (kept in the state directory: the backup it annotated may have expired)."""
+        """The newest drill recorded on a backup in the repository, or the newest kept
+        before (the backup it annotated may have expired). Reads only: serving metrics
+        changes nothing."""
         found = [
             result
             for b in backups
             if (result := drill.DrillResult.from_annotations(b["label"], b.get("annotation", {})))
         ]
         kept = self._kept_drill()
-        newest = max([*found, *([kept] if kept else [])], key=lambda r: r.started, default=None)
-        if newest is not None and newest != kept:
-            self.paths.state_dir.mkdir(parents=True, exist_ok=True)
-            target = self.paths.state_dir / DRILL_FILE
-            temporary = target.with_suffix(".tmp")
-            temporary.write_text(json.dumps(asdict(newest)))
-            temporary.replace(target)
-        return newest
+        return max([*found, *([kept] if kept else [])], key=lambda r: r.started, default=None)
+
+    def keep_newest_drill(self) -> None:
+        """Keep the newest drill's result in the state directory, before the backup that
+        carries it expires (the schedule loop calls it)."""
+        newest = self._drill_result(self.info().get("backup", []))
+        if newest is None or newest == self._kept_drill():
+            return
+        self.paths.state_dir.mkdir(parents=True, exist_ok=True)
+        target = self.paths.state_dir / DRILL_FILE
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(newest)))
+        temporary.replace(target)
 
     def _kept_drill(self) -> drill.DrillResult | None:
         try:

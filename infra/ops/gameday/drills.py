@@ -310,7 +310,7 @@ def volume_lost(ctx: Context, result: DrillResult) -> None:
             stack.stop(replica)
         stack.run_in(agent, RESTORE_LATEST)
         stack.start(postgres)
-        stack.wait_healthy(ctx.targets.rto_seconds)
+        stack.wait_healthy(ctx.targets.rto_seconds, [postgres])
         for replica in api:
             stack.start(replica)
         wait_for(lambda: writes.accepted_again(lost) is not None, ctx.targets.rto_seconds)

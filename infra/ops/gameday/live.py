@@ -148,10 +148,11 @@ class LiveStack:
 
     # -- health -----------------------------------------------------------------------------
 
-    def unhealthy(self) -> list[str]:
-        """Every container of the stack that is not running, or not healthy by its check."""
+    def unhealthy(self, containers: list[Container] | None = None) -> list[str]:
+        """Those of `containers` (every one of the stack's, by default) that are not running,
+        or not healthy by their check."""
         found = []
-        for container in self.everything():
+        for container in self.everything() if containers is None else containers:
             try:
                 container.reload()
             except NotFound:
@@ -162,10 +163,11 @@ class LiveStack:
                 found.append(f"{container.name} ({state['Status']}, {health})")
         return found
 
-    def wait_healthy(self, timeout: float) -> float:
-        """Seconds until every container runs healthy; DrillError after `timeout`."""
+    def wait_healthy(self, timeout: float, containers: list[Container] | None = None) -> float:
+        """Seconds until every container (or those given) runs healthy; DrillError after
+        `timeout`."""
         started = time.monotonic()
-        while unhealthy := self.unhealthy():
+        while unhealthy := self.unhealthy(containers):
             if time.monotonic() - started > timeout:
                 raise DrillError(f"not healthy after {timeout:.0f} s: {', '.join(unhealthy)}")
             time.sleep(POLL_SECONDS)

@@ -6,6 +6,7 @@ archive_command, and is backed up and restored with the rendered pgbackrest.conf
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -261,7 +262,8 @@ def test_restore_drill_reports_success_then_failure_on_a_corrupted_repository(
 
 def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) -> None:
     """The drill runs apart from the agent (a job of its own); the agent finds its result
-    on the backup in the repository."""
+    on the backup in the repository, and keeps it in its state directory from its schedule
+    loop (the backup it annotated expires), not while serving a scrape."""
     schedules = ("--full", "0 1 * * 0", "--diff", "0 1 * * 1-6")
     if not cluster.info()["backup"]:  # run alone: the agent's own full backup first
         cluster.module("prodstack_pg.agent", *schedules, "--once", "full")
@@ -302,6 +304,11 @@ def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) 
     assert now - 3600 < archived <= now
     assert samples[("prodstack_restore_drill_success", ())] == 1.0
     assert samples[("prodstack_restore_drill_duration_seconds", ())] > 0
+    kept = json.loads((cluster.paths.state_dir / "restore-drill.json").read_text())
+    assert (kept["success"], kept["started"]) == (
+        True,
+        samples[("prodstack_restore_drill_last_run_timestamp_seconds", ())],
+    )
 
 
 def test_a_rollover_keeps_both_logins_valid_then_retires_the_old_one(cluster: Cluster) -> None:
