@@ -323,8 +323,12 @@ def volume_lost(ctx: Context, result: DrillResult) -> None:
     before = [w for w in writes.acknowledged() if w.answered <= lost]
     missing = [w for w in before if w.key not in present]
     kept = [w.answered for w in before if w.key in present]
-    # The commits lost span from the newest write kept to the last one acknowledged.
-    span = max(w.answered for w in missing) - max(kept, default=lost) if missing else 0.0
+    # The commits lost span from the newest write kept (or, with none kept, the first one
+    # lost) to the last one acknowledged.
+    span = 0.0
+    if missing:
+        since = max(kept, default=min(w.answered for w in missing))
+        span = max(w.answered for w in missing) - since
     # The restore is proven: the drill's own evidence goes.
     stack.run_in(agent, 'rm -rf "$PGDATA".lost-*')
     ctx.say(f"{len(before)} writes acknowledged before the loss, {len(missing)} lost "
@@ -333,7 +337,7 @@ def volume_lost(ctx: Context, result: DrillResult) -> None:
         Measure("writes accepted again after the loss", recovered, "s",
                 ctx.targets.rto_seconds, "recovery.rtoSeconds"),
         Measure("acknowledged writes lost", len(missing), "writes"),
-        Measure("commits lost, in seconds", round(max(0.0, span), 1), "s",
+        Measure("commits lost, in seconds", round(span, 1), "s",
                 ctx.targets.rpo_seconds, "recovery.rpoSeconds"),
     ]  # fmt: skip
 
