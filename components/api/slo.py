@@ -10,7 +10,10 @@ hours). Fast burns page; slow ones are warnings, read during working hours.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from components.alerts import Alert, Severity
 
@@ -35,8 +38,13 @@ def bucket_bound(seconds: float) -> str:
     """A regex for the `le` label of a histogram bucket at `seconds`, as any client writes
     it (Go: 0.5 and 1; Python: 0.5 and 1.0)."""
     short = f"{seconds:g}"
-    long = short if "." in short else f"{short}.0"
-    return short.replace(".", "\\\\.") if short == long else f"{short}|{long}".replace(".", "\\\\.")
+    written = [short] if "." in short else [short, f"{short}.0"]
+    return "|".join(re.escape(bound) for bound in written)
+
+
+def promql_string(text: str) -> str:
+    """`text` as the body of a double-quoted PromQL string (its escapes are Go's)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def error_ratio(job: str, window: str) -> str:
@@ -46,27 +54,22 @@ def error_ratio(job: str, window: str) -> str:
     )
 
 
-def slow_ratio(job: str, window: str, seconds: float) -> str:
+def slow_ratio(job: str, seconds: float, window: str) -> str:
     """The share of requests slower than `seconds`: all of them but those in its bucket."""
-    bucket = f'http_request_duration_seconds_bucket{{job="{job}",le=~"{bucket_bound(seconds)}"}}'
+    bound = promql_string(bucket_bound(seconds))
+    bucket = f'http_request_duration_seconds_bucket{{job="{job}",le=~"{bound}"}}'
     return (
         f"1 - sum(rate({bucket}[{window}]))"
         f' / sum(rate(http_request_duration_seconds_count{{job="{job}"}}[{window}]))'
     )
 
 
-def burning(ratio: str, budget: float, burns: tuple[Burn, ...]) -> str:
-    """The ratio (WINDOW standing for each window) above each burn's rate over both its
-    windows."""
+def burning(ratio: Callable[[str], str], budget: float, burns: tuple[Burn, ...]) -> str:
+    """The ratio (over a window) above each burn's rate over both its windows."""
     return " or ".join(
-        f"(({_with(ratio, b.long)}) > {b.rate * budget:.6g}"
-        f" and ({_with(ratio, b.short)}) > {b.rate * budget:.6g})"
+        f"(({ratio(b.long)}) > {b.rate * budget:.6g} and ({ratio(b.short)}) > {b.rate * budget:.6g})"
         for b in burns
     )
-
-
-def _with(ratio: str, window: str) -> str:
-    return ratio.replace("WINDOW", window)
 
 
 def slo_alerts(
@@ -78,13 +81,13 @@ def slo_alerts(
     objectives = (
         (
             "ApiErrorBudgetBurn",
-            error_ratio(job, "WINDOW"),
+            partial(error_ratio, job),
             1 - availability_percent / 100,
             f"{availability_percent:g} % of requests answered without a 5xx",
         ),
         (
             "ApiLatencyBudgetBurn",
-            slow_ratio(job, "WINDOW", seconds),
+            partial(slow_ratio, job, seconds),
             1 - latency_percent / 100,
             f"{latency_percent:g} % of requests answered within {latency_ms} ms",
         ),
