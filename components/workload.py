@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 
@@ -533,33 +535,29 @@ class Workload:
             raise WorkloadError(
                 f"workload {self.name}: role {self.component!r} is not one of {ROLES}"
             )
-        names = [c.name for c in self.containers]
-        if self.release_task is not None:
-            names.append(self.release_task.container.name)
-        if len(names) != len(set(names)):
-            raise WorkloadError(f"workload {self.name}: duplicate container names")
-        volume_names = {v.name for v in self.volumes} | {s.name for s in self.scratch}
-        job_scratch = [s.name for job in self.jobs for s in job.scratch]
-        if len(volume_names | set(job_scratch)) != len(self.volumes) + len(self.scratch) + len(
-            job_scratch
-        ):
-            raise WorkloadError(f"workload {self.name}: volume and scratch names must differ")
-        mountable = [(c, volume_names) for c in self.containers] + [
-            (job.container, volume_names | {s.name for s in job.scratch}) for job in self.jobs
-        ]
-        for container, mountable_names in mountable:
-            unknown = set(container.mounts) - mountable_names
+        task = [self.release_task.container.name] if self.release_task else []
+        if clash := _duplicates([c.name for c in self.containers] + task):
+            raise WorkloadError(f"workload {self.name}: duplicate container names {clash}")
+        # The workload's volumes and scratch (every container may mount them), and each
+        # job's own scratch (only its container may): one name, one volume.
+        shared = {v.name for v in self.volumes} | {s.name for s in self.scratch}
+        own = {job.container.name: {s.name for s in job.scratch} for job in self.jobs}
+        every = [v.name for v in self.volumes] + [s.name for s in self.scratch]
+        if clash := _duplicates(every + [name for names in own.values() for name in names]):
+            raise WorkloadError(
+                f"workload {self.name}: volume and scratch names must differ: {clash}"
+            )
+        for container in [*self.containers, *(job.container for job in self.jobs)]:
+            unknown = set(container.mounts) - shared - own.get(container.name, set())
             if unknown:
                 raise WorkloadError(
                     f"workload {self.name}: container {container.name} mounts unknown "
                     f"volumes {sorted(unknown)}"
                 )
-        for kind, values in (
-            ("port names", [p.name for p in self.ports]),
-            ("ports", [p.port for p in self.ports]),
-        ):
-            if len(values) != len(set(values)):
-                raise WorkloadError(f"workload {self.name}: duplicate {kind} {values}")
+        if clash := _duplicates([p.name for p in self.ports]):
+            raise WorkloadError(f"workload {self.name}: duplicate port names {clash}")
+        if clash := _duplicates([p.port for p in self.ports]):
+            raise WorkloadError(f"workload {self.name}: duplicate ports {clash}")
         if self.public and self.pre_stop_seconds < self.load_balancer.deregistration_seconds:
             raise WorkloadError(
                 f"workload {self.name}: stops serving {self.pre_stop_seconds} s after it is told "
@@ -593,3 +591,9 @@ class Workload:
     @property
     def ports(self) -> tuple[Port, ...]:
         return tuple(p for c in self.containers for p in c.ports)
+
+
+def _duplicates(values: list[Any]) -> list[Any]:
+    """The values that occur more than once, each once, in order."""
+    counts = Counter(values)
+    return [value for value in counts if counts[value] > 1]

@@ -126,14 +126,22 @@ def tls_reload(tls: TlsFiles, socket: str = UNIX_SOCKET, secrets_dir: str = SECR
     return f"{admin_cli(socket, secrets_dir)} CONFIG SET {files} | grep -qx OK"
 
 
+def admin_password_env(secrets_dir: str = SECRETS_DIR) -> str:
+    """The shell assignment that gives redis-cli the admin's password (never on its command
+    line), from the file a container with the admin's password has (Redis's own with TLS,
+    and its logins keeper)."""
+    return f'REDISCLI_AUTH="$(cat {secrets_dir}/{ADMIN_PASSWORD_FILE})"'
+
+
+def admin_redis_cli(socket: str = UNIX_SOCKET) -> str:
+    """redis-cli as the admin over the server's socket (its password: admin_password_env)."""
+    return f"redis-cli --no-auth-warning -s {socket} --user {ADMIN_USER}"
+
+
 def admin_cli(socket: str = UNIX_SOCKET, secrets_dir: str = SECRETS_DIR) -> str:
-    """redis-cli as the admin over the server's socket, for a shell in a container that has
-    the admin's password file (Redis's own with TLS, and its logins keeper): the certificate
-    reload, the runbooks and the game day's drills."""
-    return (
-        f'REDISCLI_AUTH="$(cat {secrets_dir}/{ADMIN_PASSWORD_FILE})" redis-cli '
-        f"--no-auth-warning -s {socket} --user {ADMIN_USER}"
-    )
+    """One admin command for a shell: the certificate reload, the runbooks and the game
+    day's drills."""
+    return f"{admin_password_env(secrets_dir)} {admin_redis_cli(socket)}"
 
 
 def redis_command(

@@ -10,6 +10,7 @@ from components.workload import (
     Port,
     Scaling,
     ScheduledJob,
+    Scratch,
     Workload,
     WorkloadError,
 )
@@ -45,6 +46,30 @@ def test_privileged_ports_are_refused() -> None:
 def test_mounts_name_declared_volumes() -> None:
     with pytest.raises(WorkloadError, match="mounts unknown volumes"):
         Workload("db", "database", "1", container(mounts=("data",)))
+
+
+def test_a_jobs_scratch_is_its_own_and_every_volume_name_is_one_volume() -> None:
+    data = PersistentVolume("data", "/data", 1, protect=False)
+    drill = ScheduledJob(
+        "drill", "0 4 1 * *", container(name="drill", mounts=("data", "restore")),
+        scratch=(Scratch("restore", "/restore", 100),),
+    )  # fmt: skip
+    Workload("db", "database", "1", container(mounts=("data",)), volumes=(data,), jobs=(drill,))
+    with pytest.raises(WorkloadError, match="container app mounts unknown volumes"):
+        Workload("db", "database", "1", container(mounts=("data", "restore")), volumes=(data,),
+                 jobs=(drill,))  # fmt: skip
+    clash = ScheduledJob("drill", "0 4 1 * *", container(name="drill"),
+                         scratch=(Scratch("data", "/restore", 100),))  # fmt: skip
+    with pytest.raises(WorkloadError, match=r"names must differ: \['data'\]"):
+        Workload("db", "database", "1", container(mounts=("data",)), volumes=(data,),
+                 jobs=(clash,))  # fmt: skip
+
+
+def test_container_and_port_names_are_unique() -> None:
+    with pytest.raises(WorkloadError, match=r"duplicate ports \[8080\]"):
+        Workload("api", "api", "1", container(ports=(Port("http", 8080), Port("alt", 8080))))
+    with pytest.raises(WorkloadError, match=r"duplicate container names \['app'\]"):
+        Workload("api", "api", "1", container(), sidecars=(container(),))
 
 
 def test_stateful_workloads_run_one_replica() -> None:

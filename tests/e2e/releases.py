@@ -17,9 +17,8 @@ import docker
 from docker.errors import NotFound
 
 from components.postgres.config import SOCKET_DIR
-from components.redis.component import ADMIN_PASSWORD_FILE
 from components.redis.component import UNIX_SOCKET as REDIS_SOCKET
-from components.workload import SECRETS_DIR
+from components.redis.component import admin_cli
 from infra.ops.traffic import Report, measured
 from tests.e2e.plan import Plan
 from tests.e2e.stack import RunningStack
@@ -158,8 +157,7 @@ def old_logins_revoked(stack: RunningStack) -> dict[str, bool]:
             [
                 "sh",
                 "-c",
-                f'REDISCLI_AUTH="$(cat {SECRETS_DIR}/{ADMIN_PASSWORD_FILE})" '
-                f"redis-cli --no-auth-warning -s {REDIS_SOCKET} --user admin ACL GETUSER app",
+                f"{admin_cli(REDIS_SOCKET)} ACL GETUSER app",
             ]
         )
         .output.decode()

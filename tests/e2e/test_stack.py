@@ -14,9 +14,7 @@ from pathlib import Path
 import docker
 
 from components.platform.labels import ROLE_LABEL
-from components.redis.component import ADMIN_PASSWORD_FILE, UNIX_SOCKET
-from components.redis.config import ADMIN_USER
-from components.workload import SECRETS_DIR
+from components.redis.component import admin_password_env, admin_redis_cli
 from infra.ops.smoke import Target, run
 from tests.e2e.procedures import (
     CONNECT_SCRIPT,
@@ -420,8 +418,8 @@ def test_postgres_keeps_committed_rows_through_a_crash(stack: RunningStack) -> N
 
 # As the admin over the server's socket, in Redis's container: what the logins keeper and
 # the certificate reload do (components/redis/component.py, tls_reload).
-REDIS_AUTH = f'export REDISCLI_AUTH="$(cat {SECRETS_DIR}/{ADMIN_PASSWORD_FILE})"; '
-REDIS_ADMIN = f"redis-cli --no-auth-warning -s {UNIX_SOCKET} --user {ADMIN_USER}"
+REDIS_AUTH = f"export {admin_password_env()}; "
+REDIS_ADMIN = admin_redis_cli()
 
 
 def redis_admin(stack: RunningStack, script: str) -> str:
