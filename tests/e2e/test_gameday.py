@@ -66,9 +66,11 @@ def test_every_drill_meets_the_stacks_targets_and_leaves_it_healthy(
     code = main(["--root", str(root), "gameday", "--stack", stack.stack, "--ca", str(ca),
                  "--json", *drills])  # fmt: skip
     seconds = time.monotonic() - started
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     with capsys.disabled():
-        print(f"\ngame day, {len(names)} drills in {seconds:.0f} s:\n{figures(report)}")
+        print(f"\n{captured.err}game day, {len(names)} drills in {seconds:.0f} s:")
+        print(figures(report))
     assert [d["drill"] for d in report["drills"]] == names
     failed = [d for d in report["drills"] if not d["passed"]]
     assert code == 0 and not failed, json.dumps(failed, indent=1)

@@ -4,6 +4,7 @@ JSON). Exit 0 when every target was met, 1 when one was missed or a drill failed
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,7 +70,8 @@ def run(
         live = connect(stack, settings, ca_pem)
     except DrillError as error:
         raise RefusedError(str(error)) from None
-    say: Callable[[str], None] = (lambda _: None) if json_output else out
+    # With --json, standard output is the JSON alone: the progress goes to standard error.
+    say: Callable[[str], None] = (lambda line: print(line, file=sys.stderr)) if json_output else out
     try:
         live.wait_healthy(60)
     except DrillError as error:

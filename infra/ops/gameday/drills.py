@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+from components.alerts import TWO_SCRAPES
+from components.api.alerts import alerts as api_alerts
+from components.postgres.alerts import alerts as postgres_alerts
 from components.redis.component import admin_cli
 from infra.ops.gameday import by_hand
 from infra.ops.gameday.live import POLL_SECONDS, DrillError, LiveStack
 from infra.ops.gameday.load import NoteWrites
 from infra.ops.gameday.report import DrillResult, Measure
 from infra.ops.traffic import running
+from infra.settings.model import StackSettings
 from infra.settings.recovery import RecoverySettings
 
 # Load before and after each fault, so that the measures see the steady state on both sides.
@@ -28,6 +32,20 @@ PARTITION_SECONDS = 10.0
 # The write load's rate: enough to time a recovery to a tenth of a second, light enough for
 # the smallest dev host.
 WRITES_PER_SECOND = 20.0
+UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def waits_for(alert: str, settings: StackSettings) -> int:
+    """Seconds an alert waits for its cause to last before it fires (its `for`, as the
+    stack defines it), beyond which recovery.pageWithinSeconds applies; none for an outage
+    alert, which pages within that target by design (two scrapes)."""
+    drilled = (*api_alerts("api", settings.api.slo), *postgres_alerts("postgres"))
+    for_ = next(a.for_ for a in drilled if a.name == alert)
+    if for_ == TWO_SCRAPES:
+        return 0
+    return int(for_[:-1]) * UNITS[for_[-1]]
+
+
 # The command that restarts this host's Docker engine, for the engine-restart drill.
 ENGINE_RESTART = "PRODSTACK_ENGINE_RESTART"
 # How long the error-budget drill burns at most: the fast burn's 1 h window crosses 14.4
@@ -67,12 +85,20 @@ def wait_for(check: Callable[[], bool], timeout: float) -> float | None:
 
 
 def page_measures(
-    ctx: Context, alert: str, since: float, result: DrillResult, restore: Callable[[], None]
+    ctx: Context,
+    alert: str,
+    since: float,
+    result: DrillResult,
+    restore: Callable[[], None],
+    resolve: bool = True,
 ) -> None:
-    """Wait for `alert` to page (bounded by three times the target), then `restore` the
-    stack and wait for the alert to resolve: the page's time since `since` against
-    recovery.pageWithinSeconds, and the resolution's time since the restore."""
-    stack, target = ctx.stack, ctx.targets.page_within_seconds
+    """Wait for `alert` to page, then `restore` the stack and (with `resolve`) wait for the
+    alert to resolve: the page's time since `since` against recovery.pageWithinSeconds
+    plus the alert's own `for`, and the resolution's time since the restore. An alert whose
+    window outlasts the fault by many minutes resolves by itself later."""
+    stack = ctx.stack
+    extra = waits_for(alert, stack.settings)
+    target = ctx.targets.page_within_seconds + extra
     bound = 3 * target + 60
     paged = None
     try:
@@ -91,12 +117,15 @@ def page_measures(
                 ctx.say(f"page sent to the paging receiver after {paged:.1f} s")
     finally:
         restore()
+    source = "recovery.pageWithinSeconds" + (" + its `for`" if extra else "")
     result.measures.append(
         Measure(f"{alert} paged", None if paged is None else round(paged, 1), "s", target,
-                "recovery.pageWithinSeconds")
+                source)
     )  # fmt: skip
     restored = time.monotonic()
     stack.wait_healthy(300)
+    if not resolve:
+        return
     resolved = wait_for(lambda: not stack.active(alert, "paging"), 3 * target + 60)
     seconds = None if resolved is None else round(time.monotonic() - restored, 1)
     ctx.say(f"{alert} resolved {seconds} s after the restore")
@@ -134,14 +163,37 @@ def backup_agent_down(ctx: Context, result: DrillResult) -> None:
     page_measures(ctx, "PostgresBackupAgentDown", stopped, result, restore)
 
 
+# In the backup agent, as the repository's owner: the repository made unreadable, as a
+# bucket whose policy changed or a mount gone read-only would, and made readable again.
+REPOSITORY = "/var/lib/pgbackrest"
+REPOSITORY_UNREACHABLE = f"chmod 000 {REPOSITORY}"
+REPOSITORY_BACK = f"chmod 750 {REPOSITORY}"
+
+
+def repository_unreachable(ctx: Context, result: DrillResult) -> None:
+    """g. The backup repository unreachable under writes: WAL segments fail to archive, and
+    PostgresWalArchivingFailing pages (its input, pg_stat_archiver's failures, is read from
+    Postgres, not from the repository that is gone)."""
+    stack = ctx.stack
+    agent = stack.container("postgres", "backup-agent")
+    mode = stack.run_in(agent, f"stat -c %a {REPOSITORY}").strip()
+    with running(NoteWrites(stack, WRITES_PER_SECOND / 4)):
+        began = time.monotonic()
+        stack.run_in(agent, REPOSITORY_UNREACHABLE)
+
+        def restore() -> None:
+            stack.run_in(agent, f"chmod {mode} {REPOSITORY}")
+
+        page_measures(ctx, "PostgresWalArchivingFailing", began, result, restore, resolve=False)
+
+
 def postgres_crash(ctx: Context, result: DrillResult) -> None:
     """a. Postgres killed with SIGKILL under writes: acknowledged writes lost (a commit is
     durable: 0), and how long until writes are accepted again."""
     stack = ctx.stack
     with running(NoteWrites(stack, WRITES_PER_SECOND)) as writes:
         time.sleep(SETTLE_SECONDS)
-        crashed = time.monotonic()
-        stack.crash(stack.container("postgres"))
+        crashed = stack.crash(stack.container("postgres"))
         bound = 3 * ctx.targets.restart_seconds + 30
         wait_for(lambda: writes.accepted_again(crashed) is not None, bound)
         time.sleep(SETTLE_SECONDS)
@@ -190,8 +242,7 @@ def redis_crash(ctx: Context, result: DrillResult) -> None:
     counter.start()
     time.sleep(SETTLE_SECONDS)
     redis = stack.container("redis")
-    crashed = time.monotonic()
-    stack.crash(redis)
+    crashed = stack.crash(redis)
     counter.join(30)
     if not acknowledged:
         raise DrillError("no write to Redis was acknowledged before the kill")
@@ -487,6 +538,11 @@ DRILLS: tuple[Drill, ...] = (
     Drill("error-budget-burn", "the API failing writes until its error budget pages", "api.md",
           error_budget_burn, _partitioned("postgres"),
           opt_in="minutes: the fast burn's 1 h window, then its 2 m `for`"),
+    Drill("repository-unreachable", "the backup repository unreachable until it pages",
+          "postgres-backups.md", repository_unreachable,
+          lambda prefix: [by_hand.in_container(f"{prefix}-postgres-backup-agent-0", command)
+                          for command in (REPOSITORY_UNREACHABLE, REPOSITORY_BACK)],
+          opt_in="over 5 minutes: the alert's `for`"),
     Drill("backup-agent-down", "the backup agent gone until it pages", "postgres-backups.md",
           backup_agent_down, _stopped("postgres-backup-agent-0"),
           opt_in="over 15 minutes: the alert's `for`"),

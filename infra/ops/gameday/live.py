@@ -93,9 +93,10 @@ class LiveStack:
 
     # -- faults -----------------------------------------------------------------------------
 
-    def crash(self, container: Container) -> None:
+    def crash(self, container: Container) -> float:
         """SIGKILL to the container's first process from the host, as a crash would: `docker
-        kill` counts as a manual stop, which the `unless-stopped` policy does not restart."""
+        kill` counts as a manual stop, which the `unless-stopped` policy does not restart.
+        When it was sent (monotonic)."""
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
         if not pid:
@@ -103,6 +104,7 @@ class LiveStack:
         self.log(by_hand.crash(container.name))
         try:
             os.kill(pid, signal.SIGKILL)
+            return time.monotonic()
         except PermissionError:
             raise DrillError(
                 f"cannot signal {container.name}'s process {pid}: run the game day as root "

@@ -11,8 +11,10 @@ import pytest
 
 from infra.cli import main
 from infra.ops.gameday.command import RefusedError, chosen
-from infra.ops.gameday.drills import DRILLS
+from infra.ops.gameday.drills import DRILLS, waits_for
 from infra.ops.gameday.report import DrillResult, Measure, as_json, table
+from infra.render.stack_config import load_stack_config
+from infra.settings import parse_settings
 from tests.support import ROOT
 
 
@@ -76,3 +78,11 @@ def test_a_missed_target_fails_the_run_and_says_so() -> None:
 def test_each_drill_names_a_runbook_that_exists() -> None:
     for drill in DRILLS:
         assert (ROOT / "docs" / "runbooks" / drill.runbook).is_file(), drill.name
+
+
+def test_a_page_is_due_within_the_target_beyond_the_alerts_own_wait() -> None:
+    config = load_stack_config(ROOT, "dev")
+    settings, _ = parse_settings(config.values, config.secret_keys, "dev")
+    assert waits_for("ApiDown", settings) == 0  # an outage pages within the target itself
+    assert waits_for("PostgresWalArchivingFailing", settings) == 5 * 60
+    assert waits_for("PostgresBackupAgentDown", settings) == 15 * 60
