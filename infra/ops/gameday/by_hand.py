@@ -13,6 +13,11 @@ def crash(container: str) -> str:
     return f"sudo kill -KILL $(docker inspect -f '{{{{.State.Pid}}}}' {container})"
 
 
+def kill(container: str) -> str:
+    """SIGKILL, and the container stays down (a manual stop to its restart policy)."""
+    return f"docker kill {container}"
+
+
 def stop(container: str) -> str:
     return f"docker stop {container}"
 

@@ -353,8 +353,10 @@ def volume_lost(ctx: Context, result: DrillResult) -> None:
     api = stack.replicas("api")
     with running(NoteWrites(stack, WRITES_PER_SECOND)) as writes:
         time.sleep(SETTLE_SECONDS * 2)
+        # Killed, not stopped: a clean stop would archive the last WAL first, which a lost
+        # disk does not; and killed by Docker, so that it stays down.
         lost = time.monotonic()
-        stack.stop(postgres)
+        stack.kill(postgres)
         stack.run_in(agent, LOSE_DATA)
         ctx.say("the data directory is gone; restoring the latest point from the repository")
         for replica in api:
@@ -502,7 +504,7 @@ def _crashed(container: str) -> Callable[[str], list[str]]:
 def _volume_lost(prefix: str) -> list[str]:
     agent = f"{prefix}-postgres-backup-agent-0"
     return [
-        by_hand.stop(f"{prefix}-postgres-0"),
+        by_hand.kill(f"{prefix}-postgres-0"),
         by_hand.in_container(agent, LOSE_DATA),
         by_hand.stop(f"{prefix}-api-0"),
         by_hand.in_container(agent, RESTORE_LATEST),

@@ -140,6 +140,10 @@ class LiveStack:
             raise DrillError(f"{shown} in {container.name} failed: {output.strip()[-500:]}")
         return output
 
+    def kill(self, container: Container) -> None:
+        self.log(by_hand.kill(container.name))
+        container.kill()
+
     def stop(self, container: Container) -> None:
         self.log(by_hand.stop(container.name))
         container.stop()
