@@ -176,7 +176,7 @@ def repository_unreachable(ctx: Context, result: DrillResult) -> None:
     Postgres, not from the repository that is gone)."""
     stack = ctx.stack
     agent = stack.container("postgres", "backup-agent")
-    mode = stack.run_in(agent, f"stat -c %a {REPOSITORY}").strip()
+    mode = stack.exec(agent, "stat", "-c", "%a", REPOSITORY).strip()
     with running(NoteWrites(stack, WRITES_PER_SECOND / 4)):
         began = time.monotonic()
         stack.run_in(agent, REPOSITORY_UNREACHABLE)
