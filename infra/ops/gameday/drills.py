@@ -32,20 +32,6 @@ PARTITION_SECONDS = 10.0
 # The write load's rate: enough to time a recovery to a tenth of a second, light enough for
 # the smallest dev host.
 WRITES_PER_SECOND = 20.0
-UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-def waits_for(alert: str, settings: StackSettings) -> int:
-    """Seconds an alert waits for its cause to last before it fires (its `for`, as the
-    stack defines it), beyond which recovery.pageWithinSeconds applies; none for an outage
-    alert, which pages within that target by design (two scrapes)."""
-    drilled = (*api_alerts("api", settings.api.slo), *postgres_alerts("postgres"))
-    for_ = next(a.for_ for a in drilled if a.name == alert)
-    if for_ == TWO_SCRAPES:
-        return 0
-    return int(for_[:-1]) * UNITS[for_[-1]]
-
-
 # The command that restarts this host's Docker engine, for the engine-restart drill.
 ENGINE_RESTART = "PRODSTACK_ENGINE_RESTART"
 # How long the error-budget drill burns at most: the fast burn's 1 h window crosses 14.4
@@ -82,6 +68,21 @@ def wait_for(check: Callable[[], bool], timeout: float) -> float | None:
             return time.monotonic() - started
         time.sleep(POLL_SECONDS)
     return None
+
+
+# An alert's `for`, as the rules write it (components/alerts.py).
+UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def waits_for(alert: str, settings: StackSettings) -> int:
+    """Seconds an alert waits for its cause to last before it fires (its `for`, as the
+    stack defines it), beyond which recovery.pageWithinSeconds applies; none for an outage
+    alert, which pages within that target by design (two scrapes)."""
+    drilled = (*api_alerts("api", settings.api.slo), *postgres_alerts("postgres"))
+    for_ = next(a.for_ for a in drilled if a.name == alert)
+    if for_ == TWO_SCRAPES:
+        return 0
+    return int(for_[:-1]) * UNITS[for_[-1]]
 
 
 def page_measures(
