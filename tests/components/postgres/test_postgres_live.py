@@ -279,6 +279,7 @@ def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) 
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    kept_file = cluster.paths.state_dir / "restore-drill.json"
     try:
         text = ""
         deadline = time.monotonic() + 60
@@ -288,6 +289,8 @@ def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) 
                     text = r.read().decode()
             except OSError:
                 time.sleep(0.5)
+        while not kept_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)  # the schedule loop keeps it, on its first round
     finally:
         os.killpg(agent.pid, signal.SIGTERM)
         agent.wait(timeout=30)
@@ -304,7 +307,7 @@ def test_backup_agent_serves_backup_archive_and_drill_metrics(cluster: Cluster) 
     assert now - 3600 < archived <= now
     assert samples[("prodstack_restore_drill_success", ())] == 1.0
     assert samples[("prodstack_restore_drill_duration_seconds", ())] > 0
-    kept = json.loads((cluster.paths.state_dir / "restore-drill.json").read_text())
+    kept = json.loads(kept_file.read_text())
     assert (kept["success"], kept["started"]) == (
         True,
         samples[("prodstack_restore_drill_last_run_timestamp_seconds", ())],
