@@ -433,7 +433,7 @@ def engine_restart(ctx: Context, result: DrillResult) -> None:
             else f"scrape targets still down: {', '.join(down)}")  # fmt: skip
     # Two evaluations after the targets are back: whatever still pages is a false page.
     time.sleep(2 * stack.settings.monitoring.scrape_interval_seconds)
-    paging = [name for name in stack.paging() if name != "Watchdog"]
+    paging = [name for name in stack.firing("paging") if name != "Watchdog"]
     kept = stack.psql(f"SELECT count(*) FROM gameday_marks WHERE mark = '{mark}'") == "1"
     cached = stack.exec(keeper, "sh", "-c", f"{cli} GET {mark}").strip() == "kept"
     stack.psql(f"DELETE FROM gameday_marks WHERE mark = '{mark}'")

@@ -20,12 +20,22 @@ class Measure:
             return None
         return self.value is not None and self.value <= self.target
 
+    @property
+    def shown(self) -> str:
+        return "never" if self.value is None else f"{self.value:g} {self.unit}"
+
+    @property
+    def bound(self) -> str:
+        return "" if self.target is None else f"≤ {self.target:g} {self.unit}"
+
+    @property
+    def verdict(self) -> str:
+        return {True: "ok", False: "MISSED", None: ""}[self.met]
+
     def text(self) -> str:
-        value = "never" if self.value is None else f"{self.value:g} {self.unit}"
         if self.target is None:
-            return value
-        verdict = "ok" if self.met else "MISSED"
-        return f"{value} (target ≤ {self.target:g} {self.unit}, {self.target_from}: {verdict})"
+            return self.shown
+        return f"{self.shown} (target {self.bound}, {self.target_from}: {self.verdict})"
 
 
 @dataclass
@@ -46,11 +56,8 @@ class DrillResult:
 def table(results: list[DrillResult]) -> str:
     rows = [("drill", "measure", "value", "target", "")]
     for result in results:
-        for measure in result.measures:
-            value = "never" if measure.value is None else f"{measure.value:g} {measure.unit}"
-            target = "" if measure.target is None else f"≤ {measure.target:g} {measure.unit}"
-            verdict = {True: "ok", False: "MISSED", None: ""}[measure.met]
-            rows.append((result.drill, measure.what, value, target, verdict))
+        for m in result.measures:
+            rows.append((result.drill, m.what, m.shown, m.bound, m.verdict))
         if result.error:
             rows.append((result.drill, "error", result.error, "", "FAILED"))
         rows.append((result.drill, "stack healthy after", "yes" if result.healthy_after else
